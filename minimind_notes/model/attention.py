@@ -1,0 +1,116 @@
+"""Grouped-query self-attention with RoPE and a KV cache.
+
+Two paths compute the same thing: PyTorch's fused `F.scaled_dot_product_attention`
+(fast, memory-light) and `explicit_attention`, softmax(QK^T / sqrt(d)) V written out,
+which is the one the curriculum teaches and the only one that can return the weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minimind_notes.model.config import MiniMindConfig
+from minimind_notes.model.rope import apply_rotary_pos_emb
+
+KVCache = tuple[torch.Tensor, torch.Tensor]  # (k, v), each (B, T_past, n_kv, hd)
+
+
+def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
+    """(B, T, n_kv, hd) -> (B, T, n_kv * n_rep, hd): each KV head serves n_rep query heads."""
+    if n_rep == 1:
+        return x
+    b, t, n_kv, hd = x.shape
+    return x[:, :, :, None, :].expand(b, t, n_kv, n_rep, hd).reshape(b, t, n_kv * n_rep, hd)
+
+
+def causal_mask(q_len: int, k_len: int, device: torch.device | None = None) -> torch.Tensor:
+    """(q_len, k_len) bool, True = may attend: the queries are the last q_len of k_len positions."""
+    return torch.ones(q_len, k_len, dtype=torch.bool, device=device).tril(k_len - q_len)
+
+
+def mask_to_bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Bool mask -> additive bias: 0 where allowed, the dtype's most negative value elsewhere.
+
+    A finite value (not -inf) keeps a fully masked row (a left-pad query) from becoming NaN.
+    """
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(
+        ~mask, torch.finfo(dtype).min
+    )
+
+
+def explicit_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(q k^T / sqrt(hd)) v for q (B, nh, Tq, hd), k and v (B, nh, Tk, hd).
+
+    mask: bool, broadcastable to (B, nh, Tq, Tk), True = may attend; None = attend to all.
+    Returns the output (B, nh, Tq, hd) and the weights (B, nh, Tq, Tk).
+    """
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, nh, Tq, Tk)
+    if mask is not None:
+        scores = scores + mask_to_bias(mask, scores.dtype)
+    weights = F.softmax(scores.float(), dim=-1).type_as(q)
+    if dropout_p > 0:
+        weights = F.dropout(weights, p=dropout_p)
+    return weights @ v, weights
+
+
+class Attention(nn.Module):
+    def __init__(self, config: MiniMindConfig) -> None:
+        super().__init__()
+        self.n_heads = config.num_attention_heads
+        self.n_kv_heads = config.num_key_value_heads
+        self.n_rep = self.n_heads // self.n_kv_heads
+        self.head_dim = config.head_dim
+        self.q_proj = nn.Linear(config.hidden_size, self.n_heads * self.head_dim, bias=False)
+        self.k_proj = nn.Linear(config.hidden_size, self.n_kv_heads * self.head_dim, bias=False)
+        self.v_proj = nn.Linear(config.hidden_size, self.n_kv_heads * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(self.n_heads * self.head_dim, config.hidden_size, bias=False)
+        self.dropout = config.dropout
+        self.resid_dropout = nn.Dropout(config.dropout)
+        self.flash = config.flash_attn
+
+    def forward(
+        self,
+        x: torch.Tensor,  # (B, T, C)
+        position_embeddings: tuple[torch.Tensor, torch.Tensor],  # cos, sin: (T, hd)
+        past_key_value: KVCache | None = None,
+        use_cache: bool = False,
+        attn_mask: torch.Tensor | None = None,  # bool (B, 1, T, T_past + T); None -> causal
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, KVCache | None, torch.Tensor | None]:
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, self.n_heads, self.head_dim)
+        k = self.k_proj(x).view(b, t, self.n_kv_heads, self.head_dim)
+        v = self.v_proj(x).view(b, t, self.n_kv_heads, self.head_dim)
+        cos, sin = position_embeddings
+        q, k = apply_rotary_pos_emb(q, k, cos, sin)
+        if past_key_value is not None:  # append this step's keys/values to the cache
+            k = torch.cat([past_key_value[0], k], dim=1)
+            v = torch.cat([past_key_value[1], v], dim=1)
+        present = (k, v) if use_cache else None
+
+        q = q.transpose(1, 2)  # (B, nh, T, hd)
+        k = repeat_kv(k, self.n_rep).transpose(1, 2)  # (B, nh, T_all, hd)
+        v = repeat_kv(v, self.n_rep).transpose(1, 2)
+        dropout_p = self.dropout if self.training else 0.0
+        weights = None
+        use_sdpa = self.flash and not output_attentions
+        if use_sdpa and attn_mask is None and past_key_value is None:
+            # A whole unpadded sequence: SDPA's is_causal fast path, no mask tensor at all.
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=t > 1)
+        else:
+            if attn_mask is None and t > 1:
+                attn_mask = causal_mask(t, k.shape[2], x.device)
+            if use_sdpa:
+                bias = None if attn_mask is None else mask_to_bias(attn_mask, q.dtype)
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p)
+            else:
+                y, weights = explicit_attention(q, k, v, attn_mask, dropout_p)
+        y = y.transpose(1, 2).reshape(b, t, -1)  # (B, T, nh * hd)
+        return self.resid_dropout(self.o_proj(y)), present, weights

@@ -1,0 +1,157 @@
+"""Checkpoint I/O: read `.pth` (MiniMind's official format) and `.safetensors`, write
+safetensors atomically, and explain a mismatch in one message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from minimind_notes.errors import MiniMindError
+from minimind_notes.fileio import atomic_path
+from minimind_notes.model.config import MiniMindConfig
+
+WRAPPER_PREFIXES = ("_orig_mod.", "module.")  # added by torch.compile and by DDP
+
+
+class CheckpointMismatch(MiniMindError):
+    pass
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Tensors of a `.safetensors` or `.pth`/`.pt`/`.bin` file, on CPU, wrapper prefixes removed."""
+    path = Path(path)
+    if not path.is_file():
+        raise MiniMindError(f"checkpoint not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
+    except Exception as e:  # a corrupt or foreign file: say which and why, no traceback
+        raise MiniMindError(f"cannot read checkpoint {path}: {e}") from e
+    for key in ("model", "state_dict"):  # {'model': sd, 'optimizer': ...} style files
+        if isinstance(state.get(key), dict):
+            state = state[key]
+    return {strip_prefixes(k): v for k, v in state.items() if isinstance(v, torch.Tensor)}
+
+
+def strip_prefixes(key: str) -> str:
+    for prefix in WRAPPER_PREFIXES:
+        while key.startswith(prefix):
+            key = key[len(prefix):]
+    return key
+
+
+def read_config(path: str | os.PathLike) -> MiniMindConfig | None:
+    """The config stored in a safetensors file's metadata by `save_checkpoint`, if any."""
+    if Path(path).suffix != ".safetensors":
+        return None
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    return MiniMindConfig.from_dict(json.loads(meta["config"])) if "config" in meta else None
+
+
+def infer_config(state: dict[str, torch.Tensor], num_attention_heads: int = 8) -> dict:
+    """The MiniMindConfig fields that a state dict's shapes imply (head count assumed)."""
+    embed = state.get("model.embed_tokens.weight", state.get("lm_head.weight"))
+    if embed is None:
+        return {}
+    vocab_size, hidden = embed.shape
+    layers = {int(m.group(1)) for k in state if (m := re.match(r"model\.layers\.(\d+)\.", k))}
+    cfg = {"vocab_size": vocab_size, "hidden_size": hidden, "num_hidden_layers": len(layers)}
+    k_proj = state.get("model.layers.0.self_attn.k_proj.weight")
+    if k_proj is not None:
+        cfg["num_attention_heads"] = num_attention_heads
+        cfg["num_key_value_heads"] = k_proj.shape[0] // (hidden // num_attention_heads)
+    routed = {int(m.group(1)) for k in state if (m := re.match(r"model\.layers\.0\.mlp\.experts\.(\d+)\.", k))}
+    shared = {int(m.group(1)) for k in state
+              if (m := re.match(r"model\.layers\.0\.mlp\.shared_experts\.(\d+)\.", k))}
+    up = next((v for k, v in state.items() if k.startswith("model.layers.0.mlp") and "up_proj" in k), None)
+    if up is not None:
+        cfg["intermediate_size"] = up.shape[0]
+    if routed:
+        cfg.update(use_moe=True, n_routed_experts=len(routed), n_shared_experts=len(shared))
+    return cfg
+
+
+def check_state_dict(
+    expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor], what: str = "checkpoint",
+    config: MiniMindConfig | None = None,
+) -> None:
+    """Raise CheckpointMismatch naming missing, unexpected and mis-shaped keys."""
+    missing = [k for k in expected if k not in got]
+    unexpected = [k for k in got if k not in expected]
+    misshaped = [f"{k}: checkpoint {tuple(got[k].shape)} vs model {tuple(expected[k].shape)}"
+                 for k in expected if k in got and got[k].shape != expected[k].shape]
+    if not (missing or unexpected or misshaped):
+        return
+
+    def show(title: str, items: list[str]) -> str:
+        more = f" (+{len(items) - 6} more)" if len(items) > 6 else ""
+        return f"\n  {title} ({len(items)}): " + ", ".join(items[:6]) + more if items else ""
+
+    message = (f"{what} does not fit the model"
+               + show("missing", missing) + show("unexpected", unexpected)
+               + show("mis-shaped", misshaped))
+    hint = None
+    fitting = infer_config(got)
+    if fitting and config is not None:
+        differs = {k: v for k, v in fitting.items() if getattr(config, k, None) != v}
+        if differs:
+            hint = "the checkpoint fits a model with " + ", ".join(
+                f"{k}={v}" for k, v in differs.items())
+    raise CheckpointMismatch(message, hint or "was it saved from a different model or stage?")
+
+
+def load_weights(model: nn.Module, path_or_state: str | os.PathLike | dict) -> None:
+    """Load a checkpoint into `model` strictly, with a readable error on any mismatch."""
+    state = (read_state_dict(path_or_state) if not isinstance(path_or_state, dict)
+             else {strip_prefixes(k): v for k, v in path_or_state.items()})
+    expected = model.state_dict()
+    tied = getattr(getattr(model, "config", None), "tie_word_embeddings", False)
+    if tied and "lm_head.weight" not in state and "model.embed_tokens.weight" in state:
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]  # saved once, used twice
+    what = f"checkpoint {path_or_state}" if not isinstance(path_or_state, dict) else "state dict"
+    check_state_dict(expected, state, what, getattr(model, "config", None))
+    model.load_state_dict(state, strict=True)
+
+
+def load_model(path: str | os.PathLike, config: MiniMindConfig | None = None,
+               device: str | torch.device = "cpu") -> nn.Module:
+    """A MiniMindForCausalLM with the weights of `path`; the config comes from the file's
+    metadata, else from `config`, else is inferred from the tensor shapes."""
+    from minimind_notes.model.model import MiniMindForCausalLM
+
+    config = config or read_config(path)
+    if config is None:
+        config = MiniMindConfig(**infer_config(read_state_dict(path)))
+    model = MiniMindForCausalLM(config)
+    load_weights(model, path)
+    return model.to(device)
+
+
+def save_checkpoint(model: nn.Module, path: str | os.PathLike,
+                    metadata: dict[str, str] | None = None) -> Path:
+    """Write the weights (tied lm_head stored once) and the config to a safetensors file."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    config = getattr(model, "config", None)
+    if getattr(config, "tie_word_embeddings", False):
+        state.pop("lm_head.weight", None)
+    meta = {"format": "pt", **(metadata or {})}
+    if isinstance(config, MiniMindConfig):
+        meta["config"] = json.dumps(config.to_dict())
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=meta)
+    return Path(path)
