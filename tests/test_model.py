@@ -10,7 +10,6 @@ from minimind_notes.model import (
     RMSNorm,
     SamplingConfig,
     apply_rotary_pos_emb,
-    explicit_attention,
     generate,
     precompute_freqs_cis,
     preset,

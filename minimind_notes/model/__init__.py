@@ -17,7 +17,7 @@ from minimind_notes.model.feedforward import FeedForward
 from minimind_notes.model.generation import SamplingConfig, generate, stream_generate
 from minimind_notes.model.lora import LoRALinear, apply_lora, lora_state_dict, merge_lora
 from minimind_notes.model.model import CausalLMOutput, MiniMindForCausalLM, MiniMindModel
-from minimind_notes.model.moe import MoEGate, MOEFeedForward
+from minimind_notes.model.moe import MOEFeedForward, MoEGate
 from minimind_notes.model.norm import RMSNorm
 from minimind_notes.model.rope import apply_rotary_pos_emb, precompute_freqs_cis, rotate_half
 

@@ -73,9 +73,11 @@ def infer_config(state: dict[str, torch.Tensor], num_attention_heads: int = 8) -
     if k_proj is not None:
         cfg["num_attention_heads"] = num_attention_heads
         cfg["num_key_value_heads"] = k_proj.shape[0] // (hidden // num_attention_heads)
-    routed = {int(m.group(1)) for k in state if (m := re.match(r"model\.layers\.0\.mlp\.experts\.(\d+)\.", k))}
-    shared = {int(m.group(1)) for k in state
-              if (m := re.match(r"model\.layers\.0\.mlp\.shared_experts\.(\d+)\.", k))}
+    def experts(kind: str) -> set[int]:
+        pattern = rf"model\.layers\.0\.mlp\.{kind}\.(\d+)\."
+        return {int(m.group(1)) for k in state if (m := re.match(pattern, k))}
+
+    routed, shared = experts("experts"), experts("shared_experts")
     up = next((v for k, v in state.items() if k.startswith("model.layers.0.mlp") and "up_proj" in k), None)
     if up is not None:
         cfg["intermediate_size"] = up.shape[0]

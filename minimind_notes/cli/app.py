@@ -1,0 +1,59 @@
+"""The `minimind` command. Each command imports torch, matplotlib and the model only
+when it runs, so `minimind --help` answers at once."""
+
+from __future__ import annotations
+
+import typer
+from typer.core import TyperGroup
+
+from minimind_notes import __version__
+from minimind_notes.errors import MiniMindError
+
+
+class MiniMindGroup(TyperGroup):
+    """Turns a MiniMindError raised anywhere below into one readable message + exit code."""
+
+    def invoke(self, ctx):  # noqa: ANN001, ANN201 - click's signature
+        try:
+            return super().invoke(ctx)
+        except MiniMindError as e:
+            from minimind_notes.cli.console import print_error
+
+            print_error(e.message, e.hint)
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            from minimind_notes.cli.console import err_console
+
+            err_console.print("Interrupted.")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    name="minimind", cls=MiniMindGroup, no_args_is_help=True, add_completion=False,
+    rich_markup_mode="rich", pretty_exceptions_enable=False,
+    help="Learn how a modern LLM is built by measuring it, then train MiniMind from scratch.",
+)
+bench_app = typer.Typer(cls=MiniMindGroup, no_args_is_help=True,
+                        help="Speed benchmarks (figures, not tests).")
+app.add_typer(bench_app, name="bench")
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"minimind-notes {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """Learn how a modern LLM is built by measuring it, then train MiniMind from scratch."""
+
+
+from minimind_notes.cli import bench_cmds, model_cmds  # noqa: E402,F401  (register commands)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,58 @@
+"""`minimind bench ...`: speed figures measured on this machine, in one run."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from minimind_notes.cli.app import bench_app
+from minimind_notes.cli.console import console
+
+
+@bench_app.command("model")
+def bench_model_cmd(
+    presets: str = typer.Option("tiny,minimind2-small", help="Comma-separated preset names."),
+    batch: int = typer.Option(4, help="Sequences per training step."),
+    seq_len: int = typer.Option(256, help="Tokens per sequence."),
+    steps: int = typer.Option(5, help="Timed training steps (median reported)."),
+    new_tokens: int = typer.Option(256, help="Tokens generated for the KV-cache comparison."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, mps."),
+    hf: bool = typer.Option(True, help="Also time transformers' LlamaForCausalLM (needs the hf extra)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Training tokens/s vs the matmul peak and vs HF Llama; generation with/without KV cache."""
+    import torch
+    from rich.table import Table
+
+    from minimind_notes.bench.model_bench import bench_model, matmul_peak
+    from minimind_notes.device import autocast_dtype, pick_device
+
+    dev = pick_device(device)
+    peak = matmul_peak(dev, autocast_dtype(dev) or torch.float32)
+    results = []
+    for name in [p.strip() for p in presets.split(",") if p.strip()]:
+        if not as_json:
+            console.print(f"Measuring {name} on {dev} ...")
+        results.append(bench_model(name, dev, batch, seq_len, steps, new_tokens, hf, peak))
+    if as_json:
+        console.print_json(json.dumps([r.as_dict() for r in results]))
+        return
+    first = results[0]
+    table = Table(title=f"bench model: {dev}, {first.precision}, AdamW {first.optimizer}, "
+                        f"batch {batch} x seq {seq_len}, {torch.get_num_threads()} threads")
+    for col in ("preset", "params", "train tok/s", "GFLOP/s", "of matmul peak", "HF Llama tok/s",
+                "vs HF", f"gen tok/s cache ({new_tokens})", "no cache", "cache speed-up"):
+        table.add_column(col, justify="right")
+    for r in results:
+        table.add_row(
+            r.preset, f"{r.params / 1e6:.1f}M", f"{r.train_tokens_per_s:,.0f}",
+            f"{r.achieved_gflops:.0f}", f"{r.peak_fraction:.0%}",
+            f"{r.hf_train_tokens_per_s:,.0f}" if r.hf_train_tokens_per_s else "-",
+            f"{r.vs_hf:.2f}x" if r.vs_hf else "-", f"{r.gen_tokens_per_s_cache:,.0f}",
+            f"{r.gen_tokens_per_s_no_cache:,.0f}", f"{r.cache_speedup:.1f}x",
+        )
+    console.print(table)
+    console.print(f"Matmul peak measured in this run: {peak:.0f} GFLOP/s "
+                  f"({first.precision.split()[0]}). Achieved = tokens/s x (6 x params + 12 x layers x "
+                  "hidden x seq). Speeds drift on a shared machine; the ratios hold.")

@@ -1,0 +1,54 @@
+"""The model-facing commands: demo, export, bench model, and the CLI's error handling."""
+
+import json
+import subprocess
+import sys
+
+import torch
+from typer.testing import CliRunner
+
+from minimind_notes.cli.app import app
+from minimind_notes.model import MiniMindForCausalLM, save_checkpoint
+from tests.conftest import tiny_config
+
+runner = CliRunner()
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys; from minimind_notes.cli.app import app; "
+            "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_module_entry_point():
+    out = subprocess.run([sys.executable, "-m", "minimind_notes", "--version"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("minimind-notes ")
+
+
+def test_demo_shows_parameters_and_cache_agreement():
+    result = runner.invoke(app, ["demo", "--new-tokens", "8"])
+    assert result.exit_code == 0, result.output
+    assert "4,458,752 parameters" in result.output
+    assert "same tokens: yes" in result.output
+
+
+def test_export_command_and_missing_file(tmp_path):
+    torch.manual_seed(0)
+    save_checkpoint(MiniMindForCausalLM(tiny_config()), tmp_path / "m.safetensors")
+    result = runner.invoke(app, ["export", str(tmp_path / "m.safetensors"), str(tmp_path / "hf")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["model_type"] == "llama"
+    result = runner.invoke(app, ["export", str(tmp_path / "missing.pth"), str(tmp_path / "hf2")])
+    assert result.exit_code == 1
+    assert "checkpoint not found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bench_model_runs_small():
+    result = runner.invoke(app, ["bench", "model", "--presets", "tiny", "--batch", "1",
+                                 "--seq-len", "16", "--steps", "1", "--new-tokens", "4",
+                                 "--no-hf", "--json"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.output)[0]
+    assert row["preset"] == "tiny" and row["train_tokens_per_s"] > 0 and row["cache_speedup"] > 0
