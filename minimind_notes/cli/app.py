@@ -52,7 +52,7 @@ def root(
     """Learn how a modern LLM is built by measuring it, then train MiniMind from scratch."""
 
 
-from minimind_notes.cli import bench_cmds, model_cmds  # noqa: E402,F401  (register commands)
+from minimind_notes.cli import bench_cmds, doctor, learn_cmds, model_cmds  # noqa: E402,F401  (register)
 
 
 def main() -> None:

@@ -1,0 +1,75 @@
+"""`minimind doctor`: what this machine has, and what to fix, in one table."""
+
+from __future__ import annotations
+
+import typer
+
+from minimind_notes.cli.app import app
+from minimind_notes.cli.console import console
+
+
+def _version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+@app.command()
+def doctor() -> None:
+    """Python, torch and package versions, device, threads, bf16 speed, disk, and what to fix."""
+    import os
+    import platform
+    import shutil
+    import sys
+
+    import torch
+    from rich.table import Table
+
+    from minimind_notes.content import content_root
+    from minimind_notes.device import autocast_dtype, pick_device, precision_name
+    from minimind_notes.progress import Progress, home_dir
+
+    rows: list[tuple[str, str, str]] = []  # (what, value, status/fix)
+    ok = "[green]ok[/]"
+    py = platform.python_version()
+    rows.append(("Python", py, ok if sys.version_info >= (3, 10) else "[red]needs >= 3.10[/]"))
+    build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU build"
+    torch_ok = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
+    rows.append(("torch", f"{torch.__version__} ({build})", ok if torch_ok else "[red]upgrade to >= 2.4[/]"))
+    for pkg in ("numpy", "tokenizers", "safetensors", "typer", "rich", "matplotlib", "pyyaml", "requests"):
+        v = _version(pkg)
+        rows.append((pkg, v or "missing", ok if v else f"[red]pip install {pkg}[/]"))
+    v = _version("transformers")
+    rows.append(("transformers (optional)", v or "not installed",
+                 ok if v else "optional: pip install -e '.[hf]' for export tests and HF comparisons"))
+    device = pick_device()
+    detail = str(device)
+    if device.type == "cuda":
+        detail += f": {torch.cuda.get_device_name(0)} x {torch.cuda.device_count()}"
+    rows.append(("device (auto)", detail, ok if device.type != "cpu" else
+                 "ok: CPU (the quick and systematic paths need nothing more)"))
+    rows.append(("CPU threads", f"{torch.get_num_threads()} of {os.cpu_count()} cores", ok))
+    amp = autocast_dtype(device)
+    rows.append(("training precision", precision_name(amp),
+                 ok if amp else "ok: no native bf16 here, so training runs in fp32 (never fp16 on CPU)"))
+    free = shutil.disk_usage(".").free / 2**30
+    rows.append(("free disk (here)", f"{free:.1f} GiB", ok if free > 2 else
+                 "[yellow]low: the real MiniMind datasets need 2-30 GiB[/]"))
+    try:
+        rows.append(("curriculum", str(content_root()), ok))
+    except Exception as e:  # noqa: BLE001 - doctor reports, never crashes
+        rows.append(("curriculum", "not found", f"[red]{e}[/]"))
+    progress = Progress()
+    rows.append(("progress file", str(home_dir() / "progress.json"),
+                 f"[yellow]{progress.warning}[/]" if progress.warning else ok))
+    table = Table(title="minimind doctor")
+    for col in ("what", "found", "status / what to fix"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    if any("[red]" in r[2] for r in rows):
+        raise typer.Exit(1)

@@ -1,0 +1,246 @@
+"""The curriculum commands: list, run, path, learn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from minimind_notes.cli.app import app
+from minimind_notes.cli.console import console, err_console
+
+LANG_OPTION = typer.Option(None, "--lang", envvar="MINIMIND_LANG", help="Language: en or zh.")
+
+UI = {
+    "tier": {"en": "Tier", "zh": "阶段"},
+    "module": {"en": "module", "zh": "模块"},
+    "experiment": {"en": "experiment", "zh": "实验"},
+    "minutes": {"en": "min", "zh": "分钟"},
+    "done": {"en": "done", "zh": "完成"},
+    "question": {"en": "question", "zh": "问题"},
+    "aliases": {"en": "names", "zh": "名称"},
+    "running": {"en": "Running {module} {exp}: {title}", "zh": "运行 {module} {exp}:{title}"},
+    "step": {"en": "Step {i}/{n}", "zh": "第 {i}/{n} 步"},
+    "press": {"en": "Press Enter to continue (Ctrl-C to stop; the path resumes here)",
+              "zh": "按回车继续(Ctrl-C 退出,下次从这里继续)"},
+    "path_done": {"en": "Path '{path}' complete: {n} steps.", "zh": "路径 {path} 完成:共 {n} 步。"},
+    "resume": {"en": "Resuming path '{path}' at step {i} (use --from 1 to start over).",
+               "zh": "从第 {i} 步继续路径 {path}(用 --from 1 从头开始)。"},
+    "read": {"en": "Read", "zh": "阅读"},
+    "run": {"en": "Run", "zh": "运行"},
+    "quiz": {"en": "Quiz", "zh": "测验"},
+    "train": {"en": "Train", "zh": "训练"},
+    "all_experiments": {"en": "all experiments", "zh": "全部实验"},
+    "failed_checks": {"en": "{n} check(s) did not hold: see the ✗ rows above.",
+                      "zh": "有 {n} 项检验未通过:见上面标 ✗ 的行。"},
+}
+
+
+def t(key: str, lang: str, **values: object) -> str:
+    from minimind_notes.i18n import pick
+
+    return pick(UI[key], lang).format(**values)
+
+
+def _setup(lang: str | None):  # noqa: ANN202
+    from minimind_notes.curriculum.schema import load_curriculum
+    from minimind_notes.i18n import resolve_lang
+    from minimind_notes.progress import Progress
+
+    lang = resolve_lang(lang)
+    progress = Progress()
+    if progress.warning:
+        err_console.print(f"[yellow]Warning:[/] {progress.warning}")
+    return load_curriculum(), progress, lang
+
+
+@app.command("list")
+def list_cmd(
+    module: str | None = typer.Argument(None, help="A module to show in detail."),
+    lang: str | None = LANG_OPTION,
+) -> None:
+    """Tiers, modules and experiments, with minutes and what you have done."""
+    from rich.table import Table
+
+    from minimind_notes.curriculum.resolve import find_module
+    from minimind_notes.i18n import pick
+
+    curriculum, progress, lang = _setup(lang)
+    modules = [find_module(curriculum, module)] if module else curriculum.modules
+    for tier_id, tier_title in curriculum.tiers.items():
+        in_tier = [m for m in modules if m.tier == tier_id]
+        if not in_tier:
+            continue
+        table = Table(title=f"{t('tier', lang)}: {pick(tier_title, lang)}", title_justify="left")
+        for col in ("#", t("module", lang), t("experiment", lang), t("minutes", lang), t("done", lang)):
+            table.add_column(col)
+        for m in in_tier:
+            number = curriculum.modules.index(m) + 1
+            done = [progress.experiment(m.id, e.id) for e in m.experiments]
+            mark = f"{sum(bool(d and d['passed']) for d in done)}/{len(done)}"
+            table.add_row(str(number), f"[bold]{m.id}[/] ({', '.join(m.aliases)})\n{pick(m.title, lang)}",
+                          pick(m.question, lang), str(m.minutes), mark)
+            for e in m.experiments:
+                record = progress.experiment(m.id, e.id)
+                status = "" if record is None else ("[green]✓[/]" if record["passed"] else "[red]✗[/]")
+                table.add_row("", f"  {e.id}", pick(e.title, lang), str(e.minutes), status)
+        console.print(table)
+
+
+def run_and_report(curriculum, progress, module, experiment, lang: str, quick: bool = False,  # noqa: ANN001
+                   seed: int = 42, out: Path | None = None, as_json: bool = False) -> bool:
+    """Run one experiment, print its findings (or JSON), record it; True if every check held."""
+    import json
+
+    from minimind_notes.curriculum.experiment import run_experiment
+    from minimind_notes.curriculum.report import print_result
+    from minimind_notes.i18n import pick
+
+    if not as_json:
+        title = pick(experiment.title, lang)
+        console.rule(t("running", lang, module=module.id, exp=experiment.id, title=title))
+        console.print(f"[italic]{pick(experiment.question, lang)}[/]")
+    out_dir = out or Path("minimind-results") / module.id / experiment.id
+    echo = (lambda text: None) if as_json else console.print
+    result = run_experiment(module.path(curriculum.root) / experiment.file, module.id, experiment.id,
+                            quick, seed, out_dir, lang, echo)
+    progress.record_experiment(module.id, experiment.id, result.passed, quick, result.seconds,
+                               len(result.findings))
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print_result(result, lang, console)
+        failed = sum(not f.passed for f in result.findings)
+        if failed:
+            console.print(f"[red]{t('failed_checks', lang, n=failed)}[/]")
+    return result.passed
+
+
+@app.command()
+def run(
+    module: str = typer.Argument(..., help="Module: id, alias, number or prefix (normalization, norm, 1)."),
+    experiment: str | None = typer.Argument(None, help="Experiment: id, number or a word of its name."),
+    all_: bool = typer.Option(False, "--all", help="Run all of the module's experiments."),
+    quick: bool = typer.Option(False, "--quick", help="Smaller, faster settings."),
+    seed: int = typer.Option(42, help="Random seed."),
+    out: Path | None = typer.Option(None, help="Results folder (default ./minimind-results/MODULE/EXP)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    lang: str | None = LANG_OPTION,
+) -> None:
+    """Run an experiment: it measures, plots, and checks its findings against the numbers."""
+    from minimind_notes.curriculum.resolve import find_experiment, find_module
+    from minimind_notes.errors import UsageError
+
+    curriculum, progress, lang = _setup(lang)
+    mod = find_module(curriculum, module)
+    if all_ == (experiment is not None):
+        raise UsageError("name one experiment or give --all",
+                         hint=f"e.g. `minimind run {mod.id} exp1` or `minimind run {mod.id} --all`")
+    experiments = mod.experiments if all_ else [find_experiment(mod, experiment or "")]
+    ok = True
+    for exp in experiments:
+        out_dir = out / exp.id if (out and all_) else out
+        ok &= run_and_report(curriculum, progress, mod, exp, lang, quick, seed, out_dir, as_json)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def learn(
+    module: str = typer.Argument(..., help="Module: id, alias, number or prefix."),
+    code: bool = typer.Option(False, "--code", help="Show the code guide instead of the teaching text."),
+    lang: str | None = LANG_OPTION,
+) -> None:
+    """Read a module's teaching text (or its code guide) in the terminal."""
+    from minimind_notes.curriculum.resolve import find_module
+
+    curriculum, _, lang = _setup(lang)
+    show_markdown(curriculum, find_module(curriculum, module), lang, code)
+
+
+def show_markdown(curriculum, module, lang: str, code: bool = False) -> None:  # noqa: ANN001
+    from rich.markdown import Markdown
+
+    from minimind_notes.i18n import pick
+
+    name = pick(module.code_guide if code else module.teaching, lang)
+    text = (module.path(curriculum.root) / name).read_text(encoding="utf-8")
+    console.print(Markdown(text))
+
+
+@app.command()
+def path(
+    name: str = typer.Argument(..., help="quick, systematic or mastery."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not wait for Enter between steps."),
+    from_step: int | None = typer.Option(None, "--from", help="Start at this step number (1 = the start)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the steps without running them."),
+    quick: bool = typer.Option(False, "--quick", help="Run experiments and training in quick mode."),
+    lang: str | None = LANG_OPTION,
+) -> None:
+    """Walk a learning path step by step; it resumes where you stopped."""
+    from rich.panel import Panel
+
+    from minimind_notes.errors import UsageError
+    from minimind_notes.i18n import pick
+
+    curriculum, progress, lang = _setup(lang)
+    if name not in curriculum.paths:
+        raise UsageError(f"unknown path {name!r}", hint=f"choose one of: {', '.join(curriculum.paths)}")
+    lp = curriculum.paths[name]
+    steps = lp.steps
+    start = progress.path_position(name) if from_step is None else from_step - 1
+    if start >= len(steps) or start < 0:
+        start = 0
+    console.print(Panel(f"{pick(lp.goal, lang)}\n{len(steps)} steps, ~{lp.minutes} min",
+                        title=pick(lp.title, lang)))
+    if dry_run:
+        for i, step in enumerate(steps):
+            marker = "→" if i == start else " "
+            console.print(f"{marker} {i + 1:2d}. {describe_step(curriculum, step, lang)}")
+        return
+    if start and from_step is None:
+        console.print(t("resume", lang, path=name, i=start + 1))
+    for i in range(start, len(steps)):
+        step = steps[i]
+        console.print(Panel(describe_step(curriculum, step, lang, detail=True),
+                            title=t("step", lang, i=i + 1, n=len(steps)), border_style="cyan"))
+        run_step(curriculum, progress, step, lang, quick)
+        progress.set_path_position(name, i + 1, len(steps))
+        if not yes and i + 1 < len(steps):
+            typer.prompt(t("press", lang), default="", show_default=False, prompt_suffix=" ")
+    console.print(f"[bold green]{t('path_done', lang, path=name, n=len(steps))}[/]")
+
+
+def describe_step(curriculum, step, lang: str, detail: bool = False) -> str:  # noqa: ANN001
+    from minimind_notes.i18n import pick
+
+    if step.kind == "train":
+        return f"{t('train', lang)}: minimind {' '.join(step.command)}"
+    module = curriculum.module(step.module)
+    title = pick(module.title, lang)
+    if step.kind == "run":
+        exps = [e for e in module.experiments if step.experiment in (None, e.id)]
+        what = (pick(exps[0].title, lang) if step.experiment else t("all_experiments", lang))
+        text = f"{t('run', lang)}: {title} · {what}"
+        if detail:
+            text += "\n" + "\n".join(f"  {e.id}: {pick(e.question, lang)}" for e in exps)
+        return text
+    text = f"{t(step.kind, lang)}: {title}"
+    return text + (f"\n{pick(module.question, lang)}" if detail else "")
+
+
+def run_step(curriculum, progress, step, lang: str, quick: bool) -> None:  # noqa: ANN001
+    if step.kind == "train":
+        import subprocess
+        import sys
+
+        args = [*step.command] + (["--quick"] if quick and "--quick" not in step.command else [])
+        subprocess.run([sys.executable, "-m", "minimind_notes", *args], check=True)
+        return
+    module = curriculum.module(step.module)
+    if step.kind == "read":
+        show_markdown(curriculum, module, lang)
+    elif step.kind == "run":
+        for exp in module.experiments:
+            if step.experiment in (None, exp.id):
+                run_and_report(curriculum, progress, module, exp, lang, quick)

@@ -1,0 +1,35 @@
+"""Where the curriculum (curriculum.yaml, modules/) and the embedded data (data/) live.
+
+From a clone (`pip install -e .`) they are the repository's own folders; from a wheel they
+are packaged under `minimind_notes/_content/`. MINIMIND_CONTENT overrides both.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+from minimind_notes.errors import MiniMindError
+
+
+@cache
+def content_root() -> Path:
+    override = os.environ.get("MINIMIND_CONTENT")
+    package = Path(__file__).resolve().parent
+    candidates = ([Path(override)] if override else []) + [package.parent, package / "_content"]
+    for root in candidates:
+        if (root / "curriculum.yaml").is_file():
+            return root
+    raise MiniMindError(
+        "cannot find curriculum.yaml (looked in " + ", ".join(str(c) for c in candidates) + ")",
+        hint="reinstall the package (pip install -e . from a clone, or pip install minimind-notes)",
+    )
+
+
+def data_dir() -> Path:
+    return content_root() / "data"
+
+
+def modules_dir() -> Path:
+    return content_root() / "modules"

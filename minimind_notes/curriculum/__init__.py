@@ -1,0 +1,1 @@
+"""The curriculum: curriculum.yaml's schema and loader, experiments, paths."""

@@ -1,0 +1,192 @@
+"""The experiment contract: each experiment file defines `run(ctx)`, which measures,
+plots and states findings through an `ExperimentContext`.
+
+A finding is text built from measured numbers plus a check that can fail:
+
+    ctx.finding("Without normalization the std falls to {std:.3f} (check: < 0.05)",
+                "无归一化时标准差降到 {std:.3f}(检查:< 0.05)", std < 0.05, std=std)
+
+The runner saves every number and finding to metrics.json beside the plots.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minimind_notes.errors import MiniMindError
+from minimind_notes.fileio import atomic_write_text
+from minimind_notes.i18n import pick
+
+
+@dataclass
+class Finding:
+    text: dict[str, str]  # {'en': ..., 'zh': ...}, numbers already filled in
+    passed: bool
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ExperimentResult:
+    module: str
+    experiment: str
+    quick: bool
+    seed: int
+    seconds: float
+    findings: list[Finding]
+    metrics: dict[str, Any]
+    plots: list[str]
+    tables: list[dict[str, Any]]
+    out_dir: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return all(f.passed for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+def _plain(value: Any) -> Any:
+    """Numbers from torch/numpy -> Python floats/ints, for JSON and formatting."""
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class ExperimentContext:
+    def __init__(self, module: str, experiment: str, quick: bool = False, seed: int = 42,
+                 out_dir: Path | None = None, lang: str = "en",
+                 echo: Callable[[str], None] | None = None) -> None:
+        self.module, self.experiment = module, experiment
+        self.quick, self.seed, self.lang = quick, seed, lang
+        self.out_dir = Path(out_dir or Path("minimind-results") / module / experiment)
+        self.echo = echo or (lambda text: None)
+        self.findings: list[Finding] = []
+        self.metrics: dict[str, Any] = {}
+        self.plots: list[str] = []
+        self.tables: list[dict[str, Any]] = []
+
+    # -- narrative and numbers -------------------------------------------------------
+    def log(self, en: str, zh: str | None = None, **values: Any) -> None:
+        """A line of explanation for the learner, in their language."""
+        values = _plain(values)
+        self.echo(pick({"en": en, "zh": zh or en}, self.lang).format(**values))
+
+    def metric(self, name: str, value: Any) -> Any:
+        """Record a measured number (or list of numbers) under `name`; returns it as plain Python."""
+        self.metrics[name] = _plain(value)
+        return self.metrics[name]
+
+    def finding(self, en: str, zh: str, passed: Any, **values: Any) -> bool:
+        """State a conclusion from measured `values`; `passed` is the check that can fail."""
+        values = _plain(values)
+        self.findings.append(Finding({"en": en.format(**values), "zh": zh.format(**values)},
+                                     bool(passed), values))
+        return bool(passed)
+
+    def table(self, title: dict[str, str] | str, columns: list[str], rows: list[list[Any]]) -> None:
+        """A results table: printed by the CLI and kept in metrics.json."""
+        self.tables.append({"title": title if isinstance(title, dict) else {"en": title},
+                            "columns": columns, "rows": _plain(rows)})
+
+    # -- plots -------------------------------------------------------------------------
+    @property
+    def plt(self):  # noqa: ANN201 - matplotlib.pyplot, imported with the headless backend
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        return plt
+
+    def savefig(self, fig: Any, name: str) -> Path:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / name
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        self.plt.close(fig)
+        self.plots.append(str(path))
+        return path
+
+    def seed_all(self, offset: int = 0) -> None:
+        import random
+
+        import numpy as np
+        import torch
+
+        random.seed(self.seed + offset)
+        np.random.seed(self.seed + offset)
+        torch.manual_seed(self.seed + offset)
+
+
+def load_run_function(path: Path) -> Callable[[ExperimentContext], Any]:
+    """Import an experiment file by path and return its `run`."""
+    name = f"minimind_experiment_{path.parent.parent.name}_{path.stem}".replace("-", "_")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise MiniMindError(f"cannot load experiment file {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    run = getattr(module, "run", None)
+    if not callable(run):
+        raise MiniMindError(f"{path} defines no run(ctx) function")
+    return run
+
+
+def run_experiment(path: Path, module: str, experiment: str, quick: bool = False, seed: int = 42,
+                   out_dir: Path | None = None, lang: str = "en",
+                   echo: Callable[[str], None] | None = None) -> ExperimentResult:
+    """Run one experiment file and write metrics.json beside its plots."""
+    import torch
+
+    ctx = ExperimentContext(module, experiment, quick, seed, out_dir, lang, echo)
+    run = load_run_function(path)
+    threads = torch.get_num_threads()
+    start = time.perf_counter()
+    ctx.seed_all()
+    try:
+        run(ctx)
+    finally:
+        torch.set_num_threads(threads)
+    result = ExperimentResult(module, experiment, quick, seed, round(time.perf_counter() - start, 3),
+                              ctx.findings, ctx.metrics, ctx.plots, ctx.tables, str(ctx.out_dir))
+    if not result.findings:
+        raise MiniMindError(f"experiment {module} {experiment} stated no findings")
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(ctx.out_dir / "metrics.json",
+                      json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    return result
+
+
+def main(file: str) -> None:
+    """Run an experiment file on its own: `python exp1_gradient_vanishing.py [--quick]`."""
+    import argparse
+
+    from minimind_notes.curriculum.report import print_result
+    from minimind_notes.i18n import resolve_lang
+
+    path = Path(file).resolve()
+    parser = argparse.ArgumentParser(description=f"Run {path.name}")
+    parser.add_argument("--quick", action="store_true", help="smaller, faster settings")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--lang", default=None, help="en or zh (default: MINIMIND_LANG or en)")
+    args = parser.parse_args()
+    module = path.parent.parent.name.split("-", 1)[-1]
+    lang = resolve_lang(args.lang)
+    result = run_experiment(path, module, path.stem.split("_")[0], args.quick, args.seed, args.out,
+                            lang, echo=print)
+    print_result(result, lang)
+    sys.exit(0 if result.passed else 1)
