@@ -52,7 +52,13 @@ def root(
     """Learn how a modern LLM is built by measuring it, then train MiniMind from scratch."""
 
 
-from minimind_notes.cli import bench_cmds, doctor, learn_cmds, model_cmds  # noqa: E402,F401  (register)
+from minimind_notes.cli import (  # noqa: E402,F401  (register the commands)
+    bench_cmds,
+    doctor,
+    learn_cmds,
+    model_cmds,
+    tokenizer_cmds,
+)
 
 
 def main() -> None:

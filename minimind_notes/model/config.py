@@ -13,7 +13,11 @@ from typing import Any
 
 
 def default_intermediate_size(hidden_size: int) -> int:
-    """SwiGLU width: 8/3 of hidden (same parameters as a 4x two-matrix FFN), rounded up to 64."""
+    """SwiGLU width: 8/3 of hidden, rounded up to a multiple of 64 (1408 for 512, 2048 for 768).
+
+    Three matrices of width 8/3 h hold as many parameters as a classic 4h two-matrix FFN; the
+    rounding adds a little (3% at hidden 512, nothing at 768).
+    """
     return 64 * math.ceil(int(hidden_size * 8 / 3) / 64)
 
 
@@ -92,7 +96,7 @@ class MiniMindConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # Trains on a 2-core CPU in minutes: ~4.7M parameters, 1.6M of them the embedding.
+    # Trains on a 2-core CPU in minutes: 4.46M parameters, 1.6M of them the embedding.
     "tiny": dict(hidden_size=256, num_hidden_layers=4, max_position_embeddings=4096),
     "minimind2-small": dict(hidden_size=512, num_hidden_layers=8),  # 25.8M
     "minimind2": dict(hidden_size=768, num_hidden_layers=16),  # 104M

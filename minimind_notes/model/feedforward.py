@@ -1,7 +1,7 @@
 """SwiGLU feed-forward: down(silu(gate(x)) * up(x)).
 
 The gate branch decides, per hidden unit, how much of the up branch passes. Three
-matrices of width 8/3 * hidden hold the same parameters as a classic 4x two-matrix FFN.
+matrices of width ~8/3 * hidden hold about the parameters of a classic 4x two-matrix FFN.
 """
 
 from __future__ import annotations

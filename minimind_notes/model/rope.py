@@ -19,11 +19,12 @@ def rope_frequencies(dim: int, base: float = 1e6) -> torch.Tensor:
 
 
 def yarn_scale(freqs: torch.Tensor, rope_scaling: dict[str, Any]) -> torch.Tensor:
-    """MiniMind2's YaRN: slow down the low-frequency pairs so longer contexts stay in range.
+    """MiniMind2's (simplified) YaRN: rotate slower so longer contexts stay in the trained range.
 
-    Pairs whose wavelength fits in the trained length (high frequency, fine position detail)
-    are scaled by (b*f - b + 1) / (b*f), with b ramping from beta_slow to beta_fast; the
-    pairs past the first one whose wavelength exceeds the trained length are divided by f.
+    Pairs before `corr_dim`, the first pair whose wavelength exceeds the trained length, are
+    scaled by (b*f - b + 1) / (b*f), with b ramping linearly from beta_slow (pair 0: factor 1)
+    to beta_fast; pair `corr_dim` and all slower pairs are divided by f. No attention
+    temperature factor, as in MiniMind2.
     """
     orig_max = rope_scaling.get("original_max_position_embeddings", 2048)
     factor = rope_scaling.get("factor", 4)

@@ -1,0 +1,176 @@
+"""What the trainers eat: token windows for pretraining, masked conversations for SFT,
+chosen/rejected pairs for DPO.
+
+SFT labels are -100 everywhere except the assistant's replies: from the token after
+`<|im_start|>assistant\\n` through its `<|im_end|>`, so the model learns to answer and to
+stop, never to imitate the user.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from minimind_notes.data.chat import ROLES
+from minimind_notes.data.jsonl import DataError, iter_jsonl
+from minimind_notes.data.tokenizer import MiniMindTokenizer
+
+IGNORE = -100
+
+
+class TokenWindows:
+    """Non-overlapping (T+1)-token windows of a packed token stream, shuffled per epoch.
+
+    The position (epoch, index) is the whole state: a resumed run continues exactly.
+    """
+
+    def __init__(self, tokens: np.ndarray, seq_len: int, seed: int = 0) -> None:
+        self.tokens, self.seq_len, self.seed = tokens, seq_len, seed
+        self.n_windows = (len(tokens) - 1) // seq_len
+        if self.n_windows < 1:
+            raise DataError(f"only {len(tokens)} tokens: fewer than one window of {seq_len + 1}")
+        self.epoch, self.index = 0, 0
+        self._order = self._shuffle(0)
+
+    def _shuffle(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng(self.seed + epoch).permutation(self.n_windows)
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "index": self.index}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.index = int(state["epoch"]), int(state["index"])
+        self._order = self._shuffle(self.epoch)
+
+    def next_batch(self, batch_size: int) -> torch.Tensor:
+        """(B, T+1) int64: inputs are [:, :-1] of it, the model shifts labels itself."""
+        rows = []
+        for _ in range(batch_size):
+            if self.index >= self.n_windows:
+                self.epoch, self.index = self.epoch + 1, 0
+                self._order = self._shuffle(self.epoch)
+            start = int(self._order[self.index]) * self.seq_len
+            rows.append(np.asarray(self.tokens[start:start + self.seq_len + 1], dtype=np.int64))
+            self.index += 1
+        return torch.from_numpy(np.stack(rows))
+
+    def all_windows(self, limit: int | None = None) -> torch.Tensor:
+        """The first `limit` windows in file order: a fixed evaluation set."""
+        n = min(self.n_windows, limit or self.n_windows)
+        return torch.from_numpy(np.stack([
+            np.asarray(self.tokens[i * self.seq_len:(i + 1) * self.seq_len + 1], dtype=np.int64)
+            for i in range(n)]))
+
+
+def validate_messages(messages: Any, where: str) -> list[dict[str, str]]:
+    if not isinstance(messages, list) or not messages:
+        raise DataError(f"{where}: expected a non-empty list of messages")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            role = m.get("role") if isinstance(m, dict) else m
+            raise DataError(f"{where}: message {i} has role {role!r}; roles are {', '.join(ROLES)}")
+        if not isinstance(m.get("content"), str):
+            raise DataError(f"{where}: message {i} has no \"content\" string")
+    if not any(m["role"] == "assistant" for m in messages):
+        raise DataError(f"{where}: no assistant message to learn from")
+    return messages
+
+
+def masked_ids(tokenizer: MiniMindTokenizer, messages: Sequence[dict[str, str]],
+               max_len: int) -> tuple[list[int], list[int]]:
+    """Token ids of the chat and their labels (-100 outside assistant replies), truncated."""
+    ids = tokenizer.apply_chat_template(messages, tokenize=True)[:max_len]
+    prefix = [tokenizer.bos_token_id, *tokenizer.encode("assistant\n")]
+    labels = [IGNORE] * len(ids)
+    i = 0
+    while i < len(ids):
+        if ids[i:i + len(prefix)] == prefix:
+            j = i + len(prefix)
+            while j < len(ids) and ids[j] != tokenizer.eos_token_id:
+                labels[j] = ids[j]
+                j += 1
+            if j < len(ids):
+                labels[j] = ids[j]  # learn to stop: <|im_end|> is a target too
+            i = j
+        i += 1
+    return ids, labels
+
+
+def read_rows(path: str | os.PathLike, key: str, skip_bad: bool) -> tuple[list[tuple[int, Any]], list[str]]:
+    """(line, row[key]) for every valid row; bad rows raise or (skip_bad) are counted."""
+    bad: list[str] = []
+    rows = []
+    for lineno, row in iter_jsonl(Path(path), skip_bad, bad):
+        where = f"{path}:{lineno}"
+        try:
+            if key == "pair":
+                rows.append((lineno, (validate_messages(row.get("chosen"), f"{where}: chosen"),
+                                      validate_messages(row.get("rejected"), f"{where}: rejected"))))
+            else:
+                rows.append((lineno, validate_messages(row.get(key), f"{where}: {key}")))
+        except DataError as e:
+            if not skip_bad:
+                raise DataError(e.message, hint="fix the line, or pass --skip-bad to skip such lines") from e
+            bad.append(e.message)
+    if not rows:
+        raise DataError(f"{path}: no valid rows (empty dataset)" + (f"; {len(bad)} bad lines" if bad else ""))
+    return rows, bad
+
+
+@dataclass
+class SFTExample:
+    ids: list[int]
+    labels: list[int]
+
+
+class SFTDataset:
+    """Conversations -> (ids, labels) with assistant-only labels."""
+
+    def __init__(self, path: str | os.PathLike, tokenizer: MiniMindTokenizer, max_seq_len: int = 512,
+                 skip_bad: bool = False) -> None:
+        rows, self.bad_lines = read_rows(path, "conversations", skip_bad)
+        self.examples = [SFTExample(*masked_ids(tokenizer, conv, max_seq_len)) for _, conv in rows]
+        self.pad_id = tokenizer.pad_token_id
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        return pad_batch([self.examples[i] for i in indices], self.pad_id)
+
+
+class DPODataset:
+    """Preference pairs -> chosen and rejected (ids, labels), same assistant-span masks."""
+
+    def __init__(self, path: str | os.PathLike, tokenizer: MiniMindTokenizer, max_seq_len: int = 512,
+                 skip_bad: bool = False) -> None:
+        rows, self.bad_lines = read_rows(path, "pair", skip_bad)
+        self.pairs = [(SFTExample(*masked_ids(tokenizer, c, max_seq_len)),
+                       SFTExample(*masked_ids(tokenizer, r, max_seq_len))) for _, (c, r) in rows]
+        self.pad_id = tokenizer.pad_token_id
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(2B, T) ids and labels: the B chosen rows first, then the B rejected rows."""
+        chosen = [self.pairs[i][0] for i in indices]
+        rejected = [self.pairs[i][1] for i in indices]
+        return pad_batch(chosen + rejected, self.pad_id)
+
+
+def pad_batch(examples: Sequence[SFTExample], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad to the longest row: pads get id pad_id and label -100."""
+    width = max(len(e.ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    for row, e in enumerate(examples):
+        ids[row, :len(e.ids)] = torch.tensor(e.ids)
+        labels[row, :len(e.labels)] = torch.tensor(e.labels)
+    return ids, labels

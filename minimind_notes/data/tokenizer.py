@@ -1,0 +1,142 @@
+"""MiniMind's tokenizer: byte-level BPE with Hugging Face `tokenizers`.
+
+Layout as in MiniMind: ByteLevel pre-tokenizer without a prefix space, special tokens
+<|endoftext|>=0 (pad/unk), <|im_start|>=1 (bos), <|im_end|>=2 (eos), vocab 6400. A
+folder from the official MiniMind2 release (tokenizer.json) loads the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from minimind_notes.data.chat import BOS, EOS, PAD, apply_chat_template
+from minimind_notes.errors import MiniMindError
+from minimind_notes.fileio import atomic_write_text
+
+SPECIAL_TOKENS = [PAD, BOS, EOS]
+
+
+def default_tokenizer_dir() -> Path:
+    from minimind_notes.content import data_dir
+
+    return data_dir() / "tokenizer"
+
+
+class MiniMindTokenizer:
+    def __init__(self, tokenizer, path: Path | None = None) -> None:  # noqa: ANN001 - tokenizers.Tokenizer
+        self.tok = tokenizer
+        self.path = path
+        self.pad_token_id = self._id(PAD)
+        self.bos_token_id = self._id(BOS)
+        self.eos_token_id = self._id(EOS)
+
+    def _id(self, token: str) -> int:
+        token_id = self.tok.token_to_id(token)
+        if token_id is None:
+            raise MiniMindError(f"tokenizer {self.path or ''} has no {token} token",
+                                hint="use a MiniMind tokenizer (minimind tokenizer train)")
+        return token_id
+
+    @classmethod
+    def from_dir(cls, path: str | os.PathLike | None = None) -> MiniMindTokenizer:
+        from tokenizers import Tokenizer
+
+        folder = Path(path) if path else default_tokenizer_dir()
+        file = folder / "tokenizer.json" if folder.is_dir() else folder
+        if not file.is_file():
+            raise MiniMindError(f"no tokenizer.json in {folder}",
+                                hint="train one with `minimind tokenizer train` or pass --tokenizer DIR")
+        try:
+            return cls(Tokenizer.from_file(str(file)), file.parent)
+        except Exception as e:  # noqa: BLE001 - a broken JSON file: say so in one line
+            raise MiniMindError(f"cannot read tokenizer {file}: {e}") from e
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tok.get_vocab_size()
+
+    def encode(self, text: str) -> list[int]:
+        return self.tok.encode(text, add_special_tokens=False).ids
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """Many texts at once, on all cores (the Rust side parallelizes)."""
+        return [e.ids for e in self.tok.encode_batch(list(texts), add_special_tokens=False)]
+
+    def decode(self, ids: Iterable[int], skip_special_tokens: bool = False) -> str:
+        return self.tok.decode(list(ids), skip_special_tokens=skip_special_tokens)
+
+    def pieces(self, ids: Sequence[int]) -> list[str]:
+        """Each token as readable text; a token that is part of a multi-byte character shows
+        its bytes (e.g. <e4 bd>) instead of byte-level symbols like `ä½`."""
+        from tokenizers.decoders import ByteLevel
+
+        decoder = ByteLevel()
+        out = []
+        for token in (self.tok.id_to_token(i) for i in ids):
+            text = decoder.decode([token])
+            if "\ufffd" in text and token not in SPECIAL_TOKENS:
+                raw = bytes(_byte_decoder()[c] for c in token)
+                text = "<" + " ".join(f"{b:02x}" for b in raw) + ">"
+            out.append(text)
+        return out
+
+    def apply_chat_template(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = False,
+                            tokenize: bool = False) -> str | list[int]:
+        text = apply_chat_template(messages, add_generation_prompt)
+        return self.encode(text) if tokenize else text
+
+    def fingerprint(self) -> str:
+        """sha256 of the tokenizer's JSON: caches built with another tokenizer are rebuilt."""
+        return hashlib.sha256(self.tok.to_str().encode()).hexdigest()[:16]
+
+
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's printable symbol for each byte, inverted."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(
+        range(ord("®"), ord("ÿ") + 1))
+    codes, n = printable[:], 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            codes.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(printable, codes, strict=True)}
+
+
+def train_tokenizer(texts: Iterator[str] | Iterable[str], out_dir: str | os.PathLike,
+                    vocab_size: int = 6400) -> MiniMindTokenizer:
+    """Train MiniMind's byte-level BPE on `texts`; write tokenizer.json + tokenizer_config.json."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "tokenizer.json", tokenizer.to_str(pretty=False))
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 32768,
+        "bos_token": BOS, "eos_token": EOS, "pad_token": PAD, "unk_token": PAD,
+        "add_bos_token": False, "add_eos_token": False, "clean_up_tokenization_spaces": False,
+        "additional_special_tokens": [], "chat_template": CHAT_TEMPLATE_JINJA,
+    }
+    atomic_write_text(out / "tokenizer_config.json", json.dumps(config, indent=2, ensure_ascii=False))
+    return MiniMindTokenizer(tokenizer, out)
+
+
+# The same template for Hugging Face's AutoTokenizer (transformers renders it with Jinja);
+# this project renders it with apply_chat_template in chat.py.
+CHAT_TEMPLATE_JINJA = (
+    "{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful assistant."
+    "<|im_end|>\\n' }}{% endif %}{% for message in messages %}{{ '<|im_start|>' + message['role'] + "
+    "'\\n' + message['content'] + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
