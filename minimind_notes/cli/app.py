@@ -54,10 +54,12 @@ def root(
 
 from minimind_notes.cli import (  # noqa: E402,F401  (register the commands)
     bench_cmds,
+    data_cmds,
     doctor,
     learn_cmds,
     model_cmds,
     tokenizer_cmds,
+    train_cmds,
 )
 
 

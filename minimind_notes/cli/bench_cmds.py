@@ -56,3 +56,27 @@ def bench_model_cmd(
     console.print(f"Matmul peak measured in this run: {peak:.0f} GFLOP/s "
                   f"({first.precision.split()[0]}). Achieved = tokens/s x (6 x params + 12 x layers x "
                   "hidden x seq). Speeds drift on a shared machine; the ratios hold.")
+
+
+@bench_app.command("data")
+def bench_data_cmd(
+    data: str = typer.Option("", help="Corpus to tokenize (default: the embedded pretrain.jsonl)."),
+    tokenizer: str = typer.Option("", help="Tokenizer folder (default: the shipped one)."),
+) -> None:
+    """Tokens/s of `minimind data prepare` (batch encoding on all cores, packing, memmap write)."""
+    import tempfile
+    from pathlib import Path
+
+    from minimind_notes.content import data_dir
+    from minimind_notes.data.pretokenize import prepare
+    from minimind_notes.data.tokenizer import MiniMindTokenizer
+
+    tok = MiniMindTokenizer.from_dir(tokenizer or None)
+    source = Path(data) if data else data_dir() / "pretrain.jsonl"
+    with tempfile.TemporaryDirectory() as tmp:
+        packed = prepare(source, tok, out_dir=Path(tmp))  # a fresh cache: always a full build
+    seconds = packed.meta["seconds"]
+    size_mb = source.stat().st_size / 1e6
+    console.print(f"{source.name}: {size_mb:.1f} MB, {packed.meta['documents']:,} documents -> "
+                  f"{len(packed):,} tokens in {seconds:.2f} s = [bold]{len(packed) / seconds / 1e6:.2f}M "
+                  f"tokens/s[/] ({size_mb / seconds:.1f} MB/s)")

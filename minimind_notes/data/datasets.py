@@ -24,48 +24,74 @@ from minimind_notes.data.tokenizer import MiniMindTokenizer
 IGNORE = -100
 
 
-class TokenWindows:
-    """Non-overlapping (T+1)-token windows of a packed token stream, shuffled per epoch.
+class EpochSampler:
+    """Indices 0..n-1 in a fresh seeded order each epoch. (epoch, index) is the whole state,
+    so a resumed run draws exactly the batches the uninterrupted run would have drawn."""
 
-    The position (epoch, index) is the whole state: a resumed run continues exactly.
-    """
-
-    def __init__(self, tokens: np.ndarray, seq_len: int, seed: int = 0) -> None:
-        self.tokens, self.seq_len, self.seed = tokens, seq_len, seed
-        self.n_windows = (len(tokens) - 1) // seq_len
-        if self.n_windows < 1:
-            raise DataError(f"only {len(tokens)} tokens: fewer than one window of {seq_len + 1}")
+    def __init__(self, n: int, seed: int = 0, shuffle: bool = True) -> None:
+        if n < 1:
+            raise DataError("nothing to sample from (empty dataset)")
+        self.n, self.seed, self.shuffle = n, seed, shuffle
         self.epoch, self.index = 0, 0
-        self._order = self._shuffle(0)
+        self._order = self._permutation(0)
 
-    def _shuffle(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng(self.seed + epoch).permutation(self.n_windows)
+    def _permutation(self, epoch: int) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(self.n)
+        return np.random.default_rng(self.seed + epoch).permutation(self.n)
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.epoch, "index": self.index}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.epoch, self.index = int(state["epoch"]), int(state["index"])
-        self._order = self._shuffle(self.epoch)
+        self._order = self._permutation(self.epoch)
+
+    def take(self, k: int) -> list[int]:
+        out = []
+        for _ in range(k):
+            if self.index >= self.n:
+                self.epoch, self.index = self.epoch + 1, 0
+                self._order = self._permutation(self.epoch)
+            out.append(int(self._order[self.index]))
+            self.index += 1
+        return out
+
+    @property
+    def epochs_done(self) -> float:
+        return self.epoch + self.index / self.n
+
+
+class TokenWindows:
+    """Non-overlapping (T+1)-token windows of a packed token stream, shuffled per epoch."""
+
+    def __init__(self, tokens: np.ndarray, seq_len: int, seed: int = 0) -> None:
+        self.tokens, self.seq_len = tokens, seq_len
+        self.n_windows = (len(tokens) - 1) // seq_len
+        if self.n_windows < 1:
+            raise DataError(f"only {len(tokens)} tokens: fewer than one window of {seq_len + 1}")
+        self.sampler = EpochSampler(self.n_windows, seed)
+
+    def window(self, i: int) -> np.ndarray:
+        start = i * self.seq_len
+        return np.asarray(self.tokens[start:start + self.seq_len + 1], dtype=np.int64)
+
+    def batch(self, indices: Sequence[int]) -> torch.Tensor:
+        """(B, T+1) int64 windows; the model shifts the labels itself."""
+        return torch.from_numpy(np.stack([self.window(i) for i in indices]))
 
     def next_batch(self, batch_size: int) -> torch.Tensor:
-        """(B, T+1) int64: inputs are [:, :-1] of it, the model shifts labels itself."""
-        rows = []
-        for _ in range(batch_size):
-            if self.index >= self.n_windows:
-                self.epoch, self.index = self.epoch + 1, 0
-                self._order = self._shuffle(self.epoch)
-            start = int(self._order[self.index]) * self.seq_len
-            rows.append(np.asarray(self.tokens[start:start + self.seq_len + 1], dtype=np.int64))
-            self.index += 1
-        return torch.from_numpy(np.stack(rows))
+        return self.batch(self.sampler.take(batch_size))
+
+    def state_dict(self) -> dict[str, int]:
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.load_state_dict(state)
 
     def all_windows(self, limit: int | None = None) -> torch.Tensor:
         """The first `limit` windows in file order: a fixed evaluation set."""
-        n = min(self.n_windows, limit or self.n_windows)
-        return torch.from_numpy(np.stack([
-            np.asarray(self.tokens[i * self.seq_len:(i + 1) * self.seq_len + 1], dtype=np.int64)
-            for i in range(n)]))
+        return self.batch(range(min(self.n_windows, limit or self.n_windows)))
 
 
 def validate_messages(messages: Any, where: str) -> list[dict[str, str]]:

@@ -1,0 +1,93 @@
+"""`minimind data ...`: the catalogue of real MiniMind data, and resumable downloads of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from minimind_notes.cli.app import MiniMindGroup, app
+from minimind_notes.cli.console import console
+
+data_app = typer.Typer(cls=MiniMindGroup, no_args_is_help=True,
+                       help="The real MiniMind data sets and weights: list them, download them.")
+app.add_typer(data_app, name="data")
+
+LANG_OPTION = typer.Option(None, "--lang", envvar="MINIMIND_LANG", help="Language: en or zh.")
+FOOTER = {
+    "en": "Sizes are approximate. Sources: --source modelscope (default) or huggingface (set HF_ENDPOINT for "
+          "a mirror). --file NAME fetches any other file of the dataset repository.",
+    "zh": "大小为近似值。来源：--source modelscope（默认）或 huggingface（镜像可设 HF_ENDPOINT）。"
+          "--file NAME 可下载数据集仓库中的任意其他文件。",
+}
+
+
+@data_app.command("list")
+def data_list_cmd(lang: str | None = LANG_OPTION) -> None:
+    """The catalogue: every data set and weight bundle `minimind data download` knows by name."""
+    from rich.table import Table
+
+    from minimind_notes.data.download import catalog, entries
+    from minimind_notes.i18n import pick, resolve_lang
+
+    lang = resolve_lang(lang)
+    groups = catalog().get("groups", {})
+    table = Table(title="minimind data download NAME", title_justify="left")
+    for col in ("name", "file", "size", "group", "description"):
+        table.add_column(col, overflow="fold")
+    for e in entries():
+        files = "\n".join(e.files) if e.save_as is None else f"{e.save_as} ({e.files[0]})"
+        table.add_row(f"[bold]{e.name}[/]", files, e.size, pick(groups.get(e.group, e.group), lang),
+                      pick(e.description, lang))
+    console.print(table)
+    console.print(pick(FOOTER, lang))
+
+
+@data_app.command("download")
+def data_download_cmd(
+    name: str | None = typer.Argument(None, metavar="NAME",
+                                      help="A name from `minimind data list` (or its file name)."),
+    source: str | None = typer.Option(None, "--source", "-s",
+                                      help="modelscope (default) or huggingface (honours HF_ENDPOINT)."),
+    dir: Path = typer.Option(Path("dataset"), "--dir", "-d", help="Folder to save into."),
+    files: list[str] | None = typer.Option(
+        None, "--file", "-f",
+        help="Any file of the dataset repository, named as published (of NAME's repository when NAME is "
+             "given, e.g. the weights); repeatable."),
+    url: str | None = typer.Option(
+        None, "--url", envvar="MINIMIND_DATA_URL",
+        help="URL template replacing the catalogue's: {file} is the file name; without {file}, /FILE is "
+             "appended (a mirror or a local server)."),
+    force: bool = typer.Option(False, "--force", help="Download again even if the file is already there."),
+) -> None:
+    """Download a data set (resumable: run it again after an interruption), checked before it is named."""
+    from minimind_notes.data.download import default_source, download, human_bytes, source_hint
+    from minimind_notes.errors import UsageError
+
+    if not name and not files:
+        raise UsageError("say what to download: a NAME or --file FILE",
+                         hint="`minimind data list` shows the names")
+    for target in _targets(name, files or [], source, url):
+        dest = dir / target.filename
+        if dest.exists() and not force:
+            console.print(f"{dest} is already there (--force downloads it again).")
+            continue
+        console.print(f"Downloading {target.url}\n  -> {dest}")
+        download(target.url, dest, target.size, target.sha256, hint=source_hint(source or default_source()))
+        console.print(f"[green]Saved[/] {dest} ({human_bytes(dest.stat().st_size)})")
+
+
+def _targets(name: str | None, files: list[str], source: str | None, url: str | None) -> list:
+    """What to fetch: every file of NAME, or the --file names (from NAME's repository when given)."""
+    from minimind_notes.data.download import find_entry, resolve_all, resolve_file
+    from minimind_notes.errors import UsageError
+
+    if not files:
+        return resolve_all(name, source, url)
+    repo = "dataset"
+    if name:
+        entry = find_entry(name)
+        if entry is None:
+            raise UsageError(f"unknown data set {name!r}", hint="`minimind data list` shows the names")
+        repo = entry.repo
+    return [resolve_file(f, source, repo, url) for f in files]

@@ -1,0 +1,96 @@
+"""`minimind train STAGE`: one trainer for pretrain, sft, lora, dpo, distill and grpo.
+
+MiniMind's flag names (--data_path, --batch_size, --from_weight, ...) work as aliases.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from minimind_notes.cli.app import app
+from minimind_notes.cli.console import console
+
+
+@app.command(context_settings={"help_option_names": ["-h", "--help"]})
+def train(
+    stage: str = typer.Argument(..., help="pretrain, sft, lora, dpo, distill or grpo."),
+    data_path: str | None = typer.Option(None, "--data-path", "--data_path", help="Training data (JSONL)."),
+    val_path: str | None = typer.Option(None, "--val-path", "--val_path", help="Held-out data."),
+    epochs: int | None = typer.Option(None, "--epochs"),
+    batch_size: int | None = typer.Option(None, "--batch-size", "--batch_size"),
+    learning_rate: float | None = typer.Option(None, "--learning-rate", "--learning_rate", "--lr"),
+    accumulation_steps: int = typer.Option(1, "--accumulation-steps", "--accumulation_steps"),
+    max_seq_len: int | None = typer.Option(None, "--max-seq-len", "--max_seq_len"),
+    grad_clip: float = typer.Option(1.0, "--grad-clip", "--grad_clip"),
+    preset_name: str = typer.Option("tiny", "--preset", help="tiny, minimind2-small, minimind2, minimind2-moe."),
+    hidden_size: int | None = typer.Option(None, "--hidden-size", "--hidden_size"),
+    num_hidden_layers: int | None = typer.Option(None, "--num-hidden-layers", "--num_hidden_layers"),
+    use_moe: bool = typer.Option(False, "--use-moe", "--use_moe"),
+    from_weight: str = typer.Option("default", "--from-weight", "--from_weight",
+                                    help="Start from out/NAME_<hidden>.safetensors (pretrain, full_sft, ...), "
+                                         "a path, or none."),
+    save_dir: str = typer.Option("out", "--save-dir", "--save_dir", "--out-dir", "--out_dir"),
+    tokenizer: str | None = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: shipped)."),
+    max_steps: int | None = typer.Option(None, "--max-steps", "--max_steps"),
+    time_budget: float = typer.Option(-1, "--time-budget", "--time_budget",
+                                      help="Seconds; the LR schedule ends with it (-1: stage default, 0: none)."),
+    eval_every: int = typer.Option(100, "--eval-every", "--eval_every"),
+    save_every: int = typer.Option(100, "--save-every", "--save_every"),
+    seed: int = typer.Option(42, "--seed"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, mps."),
+    compile_: bool = typer.Option(False, "--compile", help="torch.compile the model (opt-in)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the stopped run exactly."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", "--skip_bad", help="Skip and count broken data lines."),
+    nproc: int = typer.Option(1, "--nproc", help="Processes to launch with torchrun (DDP)."),
+    lora_rank: int = typer.Option(8, "--lora-rank", "--lora_rank"),
+    dpo_beta: float = typer.Option(0.1, "--dpo-beta", "--beta"),
+    teacher_weight: str = typer.Option("full_sft", "--teacher-weight", "--teacher_weight"),
+    quick: bool = typer.Option(False, "--quick", help="A short smoke run (used by `minimind path --quick`)."),
+) -> None:
+    """Train a MiniMind model. With no flags: the embedded data, the tiny preset, minutes on a CPU."""
+    import sys
+
+    if nproc > 1:
+        launch_torchrun(nproc)
+        return
+    from minimind_notes.train.config import TrainConfig
+    from minimind_notes.train.loop import format_metrics
+    from minimind_notes.train.loop import train as run_training
+
+    cfg = TrainConfig(
+        stage=stage, data_path=data_path, val_path=val_path, epochs=epochs, batch_size=batch_size,
+        learning_rate=learning_rate, accumulation_steps=accumulation_steps, max_seq_len=max_seq_len,
+        grad_clip=grad_clip, preset=preset_name, hidden_size=hidden_size, num_hidden_layers=num_hidden_layers,
+        use_moe=use_moe, from_weight=from_weight, save_dir=save_dir, tokenizer=tokenizer,
+        max_steps=max_steps if not quick else (max_steps or 20), time_budget=time_budget if not quick else 0,
+        eval_every=eval_every, save_every=save_every, seed=seed, device=device, compile=compile_,
+        resume=resume, skip_bad=skip_bad, lora_rank=lora_rank, dpo_beta=dpo_beta,
+        teacher_weight=teacher_weight)
+    if quick:
+        cfg.eval_batches = 4
+    summary = run_training(cfg, echo=console.print)
+    if "--local-rank" in sys.argv or summary is None:
+        return
+    console.rule(f"{stage} done")
+    console.print(f"{summary.steps} steps, {summary.tokens:,} tokens in {summary.seconds:.0f} s "
+                  f"({summary.tokens_per_s:,.0f} tokens/s, {summary.precision} on {summary.device}); "
+                  f"last train loss {summary.train_loss:.4f}")
+    if summary.first_eval:
+        console.print("held-out before: " + format_metrics(summary.first_eval))
+    if summary.final_eval:
+        console.print("held-out after:  " + format_metrics(summary.final_eval))
+    console.print(f"weights: {summary.weights}   metrics: {summary.run_dir}/metrics.jsonl")
+
+
+def launch_torchrun(nproc: int) -> None:
+    """Re-run this command under torchrun with N processes (DDP; gloo on CPU, NCCL on CUDA)."""
+    import subprocess
+    import sys
+
+    args = [a for a in sys.argv[1:]]
+    i = args.index("--nproc")
+    del args[i:i + 2]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "minimind_notes", *args]
+    console.print("Launching: " + " ".join(cmd[2:]))
+    raise typer.Exit(subprocess.call(cmd))

@@ -1,0 +1,1 @@
+"""Training data: dataset catalog, JSONL reading, tokenizer, pretokenizing and the embedded sample corpus."""

@@ -1,0 +1,70 @@
+"""SFT and identity conversations: 1-3 user/assistant turns, sometimes after a system message."""
+
+from __future__ import annotations
+
+from minimind_notes.data.sample import arithmetic, instructions
+from minimind_notes.data.sample.context import Ctx
+from minimind_notes.data.sample.facts import Fact
+from minimind_notes.data.sample.identity import identity, identity_conversation
+from minimind_notes.data.sample.instructions import Exchange
+
+SYSTEM_EN = ("You are a helpful assistant.", "You are a friendly assistant. Answer briefly.",
+             "You are MiniMind, a small and helpful assistant.", "Answer the user's question.")
+SYSTEM_ZH = ("你是一个乐于助人的助手。", "你是一个友好的助手,请简短回答。",
+             "你是 MiniMind,一个小巧而有用的助手。",
+             "请回答用户的问题。")
+
+
+def fact_exchange(ctx: Ctx, facts: list[Fact]) -> Exchange:
+    fact = ctx.rng.choice(facts)
+    return ctx.rng.choice(fact.asks), fact.answer
+
+
+def arithmetic_exchange(ctx: Ctx, zh: bool) -> Exchange:
+    rng = ctx.rng
+    if rng.random() < 0.7:
+        s = arithmetic.draw(rng, reserved=ctx.reserved)
+        return arithmetic.question(s, zh, rng), arithmetic.reply(s, zh, rng.randrange(3))
+    s = arithmetic.draw(rng, reserved=ctx.reserved, top=20, low=1)
+    return arithmetic.word_problem(rng, ctx.world, s, zh)
+
+
+def exchange(ctx: Ctx, zh: bool, facts: list[Fact]) -> Exchange:
+    """One exchange of a random kind: world fact, arithmetic, instruction, greeting or identity."""
+    r = ctx.rng.random()
+    if r < 0.34:
+        return fact_exchange(ctx, facts)
+    if r < 0.58:
+        return arithmetic_exchange(ctx, zh)
+    if r < 0.92:
+        return ctx.rng.choice(instructions.INSTRUCTIONS)(ctx, zh)
+    if r < 0.96:
+        return instructions.greeting(ctx, zh)
+    return identity(ctx.rng, zh)
+
+
+def _messages(ctx: Ctx, zh: bool, turns: list[Exchange], system_chance: float) -> list[dict]:
+    msgs = []
+    if ctx.rng.random() < system_chance:
+        msgs.append({"role": "system", "content": ctx.rng.choice(SYSTEM_ZH if zh else SYSTEM_EN)})
+    for user, assistant in turns:
+        msgs += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    return msgs
+
+
+def sft_rows(ctx: Ctx, n: int, facts_en: list[Fact], facts_zh: list[Fact]) -> list[dict]:
+    rows = []
+    for _ in range(n):
+        zh = ctx.rng.random() < 0.4
+        k = ctx.rng.choices((1, 2, 3), weights=(6, 3, 1))[0]
+        turns = [exchange(ctx, zh, facts_zh if zh else facts_en) for _ in range(k)]
+        rows.append({"conversations": _messages(ctx, zh, turns, 0.25)})
+    return rows
+
+
+def identity_rows(ctx: Ctx, n: int) -> list[dict]:
+    rows = []
+    for _ in range(n):
+        zh = ctx.rng.random() < 0.5
+        rows.append({"conversations": _messages(ctx, zh, identity_conversation(ctx.rng, zh), 0.2)})
+    return rows

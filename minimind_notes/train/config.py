@@ -1,0 +1,150 @@
+"""TrainConfig: every knob of a training run, with defaults that finish on a laptop CPU.
+
+Field names follow MiniMind's scripts (batch_size, learning_rate, accumulation_steps,
+max_seq_len, from_weight, ...), so the seed's commands work unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STAGES = ("pretrain", "sft", "lora", "dpo", "distill", "grpo")
+# The checkpoint name each stage writes (MiniMind's names: pretrain_512, full_sft_512, ...).
+SAVE_NAMES = {"pretrain": "pretrain", "sft": "full_sft", "lora": "lora", "dpo": "dpo",
+              "distill": "distill", "grpo": "grpo"}
+
+
+@dataclass
+class StageDefaults:
+    data: str  # file in the embedded data/ folder
+    val: str | None
+    from_weight: str | None
+    learning_rate: float
+    batch_size: int
+    max_seq_len: int
+    epochs: int
+    time_budget: float | None  # seconds; the LR schedule follows whichever ends first
+
+
+DEFAULTS = {
+    "pretrain": StageDefaults("pretrain.jsonl", "pretrain_val.jsonl", None, 2e-3, 16, 256, 4, 480),
+    "sft": StageDefaults("sft.jsonl", "sft_val.jsonl", "pretrain", 5e-4, 16, 256, 2, 240),
+    "lora": StageDefaults("lora_identity.jsonl", "lora_identity_val.jsonl", "full_sft", 2e-3, 8, 256, 20,
+                          120),
+    "dpo": StageDefaults("dpo.jsonl", "dpo_val.jsonl", "full_sft", 1e-5, 8, 256, 1, 180),
+    "distill": StageDefaults("sft.jsonl", "sft_val.jsonl", None, 2e-3, 16, 256, 1, 180),
+    "grpo": StageDefaults("rl_arithmetic.jsonl", "rl_arithmetic_val.jsonl", "full_sft", 5e-6, 8, 64, 1,
+                          240),
+}
+
+
+@dataclass
+class TrainConfig:
+    stage: str = "pretrain"
+    data_path: str | None = None  # None -> the embedded default for the stage
+    val_path: str | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    accumulation_steps: int = 1
+    max_seq_len: int | None = None
+    grad_clip: float = 1.0
+    warmup_steps: int = 20
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.01
+    preset: str = "tiny"
+    hidden_size: int | None = None
+    num_hidden_layers: int | None = None
+    use_moe: bool = False
+    from_weight: str | None = "default"  # 'default' -> the stage's usual predecessor; 'none' -> scratch
+    save_dir: str = "out"
+    tokenizer: str | None = None
+    max_steps: int | None = None
+    time_budget: float | None = -1  # -1 -> the stage default; None/0 -> no limit
+    eval_every: int = 100
+    save_every: int = 100
+    log_every: int = 10
+    eval_batches: int = 20
+    seed: int = 42
+    device: str = "auto"
+    compile: bool = False
+    resume: bool = False
+    skip_bad: bool = False
+    run_name: str | None = None
+    # stage-specific
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
+    dpo_beta: float = 0.1
+    distill_temperature: float = 2.0
+    distill_alpha: float = 0.5  # weight of the CE term; (1 - alpha) for the KL to the teacher
+    teacher_weight: str = "full_sft"
+    grpo_group: int = 4
+    grpo_beta: float = 0.04
+    grpo_clip: float = 0.2
+    grpo_max_new_tokens: int = 16
+    wandb: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            from minimind_notes.errors import UsageError
+
+            raise UsageError(f"unknown training stage {self.stage!r}", hint=f"choose one of {', '.join(STAGES)}")
+        d = DEFAULTS[self.stage]
+        embedded = _embedded
+        self.data_path = self.data_path or embedded(d.data)
+        if self.val_path is None and d.val and self.data_path == embedded(d.data):
+            self.val_path = embedded(d.val)
+        self.epochs = self.epochs or d.epochs
+        self.batch_size = self.batch_size or d.batch_size
+        self.learning_rate = self.learning_rate or d.learning_rate
+        self.max_seq_len = self.max_seq_len or d.max_seq_len
+        if self.time_budget == -1:
+            self.time_budget = None if self.max_steps else d.time_budget
+        if self.from_weight == "default":
+            self.from_weight = d.from_weight
+        if self.from_weight in ("none", ""):
+            self.from_weight = None
+
+    @property
+    def save_name(self) -> str:
+        return SAVE_NAMES[self.stage]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _embedded(name: str) -> str:
+    from minimind_notes.content import data_dir
+
+    return str(data_dir() / name)
+
+
+def weight_path(save_dir: str | Path, name: str, hidden: int, moe: bool) -> Path:
+    """out/<stage>_<hidden>[_moe].safetensors, MiniMind's naming with safetensors."""
+    return Path(save_dir) / f"{name}_{hidden}{'_moe' if moe else ''}.safetensors"
+
+
+def find_weight(save_dir: str | Path, name: str, hidden: int, moe: bool) -> Path:
+    """The checkpoint `--from_weight NAME` means: a path, or out/NAME_<hidden>.safetensors or .pth."""
+    from minimind_notes.errors import MiniMindError
+
+    as_path = Path(name)
+    if as_path.suffix in (".safetensors", ".pth", ".pt") or as_path.is_file():
+        if not as_path.is_file():
+            raise MiniMindError(f"checkpoint not found: {as_path}")
+        return as_path
+    expected = weight_path(save_dir, name, hidden, moe)
+    for candidate in (expected, expected.with_suffix(".pth")):
+        if candidate.is_file():
+            return candidate
+    raise MiniMindError(
+        f"--from_weight {name}: expected {expected} (or .pth), which does not exist",
+        hint=f"train that stage first (e.g. `minimind train {_stage_of(name)}`), pass --save_dir, "
+             "or use --from_weight none to start from scratch")
+
+
+def _stage_of(name: str) -> str:
+    return {v: k for k, v in SAVE_NAMES.items()}.get(name, name)

@@ -1,0 +1,343 @@
+"""The one training loop every stage shares.
+
+AdamW (fused where available), warm-up + cosine LR, gradient accumulation, clipping,
+bf16 autocast where the hardware has it, DDP, a NaN guard, atomic checkpoints every
+`save_every` steps and on Ctrl-C, and `--resume` that continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from minimind_notes.device import autocast, autocast_dtype, pick_device, precision_name, synchronize
+from minimind_notes.errors import MiniMindError
+from minimind_notes.fileio import atomic_path
+from minimind_notes.model import MiniMindForCausalLM, load_weights, preset, save_checkpoint
+from minimind_notes.train.config import TrainConfig, find_weight, weight_path
+from minimind_notes.train.distributed import DistInfo, all_reduce_mean, cleanup_distributed, setup_distributed
+from minimind_notes.train.objectives import OBJECTIVES, Objective
+from minimind_notes.train.optim import build_adamw
+from minimind_notes.train.schedule import lr_at
+
+
+class TrainingDiverged(MiniMindError):
+    pass
+
+
+@dataclass
+class RunSummary:
+    stage: str
+    weights: str
+    run_dir: str
+    steps: int
+    tokens: int
+    seconds: float
+    tokens_per_s: float
+    train_loss: float
+    precision: str
+    device: str
+    params: int
+    trainable_params: int
+    final_eval: dict[str, float]
+    first_eval: dict[str, float]
+
+
+def model_config_for(cfg: TrainConfig, vocab_size: int, hidden: int | None = None, layers: int | None = None):  # noqa: ANN201
+    overrides: dict[str, Any] = {"vocab_size": vocab_size, "max_position_embeddings": max(4096, cfg.max_seq_len)}
+    if hidden or cfg.hidden_size:
+        overrides["hidden_size"] = hidden or cfg.hidden_size
+        overrides["intermediate_size"] = None
+    if layers or cfg.num_hidden_layers:
+        overrides["num_hidden_layers"] = layers or cfg.num_hidden_layers
+    if cfg.use_moe:
+        overrides["use_moe"] = True
+    config = preset(cfg.preset)
+    return config.replace(**overrides)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, echo=print) -> None:  # noqa: ANN001
+        from minimind_notes.data.tokenizer import MiniMindTokenizer
+
+        self.cfg, self.echo = cfg, echo
+        requested = pick_device(cfg.device)
+        self.dist: DistInfo = setup_distributed(requested.type)
+        self.device = (torch.device(f"cuda:{self.dist.local_rank}") if requested.type == "cuda"
+                       and self.dist.enabled else requested)
+        seed_everything(cfg.seed)
+        self.tok = MiniMindTokenizer.from_dir(cfg.tokenizer)
+        self.objective: Objective = OBJECTIVES[cfg.stage](cfg, self.tok, self.dist.rank, self.dist.world)
+        self.objective.device = self.device
+        self.model = self.build_model()
+        self.amp = autocast_dtype(self.device)
+        self.params = self.objective.trainable(self.model)
+        self.optimizer, self.optimizer_impl = build_adamw(self.params, cfg.learning_rate, self.device,
+                                                          cfg.weight_decay)
+        self.net: nn.Module = self.model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.dist.local_rank] if self.device.type == "cuda" else None
+            self.net = DDP(self.model, device_ids=ids)
+        if cfg.compile:
+            self.net = torch.compile(self.net)
+        config = self.model.config
+        self.weights_path = weight_path(cfg.save_dir, cfg.save_name, config.hidden_size, config.use_moe)
+        self.state_path = self.weights_path.with_suffix(".resume.pt")
+        self.run_dir = Path(cfg.save_dir) / "runs" / (cfg.run_name or self.weights_path.stem)
+        per_step = cfg.batch_size * self.dist.world * cfg.accumulation_steps
+        self.total_steps = cfg.max_steps or max(1, math.ceil(
+            cfg.epochs * self.objective.examples_per_epoch / per_step))
+        self.step, self.tokens, self.elapsed = 0, 0, 0.0
+        self.last_saved_step: int | None = None
+
+    # -- setup -----------------------------------------------------------------------------
+    def build_model(self) -> nn.Module:
+        cfg = self.cfg
+        if cfg.stage == "distill":  # the student: half the teacher's width and depth by default
+            from minimind_notes.model.checkpoint import read_config
+
+            teacher = find_teacher(cfg, model_config_for(cfg, self.tok.vocab_size).hidden_size)
+            tcfg = read_config(teacher) or model_config_for(cfg, self.tok.vocab_size)
+            cfg.extra["teacher_path"] = str(teacher)
+            config = model_config_for(cfg, self.tok.vocab_size, cfg.hidden_size or tcfg.hidden_size // 2,
+                                      cfg.num_hidden_layers or max(1, tcfg.num_hidden_layers // 2))
+        else:
+            config = model_config_for(cfg, self.tok.vocab_size)
+        model = MiniMindForCausalLM(config)
+        if cfg.from_weight:
+            path = find_weight(cfg.save_dir, cfg.from_weight, config.hidden_size, config.use_moe)
+            load_weights(model, path)
+            self.log(f"Loaded {path}")
+        model.to(self.device)
+        return self.objective.prepare_model(model)
+
+    def log(self, text: str) -> None:
+        if self.dist.is_main:
+            self.echo(text)
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def save(self, final: bool = False) -> None:
+        """Weights (safetensors) and the resume state, both written atomically, rank 0 only."""
+        if not self.dist.is_main:
+            return
+        weights = self.objective.weights_to_save(self.model)
+        meta = {"stage": self.cfg.stage, "step": str(self.step)}
+        if weights is None:
+            save_checkpoint(self.model, self.weights_path, meta)
+        else:
+            from safetensors.torch import save_file
+
+            with atomic_path(self.weights_path) as tmp:
+                save_file({k: v.contiguous() for k, v in weights.items()}, str(tmp), metadata=meta)
+        state = {"step": self.step, "tokens": self.tokens, "elapsed": self.elapsed,
+                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "data": self.objective.state_dict(), "rng": rng_state(), "final": final}
+        with atomic_path(self.state_path) as tmp:
+            torch.save(state, tmp)
+        self.last_saved_step = self.step
+
+    def resume(self) -> None:
+        if not self.state_path.is_file():
+            raise MiniMindError(f"--resume: no saved state at {self.state_path}",
+                                hint="start the run without --resume (same --save_dir and stage)")
+        state = torch.load(self.state_path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.objective.load_state_dict(state["data"])
+        set_rng_state(state["rng"])
+        self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed"]
+        self.last_saved_step = self.step
+        self.log(f"Resumed {self.state_path} at step {self.step}")
+
+    # -- the loop --------------------------------------------------------------------------
+    def progress_fraction(self) -> float:
+        by_steps = self.step / self.total_steps
+        if self.cfg.time_budget:
+            return max(by_steps, self.elapsed / self.cfg.time_budget)
+        return by_steps
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        lr = lr_at(self.progress_fraction(), self.step, cfg.learning_rate, cfg.warmup_steps, cfg.min_lr_ratio)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        logs: dict[str, float] = {}
+        for micro in range(cfg.accumulation_steps):
+            batch = self.objective.next_batch()
+            sync = (self.net.no_sync() if self.dist.enabled and micro < cfg.accumulation_steps - 1
+                    else contextlib.nullcontext())
+            with sync:
+                with autocast(self.device, self.amp):
+                    loss, micro_logs, n_tokens = self.objective.loss(self.net, batch)
+                if not torch.isfinite(loss):
+                    self.diverged(float(loss))
+                (loss / cfg.accumulation_steps).backward()
+            self.tokens += n_tokens * self.dist.world
+            for k, v in micro_logs.items():
+                logs[k] = logs.get(k, 0.0) + v / cfg.accumulation_steps
+        grad_norm = nn.utils.clip_grad_norm_(self.params, cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        logs["lr"], logs["grad_norm"] = lr, float(grad_norm)
+        logs["loss"] = all_reduce_mean(logs["loss"], self.dist, self.device)
+        return logs
+
+    def diverged(self, value: float) -> None:
+        where = (f"the last good checkpoint is {self.weights_path} (step {self.last_saved_step})"
+                 if self.last_saved_step is not None else "no checkpoint was written yet")
+        raise TrainingDiverged(
+            f"the loss became {value} at step {self.step + 1}; training stopped and {where}",
+            hint="lower --learning_rate (e.g. by 3-10x), keep gradient clipping on (--grad-clip 1.0), "
+                 "and check the data for empty or broken rows")
+
+    def run(self) -> RunSummary:
+        cfg = self.cfg
+        if cfg.resume:
+            self.resume()
+        metrics_file = self.run_dir / "metrics.jsonl"
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if not cfg.resume:
+                metrics_file.unlink(missing_ok=True)
+                (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
+        first_eval = self.evaluate() if not cfg.resume else {}
+        n_params = sum(p.numel() for p in self.model.parameters())
+        n_train = sum(p.numel() for p in self.params)
+        self.log(f"{cfg.stage}: {n_params:,} parameters ({n_train:,} trained), {self.total_steps} steps of "
+                 f"{cfg.batch_size}x{self.dist.world}x{cfg.accumulation_steps} on {self.device} "
+                 f"({precision_name(self.amp)}, AdamW {self.optimizer_impl})"
+                 + (f", time budget {cfg.time_budget:.0f} s" if cfg.time_budget else ""))
+        if first_eval:
+            self.log("before: " + format_metrics(first_eval))
+        logs: dict[str, float] = {}
+        window_start, window_tokens = time.perf_counter(), self.tokens
+        bar = ProgressBar(self.total_steps, self.step, enabled=self.dist.is_main)
+        try:
+            with bar:
+                while self.step < self.total_steps:
+                    step_start = time.perf_counter()
+                    logs = self.train_step()
+                    synchronize(self.device)
+                    self.elapsed += time.perf_counter() - step_start
+                    if self.step % cfg.log_every == 0 or self.step == self.total_steps:
+                        now = time.perf_counter()
+                        logs["tokens_per_s"] = (self.tokens - window_tokens) / max(now - window_start, 1e-9)
+                        window_start, window_tokens = now, self.tokens
+                        self.write_metrics(metrics_file, logs)
+                    if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < self.total_steps:
+                        self.write_metrics(metrics_file, self.evaluate())
+                    bar.update(self.step, logs)
+                    if cfg.save_every and self.step % cfg.save_every == 0:
+                        self.save()
+                    if cfg.time_budget and self.elapsed >= cfg.time_budget:
+                        self.log(f"Time budget of {cfg.time_budget:.0f} s reached at step {self.step}.")
+                        break
+        except KeyboardInterrupt:
+            self.save()
+            cleanup_distributed()
+            raise MiniMindError(f"interrupted at step {self.step}; state saved to {self.state_path}",
+                                hint="continue with the same command plus --resume") from None
+        final_eval = self.evaluate()
+        self.write_metrics(metrics_file, final_eval)
+        self.save(final=True)
+        summary = RunSummary(
+            stage=cfg.stage, weights=str(self.weights_path), run_dir=str(self.run_dir), steps=self.step,
+            tokens=self.tokens, seconds=round(self.elapsed, 2),
+            tokens_per_s=self.tokens / max(self.elapsed, 1e-9), train_loss=logs.get("loss", math.nan),
+            precision=precision_name(self.amp), device=str(self.device), params=n_params,
+            trainable_params=n_train, final_eval=final_eval, first_eval=first_eval)
+        if self.dist.is_main:
+            (self.run_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
+        cleanup_distributed()
+        return summary
+
+    def evaluate(self) -> dict[str, float]:
+        if not self.dist.is_main:
+            return {}
+        return self.objective.evaluate(self.model)
+
+    def write_metrics(self, path: Path, values: dict[str, float]) -> None:
+        if self.dist.is_main and values:
+            row = {"step": self.step, "tokens": self.tokens, "time": round(self.elapsed, 3), **values}
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+def format_metrics(values: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+
+
+class ProgressBar:
+    """A rich progress bar (step, loss, LR, tokens/s, ETA) on a terminal; silent elsewhere."""
+
+    def __init__(self, total: int, start: int, enabled: bool) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from minimind_notes.cli.console import console
+
+        self.progress = Progress(
+            TextColumn("step {task.completed}/{task.total}"), BarColumn(), TextColumn("{task.fields[info]}"),
+            TimeRemainingColumn(), console=console, disable=not enabled, transient=False)
+        self.task = self.progress.add_task("train", total=total, completed=start, info="")
+
+    def __enter__(self) -> ProgressBar:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def update(self, step: int, logs: dict[str, float]) -> None:
+        info = f"loss {logs.get('loss', float('nan')):.3f} lr {logs.get('lr', 0):.2e}"
+        if "tokens_per_s" in logs:
+            info += f" {logs['tokens_per_s']:,.0f} tok/s"
+        self.progress.update(self.task, completed=step, info=info)
+
+
+def find_teacher(cfg: TrainConfig, hidden: int) -> Path:
+    """The teacher checkpoint: out/<teacher>_<hidden>, else the only out/<teacher>_*.safetensors."""
+    try:
+        return find_weight(cfg.save_dir, cfg.teacher_weight, hidden, cfg.use_moe)
+    except MiniMindError:
+        found = sorted(Path(cfg.save_dir).glob(f"{cfg.teacher_weight}_*.safetensors"))
+        if len(found) == 1:
+            return found[0]
+        raise
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def train(cfg: TrainConfig, echo=print) -> RunSummary:  # noqa: ANN001
+    return Trainer(cfg, echo).run()

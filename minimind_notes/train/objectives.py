@@ -1,0 +1,350 @@
+"""What each training stage optimizes. The loop (loop.py) is shared; an objective says
+which batches to draw, what the loss is, what to evaluate and which weights to save.
+
+    pretrain  next-token cross-entropy on packed text windows
+    sft       the same, on assistant tokens only (labels -100 elsewhere)
+    lora      SFT loss, but only the low-rank adapters train and are saved
+    dpo       -log sigmoid(beta * (policy - reference log-ratio of chosen vs rejected))
+    distill   alpha * CE + (1 - alpha) * T^2 * KL(teacher || student) at temperature T
+    grpo      group-relative policy optimization with a checkable reward (arithmetic)
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minimind_notes.data.datasets import IGNORE, DPODataset, EpochSampler, SFTDataset, TokenWindows
+from minimind_notes.data.tokenizer import MiniMindTokenizer
+from minimind_notes.train.config import TrainConfig
+
+Batch = Any
+
+
+class Objective:
+    """Pretraining: the base class; the others change data and loss."""
+
+    def __init__(self, cfg: TrainConfig, tokenizer: MiniMindTokenizer, rank: int = 0, world: int = 1) -> None:
+        self.cfg, self.tok, self.rank, self.world = cfg, tokenizer, rank, world
+        self.load_data()
+
+    # -- data ----------------------------------------------------------------------------
+    def load_data(self) -> None:
+        from minimind_notes.data.pretokenize import prepare
+
+        self.train = TokenWindows(prepare(self.cfg.data_path, self.tok, skip_bad=self.cfg.skip_bad).tokens,
+                                  self.cfg.max_seq_len, self.cfg.seed)
+        self.val = (TokenWindows(prepare(self.cfg.val_path, self.tok).tokens, self.cfg.max_seq_len)
+                    if self.cfg.val_path else None)
+        self.sampler = self.train.sampler
+
+    @property
+    def examples_per_epoch(self) -> int:
+        return self.sampler.n
+
+    def next_batch(self) -> Batch:
+        """This rank's share of the next global batch (the same draws on every rank)."""
+        indices = self.sampler.take(self.cfg.batch_size * self.world)
+        mine = indices[self.rank * self.cfg.batch_size:(self.rank + 1) * self.cfg.batch_size]
+        return self.make_batch(mine)
+
+    def make_batch(self, indices: list[int]) -> Batch:
+        ids = self.train.batch(indices)
+        return ids, ids
+
+    def state_dict(self) -> dict[str, int]:
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.load_state_dict(state)
+
+    # -- model ---------------------------------------------------------------------------
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        return model
+
+    def trainable(self, model: nn.Module) -> list[nn.Parameter]:
+        return [p for p in model.parameters() if p.requires_grad]
+
+    def weights_to_save(self, model: nn.Module) -> dict[str, torch.Tensor] | None:
+        return None  # None -> the whole model
+
+    # -- loss and evaluation -----------------------------------------------------------
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float], int]:
+        """(loss to backpropagate, numbers to log, tokens processed)."""
+        ids, labels = (t.to(self.device) for t in batch)
+        out = model(ids, labels=labels)
+        loss = out.loss + out.aux_loss
+        return loss, {"loss": out.loss.item()}, int(ids.numel())
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Held-out loss, perplexity and bits per byte (tokenizer-independent)."""
+        if self.val is None:
+            return {}
+        windows = self.val.all_windows(self.cfg.eval_batches * self.cfg.batch_size)
+        return lm_metrics(model, windows, windows, self.tok, self.cfg.batch_size, self.device)
+
+    device = torch.device("cpu")
+
+
+@torch.no_grad()
+def lm_metrics(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor, tok: MiniMindTokenizer,
+               batch_size: int, device: torch.device) -> dict[str, float]:
+    """Summed next-token NLL over label tokens -> mean loss, perplexity, bits per byte."""
+    was_training = model.training
+    model.eval()
+    nll, n_tokens, n_bytes = 0.0, 0, 0
+    for i in range(0, len(ids), batch_size):
+        x, y = ids[i:i + batch_size].to(device), labels[i:i + batch_size].to(device)
+        logits = model(x).logits[:, :-1].float()
+        target = y[:, 1:]
+        mask = target != IGNORE
+        nll += float(F.cross_entropy(logits[mask], target[mask], reduction="sum"))
+        n_tokens += int(mask.sum())
+        n_bytes += sum(len(tok.decode(row[m].tolist()).encode()) for row, m in zip(target, mask, strict=True))
+    model.train(was_training)
+    loss = nll / max(n_tokens, 1)
+    return {"val_loss": loss, "val_ppl": math.exp(min(loss, 50)),
+            "val_bpb": nll / math.log(2) / max(n_bytes, 1)}
+
+
+class SFTObjective(Objective):
+    def load_data(self) -> None:
+        self.data = SFTDataset(self.cfg.data_path, self.tok, self.cfg.max_seq_len, self.cfg.skip_bad)
+        self.val_data = (SFTDataset(self.cfg.val_path, self.tok, self.cfg.max_seq_len)
+                         if self.cfg.val_path else None)
+        self.sampler = EpochSampler(len(self.data), self.cfg.seed)
+
+    def make_batch(self, indices: list[int]) -> Batch:
+        return self.data.batch(indices)
+
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float], int]:
+        ids, labels = (t.to(self.device) for t in batch)
+        out = model(ids, labels=labels)
+        return out.loss + out.aux_loss, {"loss": out.loss.item()}, int((labels != IGNORE).sum())
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        if self.val_data is None:
+            return {}
+        n = min(len(self.val_data), self.cfg.eval_batches * self.cfg.batch_size)
+        ids, labels = self.val_data.batch(list(range(n)))
+        return lm_metrics(model, ids, labels, self.tok, self.cfg.batch_size, self.device)
+
+
+class LoRAObjective(SFTObjective):
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        from minimind_notes.model.lora import apply_lora
+
+        apply_lora(model, self.cfg.lora_rank, self.cfg.lora_alpha)
+        return model
+
+    def weights_to_save(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        from minimind_notes.model.lora import lora_state_dict
+
+        return lora_state_dict(model)
+
+
+def sequence_logps(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean log-probability of each row's label tokens (the assistant reply): (B,)."""
+    logits = model(ids).logits[:, :-1].float()
+    target = labels[:, 1:]
+    mask = target != IGNORE
+    logp = torch.gather(logits.log_softmax(-1), 2, target.clamp(min=0)[..., None]).squeeze(-1)
+    return (logp * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+
+
+class DPOObjective(Objective):
+    def load_data(self) -> None:
+        self.data = DPODataset(self.cfg.data_path, self.tok, self.cfg.max_seq_len, self.cfg.skip_bad)
+        self.val_data = DPODataset(self.cfg.val_path, self.tok, self.cfg.max_seq_len) if self.cfg.val_path else None
+        self.sampler = EpochSampler(len(self.data), self.cfg.seed)
+
+    def make_batch(self, indices: list[int]) -> Batch:
+        return self.data.batch(indices)
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        self.reference = copy.deepcopy(model).eval().requires_grad_(False)  # frozen starting point
+        return model
+
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float], int]:
+        ids, labels = (t.to(self.device) for t in batch)
+        policy = sequence_logps(model, ids, labels)
+        with torch.no_grad():
+            ref = sequence_logps(self.reference, ids, labels)
+        b = ids.shape[0] // 2
+        margin = (policy[:b] - ref[:b]) - (policy[b:] - ref[b:])  # implicit reward margin / beta
+        loss = -F.logsigmoid(self.cfg.dpo_beta * margin).mean()
+        return loss, {"loss": loss.item(), "reward_margin": (self.cfg.dpo_beta * margin.mean()).item(),
+                      "reward_acc": float((margin > 0).float().mean())}, int((labels != IGNORE).sum())
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Preference accuracy: share of held-out pairs whose chosen reply the model finds more
+        likely than the rejected one (mean log-prob per token)."""
+        if self.val_data is None:
+            return {}
+        was_training = model.training
+        model.eval()
+        wins, margins, n = 0, 0.0, len(self.val_data)
+        for i in range(0, n, self.cfg.batch_size):
+            idx = list(range(i, min(n, i + self.cfg.batch_size)))
+            ids, labels = (t.to(self.device) for t in self.val_data.batch(idx))
+            lp = sequence_logps(model, ids, labels)
+            ref = sequence_logps(self.reference, ids, labels)
+            b = len(idx)
+            wins += int((lp[:b] > lp[b:]).sum())
+            margins += float(((lp[:b] - ref[:b]) - (lp[b:] - ref[b:])).sum()) * self.cfg.dpo_beta
+        model.train(was_training)
+        return {"val_pref_acc": wins / n, "val_reward_margin": margins / n}
+
+
+class DistillObjective(SFTObjective):
+    """The student (a smaller model) learns the teacher's full next-token distribution."""
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        from minimind_notes.model.checkpoint import load_model
+
+        self.teacher = load_model(self.cfg.extra["teacher_path"], device=self.device)
+        self.teacher.eval().requires_grad_(False)
+        return model
+
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float], int]:
+        ids, labels = (t.to(self.device) for t in batch)
+        out = model(ids, labels=labels)
+        with torch.no_grad():
+            teacher_logits = self.teacher(ids).logits[:, :-1].float()
+        mask = labels[:, 1:] != IGNORE
+        temp = self.cfg.distill_temperature
+        student = (out.logits[:, :-1].float() / temp).log_softmax(-1)[mask]
+        teacher = (teacher_logits / temp).log_softmax(-1)[mask]
+        kl = F.kl_div(student, teacher, log_target=True, reduction="batchmean") * temp**2
+        alpha = self.cfg.distill_alpha
+        loss = alpha * out.loss + (1 - alpha) * kl
+        return loss, {"loss": out.loss.item(), "kl": kl.item()}, int(mask.sum())
+
+
+class GRPOObjective(Objective):
+    """Sample a group of answers per arithmetic prompt, reward the correct ones, and push up
+    the answers that beat their group's average (no value model needed)."""
+
+    def load_data(self) -> None:
+        from minimind_notes.data.jsonl import iter_jsonl
+
+        def rows(path: str) -> list[tuple[str, str]]:
+            return [(r["prompt"], str(r["answer"])) for _, r in iter_jsonl(path, self.cfg.skip_bad)
+                    if "prompt" in r and "answer" in r]
+
+        self.prompts = rows(self.cfg.data_path)
+        self.val_prompts = rows(self.cfg.val_path) if self.cfg.val_path else []
+        self.sampler = EpochSampler(len(self.prompts), self.cfg.seed)
+        self.generator = torch.Generator().manual_seed(self.cfg.seed + self.rank)
+
+    def make_batch(self, indices: list[int]) -> Batch:
+        return [self.prompts[i] for i in indices]
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        self.reference = copy.deepcopy(model).eval().requires_grad_(False)
+        return model
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**self.sampler.state_dict(), "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.sampler.load_state_dict(state)
+        if "generator" in state:
+            self.generator.set_state(state["generator"])
+
+    def prompt_ids(self, prompt: str) -> list[int]:
+        return self.tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                            tokenize=True)
+
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float], int]:
+        from minimind_notes.model.generation import SamplingConfig, generate
+
+        g = self.cfg.grpo_group
+        sampling = SamplingConfig(max_new_tokens=self.cfg.grpo_max_new_tokens, temperature=1.0, top_p=1.0,
+                                  eos_token_id=self.tok.eos_token_id, pad_token_id=self.tok.pad_token_id)
+        rows, rewards, prompt_lens = [], [], []
+        was_training = model.training
+        model.eval()
+        for prompt, answer in batch:
+            p_ids = torch.tensor([self.prompt_ids(prompt)] * g, device=self.device)
+            out = generate(model, p_ids, cfg=sampling, generator=self.generator)
+            for row in out:
+                completion = row[p_ids.shape[1]:].tolist()
+                rewards.append(reward(self.tok.decode(completion, skip_special_tokens=True), answer))
+                rows.append(row.tolist())
+                prompt_lens.append(p_ids.shape[1])
+        model.train(was_training)
+        r = torch.tensor(rewards, dtype=torch.float32, device=self.device).view(-1, g)
+        advantages = ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-4)).view(-1)
+
+        width = max(len(x) for x in rows)
+        ids = torch.full((len(rows), width), self.tok.pad_token_id, device=self.device)
+        mask = torch.zeros(len(rows), width - 1, device=self.device)
+        for i, (row, start) in enumerate(zip(rows, prompt_lens, strict=True)):
+            ids[i, :len(row)] = torch.tensor(row, device=self.device)
+            end = len(row)
+            if self.tok.eos_token_id in row[start:]:
+                end = start + row[start:].index(self.tok.eos_token_id) + 1
+            mask[i, start - 1:end - 1] = 1  # positions that predict completion tokens
+        logp = token_logps(model, ids)
+        with torch.no_grad():
+            ref_logp = token_logps(self.reference, ids)
+        ratio = torch.exp(logp - logp.detach())  # one update per sample: old policy == current
+        clipped = torch.clamp(ratio, 1 - self.cfg.grpo_clip, 1 + self.cfg.grpo_clip)
+        surrogate = torch.min(ratio * advantages[:, None], clipped * advantages[:, None])
+        kl = torch.exp(ref_logp - logp) - (ref_logp - logp) - 1  # k3 estimator, >= 0
+        per_token = -(surrogate - self.cfg.grpo_beta * kl)
+        loss = ((per_token * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
+        return loss, {"loss": loss.item(), "reward": float(r.mean()),
+                      "kl": ((kl * mask).sum() / mask.sum().clamp(min=1)).item()}, int(mask.sum())
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Greedy accuracy on held-out prompts."""
+        if not self.val_prompts:
+            return {}
+        return {"val_accuracy": arithmetic_accuracy(model, self.tok, self.val_prompts[:100], self.device,
+                                                    self.cfg.grpo_max_new_tokens)}
+
+
+def token_logps(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+    """log p(ids[t+1] | ids[:t+1]) for every position: (B, T-1)."""
+    logits = model(ids).logits[:, :-1].float()
+    return torch.gather(logits.log_softmax(-1), 2, ids[:, 1:, None]).squeeze(-1)
+
+
+def reward(reply: str, answer: str) -> float:
+    """1 if the first number in the reply is the answer, else 0."""
+    match = re.search(r"-?\d+", reply)
+    return float(match is not None and match.group() == answer)
+
+
+@torch.no_grad()
+def arithmetic_accuracy(model: nn.Module, tok: MiniMindTokenizer, prompts: list[tuple[str, str]],
+                        device: torch.device, max_new_tokens: int = 16) -> float:
+    from minimind_notes.model.generation import SamplingConfig, generate
+
+    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0, eos_token_id=tok.eos_token_id)
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for prompt, answer in prompts:
+        ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                      tokenize=True)
+        out = generate(model, torch.tensor([ids], device=device), cfg=cfg)
+        correct += int(reward(tok.decode(out[0, len(ids):].tolist(), skip_special_tokens=True), answer))
+    model.train(was_training)
+    return correct / max(len(prompts), 1)
+
+
+OBJECTIVES = {"pretrain": Objective, "sft": SFTObjective, "lora": LoRAObjective, "dpo": DPOObjective,
+              "distill": DistillObjective, "grpo": GRPOObjective}

@@ -1,0 +1,146 @@
+"""The shared trainer on a tiny model and a tiny self-made corpus: every stage runs and
+learns, resume is exact, the NaN guard fires, DDP equals one process."""
+
+import json
+import math
+import random
+
+import pytest
+
+from minimind_notes.data.tokenizer import train_tokenizer
+from minimind_notes.errors import MiniMindError
+from minimind_notes.train.config import TrainConfig
+from minimind_notes.train.loop import Trainer, TrainingDiverged, train
+
+NAMES = ["Mia", "Tom", "Lily", "Ben"]
+THINGS = ["apples", "pears", "cakes", "stones"]
+
+
+def story(rng: random.Random) -> str:
+    a, b = rng.randint(1, 9), rng.randint(1, 9)
+    name, thing = rng.choice(NAMES), rng.choice(THINGS)
+    return f"{name} had {a} {thing} and found {b} more, so {name} had {a + b} {thing}."
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    rng = random.Random(0)
+
+    def write(name, rows):
+        (root / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    write("pretrain.jsonl", [{"text": " ".join(story(rng) for _ in range(4))} for _ in range(400)])
+    write("pretrain_val.jsonl", [{"text": " ".join(story(rng) for _ in range(4))} for _ in range(40)])
+    convs = []
+    for _ in range(200):
+        a, b = rng.randint(1, 9), rng.randint(1, 9)
+        convs.append({"conversations": [{"role": "user", "content": f"What is {a} + {b}?"},
+                                        {"role": "assistant", "content": f"{a} + {b} = {a + b}."}]})
+    write("sft.jsonl", convs[:180])
+    write("sft_val.jsonl", convs[180:])
+    pairs = [{"chosen": [c["conversations"][0], c["conversations"][1]],
+              "rejected": [c["conversations"][0], {"role": "assistant", "content": "I will not say."}]}
+             for c in convs]
+    write("dpo.jsonl", pairs[:180])
+    write("dpo_val.jsonl", pairs[180:])
+    write("rl.jsonl", [{"prompt": f"What is {a} + {b}?", "answer": str(a + b)}
+                       for a in range(1, 9) for b in range(1, 9)])
+    texts = [json.loads(line)["text"] for line in (root / "pretrain.jsonl").read_text().splitlines()]
+    train_tokenizer(texts + ["What is = + ? I will not say. user assistant system"] * 20, root / "tok", 400)
+    return root
+
+
+def config(corpus, tmp_path, stage="pretrain", **kw):
+    data = {"pretrain": "pretrain", "sft": "sft", "lora": "sft", "dpo": "dpo", "distill": "sft",
+            "grpo": "rl"}[stage]
+    val = {"rl": None}.get(data, f"{data}_val.jsonl")
+    base = dict(stage=stage, data_path=str(corpus / f"{data}.jsonl"),
+                val_path=str(corpus / val) if val else None, tokenizer=str(corpus / "tok"),
+                hidden_size=64, num_hidden_layers=2, max_seq_len=64, batch_size=8, max_steps=30,
+                save_dir=str(tmp_path / "out"), eval_every=0, save_every=10, log_every=5, eval_batches=2,
+                from_weight="none", learning_rate=3e-3, warmup_steps=5, device="cpu")
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def losses(run_dir):
+    return [r["loss"] for r in map(json.loads, open(f"{run_dir}/metrics.jsonl")) if "loss" in r]
+
+
+def test_pretrain_learns_and_saves(corpus, tmp_path):
+    summary = train(config(corpus, tmp_path, max_steps=60), echo=lambda *a: None)
+    assert summary.final_eval["val_loss"] < summary.first_eval["val_loss"] - 1.0
+    assert summary.final_eval["val_bpb"] > 0 and math.isfinite(summary.final_eval["val_ppl"])
+    assert (tmp_path / "out" / "pretrain_64.safetensors").is_file()
+    curve = losses(summary.run_dir)
+    assert curve[-1] < curve[0]
+
+
+def test_every_stage_runs_and_learns(corpus, tmp_path):
+    quiet = lambda *a: None
+    train(config(corpus, tmp_path, max_steps=40), echo=quiet)
+    sft = train(config(corpus, tmp_path, "sft", from_weight="pretrain", max_steps=40), echo=quiet)
+    assert sft.final_eval["val_loss"] < sft.first_eval["val_loss"]
+    lora = train(config(corpus, tmp_path, "lora", from_weight="full_sft", max_steps=20), echo=quiet)
+    assert lora.trainable_params < lora.params / 5
+    from safetensors.torch import load_file
+
+    saved = load_file(str(tmp_path / "out" / "lora_64.safetensors"))
+    assert saved and all(".lora_" in k for k in saved)
+    dpo = train(config(corpus, tmp_path, "dpo", from_weight="full_sft", max_steps=20, learning_rate=1e-3),
+                echo=quiet)
+    assert dpo.final_eval["val_pref_acc"] >= dpo.first_eval["val_pref_acc"]
+    assert dpo.final_eval["val_reward_margin"] > 0
+    distill = train(config(corpus, tmp_path, "distill", teacher_weight="full_sft", max_steps=20,
+                           hidden_size=None, num_hidden_layers=None), echo=quiet)
+    assert distill.params < sft.params
+    curve = losses(distill.run_dir)
+    assert curve[-1] < curve[0]
+    grpo = train(config(corpus, tmp_path, "grpo", from_weight="full_sft", max_steps=3, batch_size=2,
+                        learning_rate=1e-4), echo=quiet)
+    assert grpo.steps == 3
+
+
+def test_dpo_loss_is_log2_at_start(corpus, tmp_path):
+    train(config(corpus, tmp_path, "sft", max_steps=5), echo=lambda *a: None)
+    trainer = Trainer(config(corpus, tmp_path, "dpo", from_weight="full_sft"), echo=lambda *a: None)
+    loss, logs, _ = trainer.objective.loss(trainer.model, trainer.objective.next_batch())
+    assert float(loss) == pytest.approx(math.log(2), abs=1e-6)
+    assert logs["reward_margin"] == pytest.approx(0, abs=1e-6)
+
+
+def test_sft_loss_ignores_non_assistant_tokens(corpus, tmp_path):
+    trainer = Trainer(config(corpus, tmp_path, "sft"), echo=lambda *a: None)
+    ids, labels = trainer.objective.next_batch()
+    learned = labels[labels != -100]
+    text = trainer.tok.decode(learned.tolist())
+    assert "What is" not in text and "system" not in text and "=" in text
+
+
+def test_resume_is_exact(corpus, tmp_path):
+    quiet = lambda *a: None
+    full = train(config(corpus, tmp_path / "a", max_steps=30, log_every=1), echo=quiet)
+    # A run that stops after step 17; its last checkpoint is from step 10.
+    stopped = Trainer(config(corpus, tmp_path / "b", max_steps=30, log_every=1, save_every=10), echo=quiet)
+    while stopped.step < 17:
+        stopped.train_step()
+        if stopped.step % 10 == 0:
+            stopped.save()
+    resumed = train(config(corpus, tmp_path / "b", max_steps=30, log_every=1, resume=True), echo=quiet)
+    a, b = losses(full.run_dir), losses(resumed.run_dir)
+    assert len(b) == 20 and max(abs(x - y) for x, y in zip(a[10:], b, strict=True)) < 1e-6
+
+
+def test_nan_guard_stops_with_message(corpus, tmp_path):
+    with pytest.raises(TrainingDiverged) as info:
+        train(config(corpus, tmp_path, learning_rate=1e4, grad_clip=0, max_steps=200, warmup_steps=1,
+                     save_every=2), echo=lambda *a: None)
+    text = str(info.value)
+    assert "loss became" in text and "lower --learning_rate" in text and "last good checkpoint" in text
+
+
+def test_missing_from_weight_names_expected_path(corpus, tmp_path):
+    with pytest.raises(MiniMindError) as info:
+        train(config(corpus, tmp_path, "sft", from_weight="pretrain"), echo=lambda *a: None)
+    assert "pretrain_64.safetensors" in str(info.value) and "does not exist" in str(info.value)
