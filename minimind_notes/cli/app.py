@@ -54,8 +54,10 @@ def root(
 
 from minimind_notes.cli import (  # noqa: E402,F401  (register the commands)
     bench_cmds,
+    chat_cmds,
     data_cmds,
     doctor,
+    eval_cmds,
     learn_cmds,
     model_cmds,
     tokenizer_cmds,

@@ -84,7 +84,7 @@ def train_lm(model: nn.Module, batches: ByteBatches, steps: int, batch_size: int
             group["lr"] = lr * min(1.0, (step + 1) / warmup)
         ids = batches.sample(batch_size, seq_len)
         loss = model(ids, labels=ids).loss
-        value = float(loss)
+        value = loss.item()
         if not math.isfinite(value) or value > diverge_at:
             log.first_bad_step = step
             break

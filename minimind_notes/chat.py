@@ -1,0 +1,94 @@
+"""Load a model for chat or evaluation by stage name or path, and stream replies."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from minimind_notes.data.tokenizer import MiniMindTokenizer
+from minimind_notes.errors import MiniMindError
+from minimind_notes.model import SamplingConfig, stream_generate
+
+
+def resolve_weights(name: str, save_dir: str | Path = "out") -> Path:
+    """A checkpoint path, or a stage name: out/<name>_<hidden>[.safetensors|.pth] (one match)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    found = sorted(p for ext in ("safetensors", "pth") for p in Path(save_dir).glob(f"{name}_*.{ext}")
+                   if not p.name.endswith(".resume.pt"))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise MiniMindError(f"no weights named {name!r}: neither a file nor {save_dir}/{name}_*.safetensors",
+                            hint="train it first (minimind train ...), or pass a path to a .safetensors/.pth")
+    raise MiniMindError(f"several weights match {name!r}: {', '.join(map(str, found))}",
+                        hint="pass the path of the one you mean")
+
+
+def load_for_inference(weights: str, tokenizer: str | None = None, lora: str | None = None,
+                       device: str | torch.device = "cpu",
+                       save_dir: str | Path = "out") -> tuple[nn.Module, MiniMindTokenizer, Path]:
+    """The model (eval mode, LoRA merged if given), its tokenizer, and the weights path."""
+    from minimind_notes.model.checkpoint import load_model, read_state_dict
+
+    path = resolve_weights(weights, save_dir)
+    tok = MiniMindTokenizer.from_dir(tokenizer)
+    model = load_model(path)
+    if model.config.vocab_size != tok.vocab_size:
+        raise MiniMindError(f"{path} has a vocabulary of {model.config.vocab_size} tokens but the tokenizer "
+                            f"has {tok.vocab_size}", hint="pass the tokenizer it was trained with (--tokenizer DIR)")
+    if lora:
+        from minimind_notes.model.lora import apply_lora, load_lora_state_dict, merge_lora
+
+        adapters = read_state_dict(resolve_weights(lora, save_dir))
+        rank = next(v.shape[0] for k, v in adapters.items() if k.endswith("lora_A"))
+        apply_lora(model, rank=rank, alpha=2.0 * rank)
+        load_lora_state_dict(model, adapters)
+        merge_lora(model)
+    return model.to(device).eval(), tok, path
+
+
+@dataclass
+class Reply:
+    text: str
+    tokens: int
+    seconds: float
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / max(self.seconds, 1e-9)
+
+
+def stream_reply(model: nn.Module, tok: MiniMindTokenizer, prompt_ids: Sequence[int], cfg: SamplingConfig,
+                 on_text: Callable[[str], None] = lambda s: None,
+                 generator: torch.Generator | None = None) -> Reply:
+    """Generate, calling on_text with each new piece of text as soon as it decodes cleanly."""
+    device = next(model.parameters()).device
+    ids = torch.tensor([list(prompt_ids)], device=device)
+    out: list[int] = []
+    shown = ""
+    start = time.perf_counter()
+    for token in stream_generate(model, ids, cfg=cfg, generator=generator):
+        if cfg.eos_token_id is not None and int(token[0]) == cfg.eos_token_id:
+            break
+        out.append(int(token[0]))
+        text = tok.decode(out, skip_special_tokens=True)
+        if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
+            on_text(text[len(shown):])
+            shown = text
+    seconds = time.perf_counter() - start
+    text = tok.decode(out, skip_special_tokens=True)
+    if len(text) > len(shown):
+        on_text(text[len(shown):])
+    return Reply(text, len(out), seconds)
+
+
+def is_chat_model(path: Path) -> bool:
+    """Pretrained weights continue text; later stages answer in the chat template."""
+    return not path.name.startswith("pretrain")

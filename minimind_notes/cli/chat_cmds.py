@@ -1,0 +1,78 @@
+"""`minimind chat`: talk to a trained model, streamed token by token."""
+
+from __future__ import annotations
+
+import typer
+
+from minimind_notes.cli.app import app
+from minimind_notes.cli.console import console
+
+
+@app.command()
+def chat(
+    weights: str = typer.Option("full_sft", "--weights", help="A stage name (pretrain, full_sft, dpo, ...) "
+                                "or a .safetensors/.pth path (official MiniMind2 weights load too)."),
+    tokenizer: str | None = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: shipped)."),
+    lora: str | None = typer.Option(None, "--lora", help="LoRA adapters to apply (stage name or path)."),
+    prompt: str | None = typer.Option(None, "--prompt", help="Answer one prompt and exit."),
+    history: int = typer.Option(4, "--history", help="Earlier turns kept in the context."),
+    temperature: float = typer.Option(0.85, "--temperature"),
+    top_p: float = typer.Option(0.85, "--top-p", "--top_p"),
+    top_k: int = typer.Option(0, "--top-k", "--top_k"),
+    repetition_penalty: float = typer.Option(1.0, "--repetition-penalty"),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", "--max_new_tokens"),
+    raw: bool = typer.Option(False, "--raw", help="No chat template: continue the text (default for pretrain)."),
+    save_dir: str = typer.Option("out", "--save-dir", "--save_dir"),
+    device: str = typer.Option("auto", "--device"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Chat with a model (/reset clears the history, /exit quits), or answer one --prompt."""
+    import torch
+
+    from minimind_notes.chat import is_chat_model, load_for_inference, stream_reply
+    from minimind_notes.device import pick_device
+    from minimind_notes.model import SamplingConfig
+
+    model, tok, path = load_for_inference(weights, tokenizer, lora, pick_device(device), save_dir)
+    templated = is_chat_model(path) and not raw
+    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                         repetition_penalty=repetition_penalty, eos_token_id=tok.eos_token_id)
+    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    console.print(f"[dim]{path} ({sum(p.numel() for p in model.parameters()):,} parameters, "
+                  f"{'chat' if templated else 'text continuation'})[/]")
+    turns: list[dict[str, str]] = []
+    total_tokens, total_seconds = 0, 0.0
+    while True:
+        if prompt is not None:
+            text = prompt
+        else:
+            try:
+                text = console.input("[bold cyan]you>[/] ")
+            except (EOFError, KeyboardInterrupt):
+                break
+            if text.strip() in ("/exit", "/quit"):
+                break
+            if text.strip() == "/reset":
+                turns.clear()
+                console.print("[dim](history cleared)[/]")
+                continue
+        if templated:
+            turns.append({"role": "user", "content": text})
+            context = turns[-(2 * history + 1):]
+            ids = tok.apply_chat_template(context, add_generation_prompt=True, tokenize=True)
+        else:
+            ids = [tok.bos_token_id, *tok.encode(text)]
+            console.print(text, end="", markup=False)
+        if prompt is None:
+            console.print("[bold green]minimind>[/] ", end="")
+        reply = stream_reply(model, tok, ids, cfg, lambda s: console.print(s, end="", markup=False),
+                             generator)
+        console.print()
+        total_tokens += reply.tokens
+        total_seconds += reply.seconds
+        if templated:
+            turns.append({"role": "assistant", "content": reply.text})
+        if prompt is not None:
+            break
+    if total_tokens:
+        console.print(f"[dim]{total_tokens} tokens at {total_tokens / max(total_seconds, 1e-9):.1f} tokens/s[/]")

@@ -1,0 +1,104 @@
+"""`minimind eval ppl|mc` and `minimind plot`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from minimind_notes.cli.app import MiniMindGroup, app
+from minimind_notes.cli.console import console
+
+eval_app = typer.Typer(cls=MiniMindGroup, no_args_is_help=True,
+                       help="Evaluate a model: perplexity / bits per byte, multiple choice.")
+app.add_typer(eval_app, name="eval")
+WEIGHTS = typer.Option("full_sft", "--weights", help="Stage name (pretrain, full_sft, ...) or checkpoint path.")
+TOKENIZER = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: shipped).")
+
+
+@eval_app.command("ppl")
+def ppl(
+    weights: str = WEIGHTS, tokenizer: str | None = TOKENIZER,
+    data: str | None = typer.Option(None, "--data", help="Pretraining-format JSONL or text "
+                                    "(default: the embedded held-out split)."),
+    seq_len: int = typer.Option(256, "--max-seq-len", "--max_seq_len"),
+    max_windows: int = typer.Option(200, "--max-windows"),
+    save_dir: str = typer.Option("out", "--save-dir", "--save_dir"),
+) -> None:
+    """Held-out loss, perplexity and bits per byte (comparable across tokenizers)."""
+    from minimind_notes.chat import load_for_inference
+    from minimind_notes.content import data_dir
+    from minimind_notes.evaluate import perplexity
+
+    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir)
+    source = data or str(data_dir() / "pretrain_val.jsonl")
+    m = perplexity(model, tok, source, seq_len, max_windows)
+    console.print(f"{path} on {source}: {m['tokens']:,} tokens, loss {m['val_loss']:.4f} nats/token, "
+                  f"perplexity [bold]{m['val_ppl']:.3f}[/], {m['val_bpb']:.4f} bits per byte")
+
+
+@eval_app.command("mc")
+def mc(
+    weights: str = WEIGHTS, tokenizer: str | None = TOKENIZER,
+    data: str | None = typer.Option(None, "--data", help="C-Eval/MMLU rows (JSONL or CSV); "
+                                    "default: the embedded eval set."),
+    errors: int = typer.Option(0, "--errors", help="List up to N questions the model got wrong."),
+    save_dir: str = typer.Option("out", "--save-dir", "--save_dir"),
+) -> None:
+    """Multiple-choice accuracy by comparing the likelihood of each option, per subject."""
+    from rich.table import Table
+
+    from minimind_notes.chat import is_chat_model, load_for_inference
+    from minimind_notes.content import data_dir
+    from minimind_notes.evaluate import multiple_choice, read_mc
+
+    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir)
+    source = data or str(data_dir() / "eval_mc.jsonl")
+    result = multiple_choice(model, tok, read_mc(source), chat=is_chat_model(path))
+    table = Table(title=f"{path.name} on {Path(source).name}: accuracy {result.accuracy:.1%} (chance 25%)")
+    for col in ("subject", "correct", "total", "accuracy"):
+        table.add_column(col, justify="right")
+    for subject, (c, n) in result.by_subject.items():
+        table.add_row(subject, str(c), str(n), f"{c / n:.1%}")
+    console.print(table)
+    for q, predicted in result.wrong[:errors]:
+        console.print(f"[red]✗[/] {q.where}: {q.question} -> model {predicted}: {q.options[predicted]!r}; "
+                      f"answer {q.answer}: {q.options[q.answer]!r}", markup=True)
+
+
+@app.command()
+def plot(
+    run_dirs: list[Path] = typer.Argument(..., help="Run folders (out/runs/NAME) with metrics.jsonl."),
+    out: Path = typer.Option(Path("loss_curves.png"), "--out", help="PNG to write."),
+) -> None:
+    """Draw the loss curves of one or several runs (train and held-out) into a PNG."""
+    import json
+
+    import matplotlib
+
+    from minimind_notes.errors import MiniMindError
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for run in run_dirs:
+        path = run / "metrics.jsonl" if run.is_dir() else run
+        if not path.is_file():
+            raise MiniMindError(f"no metrics.jsonl in {run}", hint="pass a folder under out/runs/")
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        train = [(r["step"], r["loss"]) for r in rows if "loss" in r]
+        val = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
+        name = run.name if run.is_dir() else run.parent.name
+        if train:
+            line, = ax.plot(*zip(*train, strict=True), label=f"{name} train")
+            if val:
+                ax.plot(*zip(*val, strict=True), "o--", color=line.get_color(), label=f"{name} held-out")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats/token)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    console.print(f"Wrote {out}")
