@@ -6,6 +6,7 @@ import math
 import random
 
 import pytest
+import torch
 
 from minimind_notes.data.tokenizer import train_tokenizer
 from minimind_notes.errors import MiniMindError
@@ -144,3 +145,24 @@ def test_missing_from_weight_names_expected_path(corpus, tmp_path):
     with pytest.raises(MiniMindError) as info:
         train(config(corpus, tmp_path, "sft", from_weight="pretrain"), echo=lambda *a: None)
     assert "pretrain_64.safetensors" in str(info.value) and "does not exist" in str(info.value)
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_equal_one(corpus, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def run(nproc, batch, out):
+        cfg = config(corpus, tmp_path, max_steps=8, batch_size=batch, save_dir=str(tmp_path / out))
+        args = json.dumps({k: v for k, v in cfg.to_dict().items() if k != "extra"})
+        worker = str(Path(__file__).with_name("ddp_worker.py"))
+        subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                        f"--nproc_per_node={nproc}", worker, args], check=True, cwd=Path(__file__).parents[1])
+        return [torch.load(p) for p in sorted((tmp_path / out).glob("rank*.pt"))]
+
+    single = run(1, 8, "one")[0]
+    rank0, rank1 = run(2, 4, "two")
+    for k in single:
+        assert torch.equal(rank0[k], rank1[k]), k
+        assert (single[k] - rank0[k]).abs().max() < 1e-5, k
