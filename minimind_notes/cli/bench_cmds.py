@@ -80,3 +80,29 @@ def bench_data_cmd(
     console.print(f"{source.name}: {size_mb:.1f} MB, {packed.meta['documents']:,} documents -> "
                   f"{len(packed):,} tokens in {seconds:.2f} s = [bold]{len(packed) / seconds / 1e6:.2f}M "
                   f"tokens/s[/] ({size_mb / seconds:.1f} MB/s)")
+
+
+@bench_app.command("train")
+def bench_train_cmd(
+    presets: str = typer.Option("tiny,minimind2-small", help="Comma-separated preset names."),
+    batch: int = typer.Option(4, help="Sequences per step."),
+    seq_len: int = typer.Option(256, help="Tokens per sequence."),
+    steps: int = typer.Option(6, help="Timed steps (after 2 warm-up steps)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, mps."),
+) -> None:
+    """Tokens/s of the training loop vs a bare forward/backward/AdamW step of the same model."""
+    import tempfile
+
+    from rich.table import Table
+
+    from minimind_notes.bench.train_bench import bench_train
+
+    table = Table(title=f"bench train: batch {batch} x seq {seq_len}, embedded corpus")
+    for col in ("preset", "loop tok/s", "bare step tok/s", "loop overhead"):
+        table.add_column(col, justify="right")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in [p.strip() for p in presets.split(",") if p.strip()]:
+            console.print(f"Measuring {name} ...")
+            loop, bare = bench_train(name, batch, seq_len, steps, device, tmp)
+            table.add_row(name, f"{loop:,.0f}", f"{bare:,.0f}", f"{1 - loop / bare:+.1%}")
+    console.print(table)

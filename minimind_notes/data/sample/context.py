@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from typing import TypeVar
 
-from minimind_notes.data.sample.world import Person, World
+from minimind_notes.data.sample.world import Person, Town, World
+
+T = TypeVar("T")
+
+
+@cache
+def zipf_weights(n: int) -> tuple[float, ...]:
+    """Weights 1, 1/2, 1/3, ...: the first items of a list are common, the last ones rare, as in real text."""
+    return tuple(1 / (rank + 1) for rank in range(n))
 
 
 @dataclass
@@ -14,6 +24,9 @@ class Ctx:
     rng: random.Random
     world: World
     reserved: Container[tuple[int, str, int]] = field(default_factory=tuple)
+    # The people a pretraining document is about (hero first). Paragraphs of one document
+    # mostly reuse them, so names and facts recur in context the way they do in real text.
+    cast: tuple[Person, ...] = ()
 
     def pair(self, op: str, a_range: tuple[int, int], b_range: tuple[int, int]) -> tuple[int, int]:
         """Two numbers for `a op b` whose sum is not one of the exam's reserved questions."""
@@ -22,14 +35,39 @@ class Ctx:
             if (a, op, b) not in self.reserved:
                 return a, b
 
-    def person(self) -> Person:
-        return self.rng.choice(self.world.people)
+    def pick(self, items: Sequence[T]) -> T:
+        """A Zipf-weighted choice (see zipf_weights)."""
+        return self.rng.choices(items, weights=zipf_weights(len(items)))[0]
 
-    def other(self, person: Person, friend_chance: float = 0.4) -> Person:
-        """Often the person's best friend, otherwise anyone else."""
+    def pick_some(self, items: Sequence[T], k: int) -> list[T]:
+        """k distinct Zipf-weighted choices."""
+        chosen: list[T] = []
+        while len(chosen) < k:
+            item = self.pick(items)
+            if item not in chosen:
+                chosen.append(item)
+        return chosen
+
+    def person(self) -> Person:
+        """Usually the document's hero or the hero's friend, sometimes anyone."""
+        r = self.rng.random()
+        if self.cast and r < 0.8:
+            return self.cast[0] if r < 0.55 else self.cast[-1]
+        return self.pick(self.world.people)
+
+    def town(self) -> Town:
+        if self.cast and self.rng.random() < 0.8:
+            return self.cast[0].town
+        return self.pick(self.world.towns)
+
+    def other(self, person: Person, friend_chance: float = 0.4, use_cast: bool = True) -> Person:
+        """Often the person's best friend or someone else of the cast, otherwise anyone else."""
         if self.rng.random() < friend_chance:
             return self.world.friend(person)
+        mates = [p for p in self.cast if p != person] if use_cast else []
+        if mates and self.rng.random() < 0.5:
+            return self.rng.choice(mates)
         while True:
-            other = self.rng.choice(self.world.people)
+            other = self.pick(self.world.people)
             if other != person:
                 return other

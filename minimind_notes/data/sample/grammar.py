@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from minimind_notes.data.sample.words import Animal, Noun
+from minimind_notes.data.sample.words import Animal, Noun, Place
 
 
 def an(word: str) -> str:
@@ -14,6 +14,16 @@ def an(word: str) -> str:
 
 def cap(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def at(place: Place) -> str:
+    """'at the market', 'in the park', 'on the hill'."""
+    return f"{place.prep} the {place.en}"
+
+
+def they_zh(*people: object) -> str:
+    """她们 when everyone is female, else 他们 (people have a `female` attribute)."""
+    return "她们" if all(getattr(p, "female", False) for p in people) else "他们"
 
 
 def count_en(n: int, noun: Noun | Animal) -> str:

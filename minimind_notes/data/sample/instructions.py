@@ -5,7 +5,7 @@ Each function returns one (user, assistant) exchange in English or, with zh=True
 
 from __future__ import annotations
 
-from minimind_notes.data.sample import stories_en, stories_zh
+from minimind_notes.data.sample import prose_en, prose_zh, story_en, story_zh
 from minimind_notes.data.sample.context import Ctx
 from minimind_notes.data.sample.grammar import join_en, join_zh
 from minimind_notes.data.sample.words import (
@@ -130,7 +130,7 @@ def letters(ctx: Ctx, zh: bool) -> Exchange:
 
 def continue_story(ctx: Ctx, zh: bool) -> Exchange:
     rng = ctx.rng
-    sentences = stories_zh.story(ctx) if zh else stories_en.story(ctx)
+    sentences = story_zh.story(ctx) if zh else story_en.story(ctx)
     k = rng.randint(2, 3)
     head, rest = sentences[:k], sentences[k:]
     if zh:
@@ -143,21 +143,21 @@ def tell(ctx: Ctx, zh: bool) -> Exchange:
     """'Tell me a story.' / 'Tell me about Mia.' / 'Tell me about Willowby.'"""
     rng = ctx.rng
     kind = rng.randrange(3)
-    mod = stories_zh if zh else stories_en
+    story, prose = (story_zh, prose_zh) if zh else (story_en, prose_en)
     glue = "" if zh else " "
     if kind == 0:
         ask = rng.choice(["给我讲一个小故事。", "讲个故事吧。"]) if zh else \
             rng.choice(["Tell me a short story.", "Can you tell me a story?"])
-        return ask, glue.join(mod.story(ctx))
+        return ask, glue.join(story.story(ctx))
     if kind == 1:
         p = ctx.person()
         ask = rng.choice([f"介绍一下{p.zh}。", f"说说{p.zh}吧。"]) if zh else \
             rng.choice([f"Tell me about {p.en}.", f"Who is {p.en}?"])
-        return ask, glue.join(mod.profile(ctx, p))
+        return ask, glue.join(prose.profile(ctx, p))
     t = rng.choice(ctx.world.towns)
     ask = rng.choice([f"介绍一下{t.zh}。", f"{t.zh}是什么样的地方?"]) if zh else \
         rng.choice([f"Tell me about {t.en}.", f"What is {t.en} like?"])
-    return ask, glue.join(mod.town(ctx, t))
+    return ask, glue.join(prose.town(ctx, t))
 
 
 GREETINGS_EN = (("Hello!", "Hello! How can I help you today?"),

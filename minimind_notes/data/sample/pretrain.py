@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from minimind_notes.data.sample import stories_en, stories_zh
+from collections.abc import Callable
+
+from minimind_notes.data.sample import prose_en, prose_zh, story_en, story_zh
 from minimind_notes.data.sample.context import Ctx
+from minimind_notes.data.sample.story_en import Sentences
 
 MIN_CHARS, MAX_CHARS = 200, 1500
 ENGLISH_SHARE = 0.6
 
+Table = tuple[tuple[Callable[[Ctx], Sentences], int], ...]  # paragraph generator, weight
+ENGLISH: Table = ((story_en.story, 6), (prose_en.profile, 3), (prose_en.town, 1), (prose_en.arithmetic_story, 2),
+                  (prose_en.math_facts, 1), (prose_en.animals, 1), (prose_en.routine, 1), (prose_en.dialogue, 2),
+                  (prose_en.season, 1))
+CHINESE: Table = ((story_zh.story, 6), (prose_zh.profile, 3), (prose_zh.town, 1), (prose_zh.arithmetic_story, 2),
+                  (prose_zh.math_facts, 1), (prose_zh.animals, 1), (prose_zh.routine, 1), (prose_zh.dialogue, 2),
+                  (prose_zh.season, 1))
+
 
 def _paragraph(ctx: Ctx, zh: bool) -> str:
-    table = stories_zh.PARAGRAPHS if zh else stories_en.PARAGRAPHS
+    table = CHINESE if zh else ENGLISH
     make = ctx.rng.choices([f for f, _ in table], weights=[w for _, w in table])[0]
     return ("" if zh else " ").join(make(ctx))
 
@@ -19,6 +30,8 @@ def document(ctx: Ctx) -> str:
     """One document, all English or all Chinese, MIN_CHARS..MAX_CHARS characters long."""
     zh = ctx.rng.random() >= ENGLISH_SHARE
     target = ctx.rng.randint(MIN_CHARS, 900 if zh else 1300)
+    hero = ctx.pick(ctx.world.people)
+    ctx.cast = (hero, ctx.world.friend(hero))
     parts: list[str] = []
     length = 0
     while length < target:
@@ -29,6 +42,7 @@ def document(ctx: Ctx) -> str:
             continue
         parts.append(para)
         length += len(para) + (1 if len(parts) > 1 else 0)
+    ctx.cast = ()
     return "\n".join(parts)
 
 
