@@ -91,3 +91,39 @@ def _targets(name: str | None, files: list[str], source: str | None, url: str | 
             raise UsageError(f"unknown data set {name!r}", hint="`minimind data list` shows the names")
         repo = entry.repo
     return [resolve_file(f, source, repo, url) for f in files]
+
+
+@data_app.command("build-sample")
+def data_build_sample_cmd(
+    out: Path = typer.Option(None, "--out", help="Folder to write into (default: the package's data/)."),
+    seed: int = typer.Option(1234, "--seed"),
+) -> None:
+    """Regenerate the embedded bilingual corpus (deterministic: the same seed, the same bytes)."""
+    from minimind_notes.content import data_dir
+    from minimind_notes.data.sample.build import build_sample
+
+    target = out or data_dir()
+    counts = build_sample(target, seed)
+    for name, n in counts.items():
+        console.print(f"{target / name}: {n:,} rows")
+
+
+@data_app.command("prepare")
+def data_prepare_cmd(
+    data: Path = typer.Argument(None, help="Pretraining JSONL ({\"text\"} rows) or plain text "
+                                "(default: the embedded pretrain.jsonl)."),
+    tokenizer: str | None = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: shipped)."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", "--skip_bad", help="Skip and count broken lines."),
+) -> None:
+    """Tokenize a corpus once into a packed uint16 memmap (cached; rebuilt when source or tokenizer change)."""
+    from minimind_notes.content import data_dir
+    from minimind_notes.data.pretokenize import prepare
+    from minimind_notes.data.tokenizer import MiniMindTokenizer
+
+    source = data or data_dir() / "pretrain.jsonl"
+    packed = prepare(source, MiniMindTokenizer.from_dir(tokenizer), skip_bad=skip_bad)
+    m = packed.meta
+    console.print(f"{source}: {m['documents']:,} documents -> {m['tokens']:,} tokens in {packed.path} "
+                  f"({m['tokens'] / max(m['seconds'], 1e-9) / 1e6:.2f}M tokens/s when built)")
+    if m.get("skipped_lines"):
+        console.print(f"[yellow]skipped {m['skipped_lines']} bad lines[/]")

@@ -11,12 +11,14 @@ from typing import TypeVar
 from minimind_notes.data.sample.world import Person, Town, World
 
 T = TypeVar("T")
+PEOPLE_POWER = 0.5
 
 
 @cache
-def zipf_weights(n: int) -> tuple[float, ...]:
-    """Weights 1, 1/2, 1/3, ...: the first items of a list are common, the last ones rare, as in real text."""
-    return tuple(1 / (rank + 1) for rank in range(n))
+def zipf_weights(n: int, power: float = 1.0) -> tuple[float, ...]:
+    """Weights 1, 1/2, 1/3, ... (to `power`): the first items of a list are common, the last ones rare,
+    as in real text. Lower entropy than a uniform choice, so a small model learns faster."""
+    return tuple(1 / (rank + 1) ** power for rank in range(n))
 
 
 @dataclass
@@ -35,9 +37,13 @@ class Ctx:
             if (a, op, b) not in self.reserved:
                 return a, b
 
-    def pick(self, items: Sequence[T]) -> T:
+    def pick(self, items: Sequence[T], power: float = 1.0) -> T:
         """A Zipf-weighted choice (see zipf_weights)."""
-        return self.rng.choices(items, weights=zipf_weights(len(items)))[0]
+        return self.rng.choices(items, weights=zipf_weights(len(items), power))[0]
+
+    def anyone(self) -> Person:
+        """A person of the world; a milder skew than for things, so no one name crowds out the rest."""
+        return self.pick(self.world.people, PEOPLE_POWER)
 
     def pick_some(self, items: Sequence[T], k: int) -> list[T]:
         """k distinct Zipf-weighted choices."""
@@ -53,12 +59,12 @@ class Ctx:
         r = self.rng.random()
         if self.cast and r < 0.8:
             return self.cast[0] if r < 0.55 else self.cast[-1]
-        return self.pick(self.world.people)
+        return self.anyone()
 
     def town(self) -> Town:
         if self.cast and self.rng.random() < 0.8:
             return self.cast[0].town
-        return self.pick(self.world.towns)
+        return self.pick(self.world.towns, PEOPLE_POWER)
 
     def other(self, person: Person, friend_chance: float = 0.4, use_cast: bool = True) -> Person:
         """Often the person's best friend or someone else of the cast, otherwise anyone else."""
@@ -68,6 +74,6 @@ class Ctx:
         if mates and self.rng.random() < 0.5:
             return self.rng.choice(mates)
         while True:
-            other = self.pick(self.world.people)
+            other = self.anyone()
             if other != person:
                 return other

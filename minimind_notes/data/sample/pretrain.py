@@ -30,7 +30,7 @@ def document(ctx: Ctx) -> str:
     """One document, all English or all Chinese, MIN_CHARS..MAX_CHARS characters long."""
     zh = ctx.rng.random() >= ENGLISH_SHARE
     target = ctx.rng.randint(MIN_CHARS, 900 if zh else 1300)
-    hero = ctx.pick(ctx.world.people)
+    hero = ctx.anyone()
     ctx.cast = (hero, ctx.world.friend(hero))
     parts: list[str] = []
     length = 0

@@ -99,6 +99,7 @@ def without_table(model: VariantLM, ids: torch.Tensor) -> float:
 
 
 def run(ctx: ExperimentContext) -> None:
+    torch.set_num_threads(1)  # tiny matrices: one thread avoids contention (the runner restores it)
     cfg = settings(ctx.quick)
     ctx.log("Training 3 byte-level LMs (hidden {h}, 2 layers) for {s} steps on {t}-byte windows; "
             "then held-out loss on {a}-, {b}- and {c}-byte windows.",
