@@ -4,7 +4,7 @@ import random
 import unicodedata
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -177,4 +177,6 @@ def test_round_trip_any_unicode(trained, text):
 @settings(max_examples=100, deadline=None)
 @given(st.text(st.one_of(INTERESTING, ASSIGNED), max_size=60))
 def test_to_tokenizers_encodes_identically(trained, converted, text):
+    # tokenizers turns a literal special-token string into its id; the scratch encoder treats it as text
+    assume(not any(token in text for token in SPECIAL))
     assert converted.encode(text).ids == trained[0].encode(text)
