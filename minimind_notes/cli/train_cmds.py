@@ -48,8 +48,6 @@ def train(
     quick: bool = typer.Option(False, "--quick", help="A short smoke run (used by `minimind path --quick`)."),
 ) -> None:
     """Train a MiniMind model. With no flags: the embedded data, the tiny preset, minutes on a CPU."""
-    import sys
-
     if nproc > 1:
         launch_torchrun(nproc)
         return
@@ -69,8 +67,6 @@ def train(
     if quick:
         cfg.eval_batches = 4
     summary = run_training(cfg, echo=console.print)
-    if "--local-rank" in sys.argv or summary is None:
-        return
     console.rule(f"{stage} done")
     console.print(f"{summary.steps} steps, {summary.tokens:,} tokens in {summary.seconds:.0f} s "
                   f"({summary.tokens_per_s:,.0f} tokens/s, {summary.precision} on {summary.device}); "
@@ -87,9 +83,15 @@ def launch_torchrun(nproc: int) -> None:
     import subprocess
     import sys
 
-    args = [a for a in sys.argv[1:]]
-    i = args.index("--nproc")
-    del args[i:i + 2]
+    args, skip = [], False
+    for a in sys.argv[1:]:  # drop --nproc N / --nproc=N: each worker is one process
+        if skip or a.startswith("--nproc="):
+            skip = False
+            continue
+        if a == "--nproc":
+            skip = True
+            continue
+        args.append(a)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            "-m", "minimind_notes", *args]
     console.print("Launching: " + " ".join(cmd[2:]))
