@@ -119,7 +119,9 @@ def _arith_line(ctx: Ctx) -> Sentences:
 def arithmetic_story(ctx: Ctx) -> Sentences:
     s: Sentences = []
     for _ in range(ctx.rng.randint(2, 4)):
-        s += _arith_line(ctx)
+        lines = _arith_line(ctx)
+        if lines[0] not in s:  # the cast recurs: do not state the same fact twice
+            s += lines
     return s
 
 
@@ -182,7 +184,7 @@ def dialogue(ctx: Ctx) -> Sentences:
     b = ctx.other(a, 0.0, use_cast=False)
     place = ctx.pick(PLACES)
     pairs = [
-        ([f'"Hello, {b.en}! Where do you live?" asked {a.en}.'],
+        ([f'"Where do you live?" asked {a.en}.'],
          [f'"I live in {b.town.en}, on the {b.town.river.en}," said {b.en}.']),
         ([f'"What do you do?" asked {a.en}.'],
          [f'"I am {an(b.job.en)}. I {b.job.do} {at(b.job.place)}," said {b.en}.']),
@@ -192,7 +194,7 @@ def dialogue(ctx: Ctx) -> Sentences:
         ([f'"How old are you?" asked {a.en}.'], [f'"I am {b.age} years old," said {b.en}.']),
         ([f'"Who is your best friend?" asked {a.en}.'], [f'"My best friend is {b.friend}," said {b.en}.']),
     ]
-    s = [f"One day, {a.en} met {b.en} {at(place)}."]
+    s = [f"One day, {a.en} met {b.en} {at(place)}.", f'"Hello, {b.en}!" said {a.en}.']
     for q, r in rng.sample(pairs, rng.randint(2, 4)):
         s += q + r
     return s + [rng.choice([f'"It was nice to talk to you," said {a.en}.', "Then they said goodbye."])]

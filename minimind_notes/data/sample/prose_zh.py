@@ -104,7 +104,9 @@ def _arith_line(ctx: Ctx) -> Sentences:
 def arithmetic_story(ctx: Ctx) -> Sentences:
     s: Sentences = []
     for _ in range(ctx.rng.randint(2, 4)):
-        s += _arith_line(ctx)
+        lines = _arith_line(ctx)
+        if lines[0] not in s:  # the cast recurs: do not state the same fact twice
+            s += lines
     return s
 
 
@@ -167,7 +169,7 @@ def dialogue(ctx: Ctx) -> Sentences:
     b = ctx.other(a, 0.0, use_cast=False)
     place = ctx.pick(PLACES)
     pairs = [
-        ([f"“你好,{b.zh}!你住在哪里?”{a.zh}问。"],
+        ([f"“你住在哪里?”{a.zh}问。"],
          [f"“我住在{b.town.zh},就在{b.town.river.zh}边上。”{b.zh}说。"]),
         ([f"“你是做什么工作的?”{a.zh}问。"],
          [f"“我是一名{b.job.zh}。我在{b.job.place.zh}{b.job.zh_does}。”{b.zh}说。"]),
@@ -177,7 +179,7 @@ def dialogue(ctx: Ctx) -> Sentences:
         ([f"“你今年多大了?”{a.zh}问。"], [f"“我今年{b.age}岁。”{b.zh}说。"]),
         ([f"“你最好的朋友是谁?”{a.zh}问。"], [f"“我最好的朋友是{ctx.world.friend(b).zh}。”{b.zh}说。"]),
     ]
-    s = [f"有一天,{a.zh}在{place.zh}遇到了{b.zh}。"]
+    s = [f"有一天,{a.zh}在{place.zh}遇到了{b.zh}。", f"“你好,{b.zh}!”{a.zh}说。"]
     for q, r in rng.sample(pairs, rng.randint(2, 4)):
         s += q + r
     return s + [rng.choice([f"“很高兴和你聊天。”{a.zh}说。", f"然后{they_zh(a, b)}说了再见。"])]

@@ -187,14 +187,15 @@ PROBLEMS: tuple[Callable[..., Sentences], ...] = (
 
 
 def _ending(ctx: Ctx, hero: Person, other: Person) -> Sentences:
+    """Two closing sentences, kept in story order (thanks before goodbye before the next day)."""
     options = [f'"Thank you, {hero.en}!" said {other.en}. "You are very {hero.traits[0].en}."',
                f"{hero.en} smiled. {cap(hero.he)} was happy to help.",
-               f"That evening, {hero.en} went home and told {hero.his} {hero.pet.en} about the day.",
-               f"They said goodbye, and {hero.en} walked home along the {hero.town.river.en}.",
                "It was a good day for both of them.",
+               f"They said goodbye, and {hero.en} walked home along the {hero.town.river.en}.",
+               f"That evening, {hero.en} told {hero.his} {hero.pet.en} about the day.",
                f"The next day, {other.en} brought {hero.en} a basket of {other.town.food.pl} "
                f"from {other.town.en}."]
-    return ctx.rng.sample(options, 2)
+    return [options[i] for i in sorted(ctx.rng.sample(range(len(options)), 2))]
 
 
 def story(ctx: Ctx) -> Sentences:

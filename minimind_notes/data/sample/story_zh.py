@@ -85,7 +85,7 @@ def _sick_pet(ctx: Ctx, hero: Person, other: Person, **_) -> Sentences:
 
 
 def _kite(ctx: Ctx, hero: Person, other: Person, **_) -> Sentences:
-    return [f"一阵风把{other.ta}的风筝吹到了一棵高高的{hero.town.tree.zh}上。",
+    return [f"一阵风把{other.zh}的风筝吹到了一棵高高的{hero.town.tree.zh}上。",
             f"{hero.zh}找来一架梯子,爬上去把风筝拿了下来。",
             f"{other.zh}又放起了风筝,风筝飞得很高。"]
 
@@ -169,13 +169,14 @@ PROBLEMS: tuple[Callable[..., Sentences], ...] = (
 
 
 def _ending(ctx: Ctx, hero: Person, other: Person) -> Sentences:
+    """Two closing sentences, kept in story order."""
     options = [f"“谢谢你,{hero.zh}!你真{hero.traits[0].zh}。”{other.zh}说。",
                f"{hero.zh}笑了。{hero.ta}很高兴能帮上忙。",
-               f"那天晚上,{hero.zh}回到家,把这一天的事讲给{hero.ta}的{hero.pet.zh}听。",
-               f"{they_zh(hero, other)}说了再见,{hero.zh}沿着{hero.town.river.zh}走回了家。",
                f"这一天,{they_zh(hero, other)}两个都很开心。",
+               f"{they_zh(hero, other)}说了再见,{hero.zh}沿着{hero.town.river.zh}走回了家。",
+               f"那天晚上,{hero.zh}把这一天的事讲给{hero.ta}的{hero.pet.zh}听。",
                f"第二天,{other.zh}从{other.town.zh}给{hero.zh}带来了一篮{other.town.food.zh}。"]
-    return ctx.rng.sample(options, 2)
+    return [options[i] for i in sorted(ctx.rng.sample(range(len(options)), 2))]
 
 
 def story(ctx: Ctx) -> Sentences:

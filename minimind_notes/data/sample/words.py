@@ -226,7 +226,7 @@ _MILL = Place("mill", "磨坊")
 _POST = Place("post office", "邮局")
 _STATION = Place("station", "车站")
 _ORCHARD = Place("orchard", "果园", "in")
-_HILL = Place("hill", "山坡", "on")
+_HILL = Place("hill", "山坡上", "on")
 _BOOKSHOP = Place("bookshop", "书店")
 _TOYSHOP = Place("toy shop", "玩具店")
 _FLOWERSHOP = Place("flower shop", "花店")
@@ -237,7 +237,7 @@ PLACES: tuple[Place, ...] = (
     _GARDENPLACE, _POST, Place("tea house", "茶馆"), _TOYSHOP, _BOOKSHOP, Place("fish shop", "鱼店"),
     _FLOWERSHOP, Place("town square", "广场", "in"), _STATION, Place("forest", "森林", "in"), _HILL,
     Place("lake", "湖边", "by"), Place("meadow", "草地", "in"), _ORCHARD, Place("museum", "博物馆"),
-    Place("cafe", "咖啡馆"), Place("bridge", "桥", "on"), Place("playground", "游乐场"),
+    Place("cafe", "咖啡馆"), Place("bridge", "桥边", "on"), Place("playground", "游乐场"),
     Place("pond", "池塘边", "by"), Place("beach", "海滩", "on"), _THEATRE, Place("bus stop", "公交车站"),
 )
 
@@ -349,10 +349,10 @@ ACTIVITIES: tuple[Activity, ...] = (
 WEATHERS: tuple[Weather, ...] = (
     Weather("sunny", "sunny", "The sun was shining in a clear blue sky.", "阳光很好,天空很蓝。",
             "天气很晴朗"),
-    Weather("rainy", "rainy", "Soft rain was falling on the roofs.", "细细的雨落在屋顶上。", "天在下雨"),
+    Weather("rainy", "rainy", "Soft rain was falling on the roofs.", "细细的雨落在屋顶上。", "下着雨"),
     Weather("windy", "windy", "A strong wind was blowing through the streets.", "大风吹过街道。", "风很大"),
     Weather("cloudy", "cloudy", "Grey clouds covered the sky.", "灰色的云盖住了天空。", "天上有很多云"),
-    Weather("snowy", "snowy", "White snow was falling everywhere.", "到处都在下白白的雪。", "天在下雪"),
+    Weather("snowy", "snowy", "White snow was falling everywhere.", "到处都在下白白的雪。", "下着雪"),
     Weather("foggy", "foggy", "A thick fog lay over the town.", "浓浓的雾笼罩着小镇。", "雾很大"),
     Weather("warm", "warm", "The air was warm and soft.", "空气温暖又柔和。", "天气很暖和"),
     Weather("cold", "cold", "The air was cold, and everyone wore a coat.", "空气很冷,大家都穿着外套。",
