@@ -22,3 +22,8 @@ def pick(text: dict[str, str] | str, lang: str) -> str:
     if isinstance(text, str):
         return text
     return text.get(lang) or text.get("en") or next(iter(text.values()), "")
+
+
+def render(table: dict[str, dict[str, str]], key: str, lang: str, **values: object) -> str:
+    """One entry of a command's bilingual UI strings, in `lang`, with `values` filled in."""
+    return pick(table[key], lang).format(**values)

@@ -79,3 +79,39 @@ class Progress:
         if next_step >= total:
             entry["completed"] = now()
         self.save()
+
+    # -- quizzes -------------------------------------------------------------------------
+    def record_quiz(self, module: str, correct: int, total: int, missed: list[str], review: bool,
+                    questions: int) -> dict[str, Any]:
+        """One attempt. A full attempt sets the missed list; a review removes what is now right.
+        `questions` is the size of the whole bank, so a review's share counts the whole quiz."""
+        entry = self.data["quizzes"].setdefault(module, {"best": 0.0, "missed": [], "attempts": []})
+        entry["attempts"].append({"date": now(), "correct": correct, "total": total, "review": review})
+        if review:
+            asked_right = set(entry["missed"]) - set(missed)
+            entry["missed"] = [q for q in entry["missed"] if q not in asked_right]
+        else:
+            entry["missed"] = list(missed)
+        entry["best"] = max(entry["best"], (questions - len(entry["missed"])) / max(questions, 1))
+        entry["date"] = now()
+        self.save()
+        return entry
+
+    def quiz(self, module: str) -> dict[str, Any] | None:
+        return self.data["quizzes"].get(module)
+
+    # -- training runs -------------------------------------------------------------------
+    def record_training(self, stage: str, metrics: dict[str, Any], data_path: str, own_data: bool) -> None:
+        self.data["training"].setdefault(stage, []).append(
+            {"date": now(), "data": data_path, "own_data": own_data, **metrics})
+        self.save()
+
+    def reset(self) -> Path | None:
+        """Start over; the old file is kept as progress.json.bak-<time>."""
+        backup = None
+        if self.path.exists():
+            backup = self.path.with_name(f"{self.path.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(self.path, backup)
+        self.data = empty()
+        self.save()
+        return backup

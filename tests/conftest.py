@@ -18,3 +18,16 @@ def tiny_model():
     with torch.no_grad():
         model.lm_head.weight.mul_(20)
     return model
+
+
+@pytest.fixture(scope="session")
+def _token_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("token-cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch, _token_cache):
+    """No test reads or writes the real ~/.minimind (progress); one token cache per session."""
+    monkeypatch.setenv("MINIMIND_HOME", str(tmp_path_factory.mktemp("minimind-home")))
+    monkeypatch.setenv("MINIMIND_CACHE", str(_token_cache))
+    monkeypatch.delenv("MINIMIND_LANG", raising=False)

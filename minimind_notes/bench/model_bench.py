@@ -70,11 +70,16 @@ def train_step_seconds(
     return timed(step, device, repeats=steps, warmup=2)
 
 
+CHAT_PROMPT_TOKENS = 42  # a one-line question in the ChatML template, default system prompt included
+
+
 def generation_tokens_per_s(
-    model: nn.Module, device: torch.device, new_tokens: int, use_cache: bool
+    model: nn.Module, device: torch.device, new_tokens: int, use_cache: bool, prompt_tokens: int = 4
 ) -> float:
+    """Greedy decoding speed from a prompt of `prompt_tokens` ids (bos + seeded random ids)."""
     model.eval()
-    prompt = torch.tensor([[1, 100, 200, 300]], device=device)
+    ids = torch.randint(3, model.config.vocab_size, (1, prompt_tokens), generator=torch.Generator().manual_seed(0))
+    prompt = torch.cat([torch.ones(1, 1, dtype=torch.long), ids[:, 1:]], dim=1).to(device)
     cfg = SamplingConfig(max_new_tokens=new_tokens, temperature=0, eos_token_id=None)
     seconds = timed(lambda: generate(model, prompt, cfg=cfg, use_cache=use_cache), device, 1, 0)
     return new_tokens / seconds
@@ -110,9 +115,11 @@ class ModelBenchResult:
     achieved_gflops: float
     matmul_peak_gflops: float
     peak_fraction: float
+    prompt_tokens: int
     gen_tokens_per_s_cache: float
     gen_tokens_per_s_no_cache: float
     cache_speedup: float
+    cache_speedup_short_prompt: float  # the same from a 4-token prompt: the least the cache can save
     hf_train_tokens_per_s: float | None = None
     vs_hf: float | None = None
 
@@ -123,6 +130,7 @@ class ModelBenchResult:
 def bench_model(
     name: str, device: torch.device, batch: int = 4, seq_len: int = 256, steps: int = 5,
     new_tokens: int = 256, compare_hf: bool = True, peak: float | None = None,
+    prompt_tokens: int = CHAT_PROMPT_TOKENS,
 ) -> ModelBenchResult:
     torch.manual_seed(0)
     amp = autocast_dtype(device)
@@ -138,13 +146,14 @@ def bench_model(
         twin.to(device)
         hf_tps = batch * seq_len / train_step_seconds(twin, device, amp, batch, seq_len, steps)
         del twin
-    cached = generation_tokens_per_s(model, device, new_tokens, use_cache=True)
-    uncached = generation_tokens_per_s(model, device, new_tokens, use_cache=False)
+    cached, uncached = (generation_tokens_per_s(model, device, new_tokens, c, prompt_tokens) for c in (True, False))
+    short = [generation_tokens_per_s(model, device, new_tokens, c, 4) for c in (True, False)]
     return ModelBenchResult(
         preset=name, params=n, device=str(device), precision=precision_name(amp),
         optimizer=build_adamw(model.parameters(), 1e-4, device)[1], batch=batch, seq_len=seq_len,
         train_tokens_per_s=tokens_per_s, achieved_gflops=achieved, matmul_peak_gflops=peak,
-        peak_fraction=achieved / peak, gen_tokens_per_s_cache=cached,
+        peak_fraction=achieved / peak, prompt_tokens=prompt_tokens, gen_tokens_per_s_cache=cached,
         gen_tokens_per_s_no_cache=uncached, cache_speedup=cached / uncached,
+        cache_speedup_short_prompt=short[0] / short[1],
         hf_train_tokens_per_s=hf_tps, vs_hf=tokens_per_s / hf_tps if hf_tps else None,
     )

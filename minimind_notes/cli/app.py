@@ -60,6 +60,9 @@ from minimind_notes.cli import (  # noqa: E402,F401  (register the commands)
     eval_cmds,
     learn_cmds,
     model_cmds,
+    notes_cmds,
+    progress_cmds,
+    quiz_cmds,
     tokenizer_cmds,
     train_cmds,
 )

@@ -31,15 +31,17 @@ UI = {
     "quiz": {"en": "Quiz", "zh": "测验"},
     "train": {"en": "Train", "zh": "训练"},
     "all_experiments": {"en": "all experiments", "zh": "全部实验"},
+    "quiz_later": {"en": "Quiz skipped (--yes runs without questions): take it with `minimind quiz {module}`.",
+                   "zh": "已跳过测验(--yes 模式不提问):之后用 `minimind quiz {module}` 完成。"},
     "failed_checks": {"en": "{n} check(s) did not hold: see the ✗ rows above.",
                       "zh": "有 {n} 项检验未通过:见上面标 ✗ 的行。"},
 }
 
 
 def t(key: str, lang: str, **values: object) -> str:
-    from minimind_notes.i18n import pick
+    from minimind_notes.i18n import render
 
-    return pick(UI[key], lang).format(**values)
+    return render(UI, key, lang, **values)
 
 
 def _setup(lang: str | None):  # noqa: ANN202
@@ -204,7 +206,7 @@ def path(
         step = steps[i]
         console.print(Panel(describe_step(curriculum, step, lang, detail=True),
                             title=t("step", lang, i=i + 1, n=len(steps)), border_style="cyan"))
-        run_step(curriculum, progress, step, lang, quick)
+        run_step(curriculum, progress, step, lang, quick, interactive=not yes)
         progress.set_path_position(name, i + 1, len(steps))
         if not yes and i + 1 < len(steps):
             typer.prompt(t("press", lang), default="", show_default=False, prompt_suffix=" ")
@@ -215,7 +217,8 @@ def describe_step(curriculum, step, lang: str, detail: bool = False) -> str:  # 
     from minimind_notes.i18n import pick
 
     if step.kind == "train":
-        return f"{t('train', lang)}: minimind {' '.join(step.command)}"
+        command = f"minimind {' '.join(step.command)}"
+        return f"{pick(step.title, lang)}: [bold]{command}[/]" if step.title else f"{t('train', lang)}: {command}"
     module = curriculum.module(step.module)
     title = pick(module.title, lang)
     if step.kind == "run":
@@ -229,17 +232,30 @@ def describe_step(curriculum, step, lang: str, detail: bool = False) -> str:  # 
     return text + (f"\n{pick(module.question, lang)}" if detail else "")
 
 
-def run_step(curriculum, progress, step, lang: str, quick: bool) -> None:  # noqa: ANN001
+def run_step(curriculum, progress, step, lang: str, quick: bool, interactive: bool = True) -> None:  # noqa: ANN001
     if step.kind == "train":
         import subprocess
         import sys
 
+        from minimind_notes.errors import MiniMindError
+
         args = [*step.command] + (["--quick"] if quick and "--quick" not in step.command else [])
-        subprocess.run([sys.executable, "-m", "minimind_notes", *args], check=True)
+        code = subprocess.run([sys.executable, "-m", "minimind_notes", *args]).returncode
+        if code:
+            raise MiniMindError(f"step `minimind {' '.join(args)}` failed (exit code {code})",
+                                hint="fix what it reported above, then run the path again: it resumes here")
         return
     module = curriculum.module(step.module)
     if step.kind == "read":
         show_markdown(curriculum, module, lang)
+    elif step.kind == "quiz":
+        if not interactive:
+            console.print(t("quiz_later", lang, module=module.id))
+            return
+        from minimind_notes.cli.quiz_cmds import quiz
+
+        quiz(module=module.id, shuffle=False, review=False, answers="", open_questions=True, seed=None,
+             lang=lang)
     elif step.kind == "run":
         for exp in module.experiments:
             if step.experiment in (None, exp.id):

@@ -76,6 +76,24 @@ def train(
     if summary.final_eval:
         console.print("held-out after:  " + format_metrics(summary.final_eval))
     console.print(f"weights: {summary.weights}   metrics: {summary.run_dir}/metrics.jsonl")
+    record_run(cfg, summary)
+
+
+def record_run(cfg, summary) -> None:  # noqa: ANN001
+    """Remember the finished run in the learner's progress (rank 0 only)."""
+    import os
+    from pathlib import Path
+
+    from minimind_notes.content import content_root
+    from minimind_notes.progress import Progress
+
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    data = Path(cfg.data_path).resolve()
+    own = not data.is_relative_to((content_root() / "data").resolve())
+    metrics = {"steps": summary.steps, "tokens": summary.tokens, "seconds": round(summary.seconds, 1),
+               "train_loss": summary.train_loss, "weights": summary.weights, **summary.final_eval}
+    Progress().record_training(cfg.save_name, metrics, str(data), own)
 
 
 def launch_torchrun(nproc: int) -> None:

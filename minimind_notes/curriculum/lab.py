@@ -38,6 +38,14 @@ def corpus_text(split: str = "train", lang: str = "en", max_chars: int = 2_000_0
     return "\n".join(parts)
 
 
+def unigram_entropy(text: str) -> float:
+    """Loss (nats/byte) of the best model that ignores context: it predicts the byte frequencies."""
+    counts = torch.bincount(torch.frombuffer(bytearray(text.encode("utf-8")), dtype=torch.uint8).long(),
+                            minlength=256).float()
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * p.log()).sum())
+
+
 class ByteBatches:
     """Random windows of a text's UTF-8 bytes as (B, T) token ids, vocab 256."""
 

@@ -61,12 +61,25 @@ class Step:
 
 
 @dataclass
+class ChecklistItem:
+    """One line of a path's checklist and the recorded fact that ticks it (see checklist.py)."""
+
+    title: Text
+    rule: str  # experiments | modules_done | quizzes_passed | trained | own_data
+    value: Any
+
+
+CHECK_RULES = ("experiments", "modules_done", "quizzes_passed", "trained", "own_data")
+
+
+@dataclass
 class LearningPath:
     id: str
     title: Text
     minutes: int
     goal: Text
     steps: list[Step]
+    checklist: list[ChecklistItem] = field(default_factory=list)
 
 
 @dataclass
@@ -179,6 +192,26 @@ def _step(data: Any, where: str, source: str, modules: dict[str, Module]) -> Ste
     return step
 
 
+def _check_item(data: Any, where: str, source: str, modules: dict[str, Module]) -> ChecklistItem:
+    r = _Reader(data, where, source)
+    rules = [k for k in data if k in CHECK_RULES]
+    if len(rules) != 1:
+        r.fail(where, f"expected exactly one rule key among {', '.join(CHECK_RULES)}")
+    rule, value = rules[0], data[rules[0]]
+    if rule == "experiments":
+        for name in r.items(rule):
+            mod, _, exp = str(name).partition("/")
+            if mod not in modules or exp not in {e.id for e in modules[mod].experiments}:
+                r.fail(r.key(rule), f"unknown experiment {name!r} (write module/experiment)")
+    elif rule in ("modules_done", "quizzes_passed"):
+        value = r.get(rule, str)
+        if value != "all" and value not in TIERS:
+            r.fail(r.key(rule), f"expected 'all' or a tier ({', '.join(TIERS)}), got {value!r}")
+    elif rule == "trained":
+        value = [str(v) for v in r.items(rule)]
+    return ChecklistItem(title=r.text("title"), rule=rule, value=value)
+
+
 def parse_curriculum(data: Any, root: Path, source: str = "curriculum.yaml") -> Curriculum:
     r = _Reader(data, "", source)
     tiers = {}
@@ -202,22 +235,28 @@ def parse_curriculum(data: Any, root: Path, source: str = "curriculum.yaml") -> 
         paths[name] = LearningPath(
             id=name, title=pr.text("title"), minutes=pr.get("minutes", int), goal=pr.text("goal"),
             steps=[_step(s, f"paths.{name}.steps[{i}]", source, by_id)
-                   for i, s in enumerate(pr.items("steps"))])
+                   for i, s in enumerate(pr.items("steps"))],
+            checklist=[_check_item(c, f"paths.{name}.checklist[{i}]", source, by_id)
+                       for i, c in enumerate(pr.items("checklist", []))])
     return Curriculum(root=root, tiers=tiers, modules=modules, paths=paths)
 
 
-def load_curriculum(path: Path | None = None) -> Curriculum:
+def read_yaml(path: Path, error: type[MiniMindError] = CurriculumError) -> Any:
+    """Parse a YAML file; an unreadable or invalid one raises `error` with the line and column."""
     import yaml
 
-    from minimind_notes.content import content_root
-
-    path = path or content_root() / "curriculum.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as e:
-        raise CurriculumError(f"cannot read {path}: {e.strerror}") from e
+        raise error(f"cannot read {path}: {e.strerror}") from e
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise CurriculumError(f"{path.name}: not valid YAML{where}: {getattr(e, 'problem', e)}") from e
-    return parse_curriculum(data, path.parent, path.name)
+        raise error(f"{path.name}: not valid YAML{where}: {getattr(e, 'problem', e)}") from e
+
+
+def load_curriculum(path: Path | None = None) -> Curriculum:
+    from minimind_notes.content import content_root
+
+    path = path or content_root() / "curriculum.yaml"
+    return parse_curriculum(read_yaml(path), path.parent, path.name)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.lab import ByteBatches, corpus_text, eval_loss, train_lm
+from minimind_notes.curriculum.lab import ByteBatches, corpus_text, eval_loss, train_lm, unigram_entropy
 from minimind_notes.curriculum.variants import ClassicFFN, VariantConfig, VariantLM
 from minimind_notes.model import FeedForward, MiniMindConfig, MiniMindForCausalLM, preset
 from minimind_notes.model.config import default_intermediate_size
@@ -73,14 +73,6 @@ def ffn_gain_at_init(model: VariantLM, ids: torch.Tensor) -> float:
     model(ids)
     hook.remove()
     return float(seen["y"].pow(2).mean().sqrt() / seen["x"].pow(2).mean().sqrt())
-
-
-def unigram_entropy(text: str) -> float:
-    """Loss (nats/byte) of the best model that ignores context: it predicts the byte frequencies."""
-    counts = torch.bincount(torch.frombuffer(bytearray(text.encode("utf-8")), dtype=torch.uint8).long(),
-                            minlength=256).float()
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * p.log()).sum())
 
 
 def train_variant(ffn: str, steps: int, seed: int, val: torch.Tensor) -> dict:

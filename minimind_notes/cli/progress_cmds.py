@@ -1,0 +1,130 @@
+"""`minimind progress`: the seed's checklists, ticked from what was recorded."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from minimind_notes.cli.app import MiniMindGroup, app
+from minimind_notes.cli.console import console
+from minimind_notes.cli.learn_cmds import LANG_OPTION, _setup
+
+progress_app = typer.Typer(cls=MiniMindGroup, help="Your checklists, from experiments, quizzes and training runs.")
+app.add_typer(progress_app, name="progress")
+
+UI = {
+    "title": {"en": "{title}: {done}/{n}", "zh": "{title}:{done}/{n}"},
+    "item": {"en": "item", "zh": "检查项"},
+    "status": {"en": "status", "zh": "状态"},
+    "evidence": {"en": "recorded", "zh": "记录"},
+    "modules": {"en": "Modules", "zh": "模块"},
+    "experiments": {"en": "experiments passed", "zh": "实验通过"},
+    "quiz": {"en": "best quiz score", "zh": "测验最好成绩"},
+    "training": {"en": "Training runs", "zh": "训练记录"},
+    "reset_q": {"en": "Erase all recorded progress (a backup is kept)?", "zh": "清除全部学习记录(会保留备份)?"},
+    "reset_done": {"en": "Progress reset; the old file is {backup}.", "zh": "已重置;旧文件保存为 {backup}。"},
+    "kept": {"en": "Nothing changed.", "zh": "未做改动。"},
+}
+
+
+def t(key: str, lang: str, **values: object) -> str:
+    from minimind_notes.i18n import render
+
+    return render(UI, key, lang, **values)
+
+
+def progress_report(curriculum, progress, names: list[str]) -> dict:  # noqa: ANN001
+    from minimind_notes.curriculum.checklist import checklist, experiment_passed, module_done
+
+    report: dict = {"file": str(progress.path), "paths": {}, "modules": {}, "training": {}}
+    for name in names:
+        results = checklist(curriculum, progress, curriculum.paths[name])
+        report["paths"][name] = [{"item": r.item.title, "done": r.done, "detail": r.detail} for r in results]
+    for m in curriculum.modules:
+        q = progress.quiz(m.id)
+        report["modules"][m.id] = {
+            "done": module_done(progress, m),
+            "experiments_passed": sum(experiment_passed(progress, m.id, e.id) for e in m.experiments),
+            "experiments": len(m.experiments),
+            "quiz_best": q["best"] if q else None,
+            "has_quiz": bool(m.quiz),
+        }
+    for stage, runs in progress.data.get("training", {}).items():
+        report["training"][stage] = runs[-1]
+    return report
+
+
+@progress_app.callback(invoke_without_command=True)
+def show(
+    ctx: typer.Context,
+    path: str = typer.Option("", "--path", help="One path (quick, systematic, mastery); default all."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    lang: str | None = LANG_OPTION,
+) -> None:
+    """Checklists per path, each item ticked from recorded facts, with a bar per path."""
+    if ctx.invoked_subcommand:
+        return
+    from rich.table import Table
+
+    from minimind_notes.errors import UsageError
+    from minimind_notes.i18n import pick
+
+    curriculum, progress, lang = _setup(lang)
+    if path and path not in curriculum.paths:
+        raise UsageError(f"unknown path {path!r}", hint=f"choose one of: {', '.join(curriculum.paths)}")
+    names = [path] if path else list(curriculum.paths)
+    report = progress_report(curriculum, progress, names)
+    if as_json:
+        console.print_json(json.dumps(report, ensure_ascii=False))
+        return
+    for name in names:
+        items = report["paths"][name]
+        done = sum(i["done"] for i in items)
+        table = Table(title=t("title", lang, title=pick(curriculum.paths[name].title, lang), done=done,
+                              n=len(items)), title_justify="left", show_header=False)
+        table.add_column(t("status", lang))
+        table.add_column(t("item", lang))
+        table.add_column(t("evidence", lang), justify="right")
+        for i in items:
+            table.add_row("[green]✓[/]" if i["done"] else "[dim]☐[/]", pick(i["item"], lang), i["detail"])
+        console.print(table)
+        share = done / max(len(items), 1)
+        console.print(f"[green]{'█' * round(30 * share)}[/][dim]{'░' * (30 - round(30 * share))}[/] {share:.0%}")
+        console.print()
+    modules = Table(title=t("modules", lang), title_justify="left")
+    for col in ("", t("item", lang), t("experiments", lang), t("quiz", lang)):
+        modules.add_column(col)
+    for m in curriculum.modules:
+        r = report["modules"][m.id]
+        best = "-" if not r["has_quiz"] else ("·" if r["quiz_best"] is None else f"{r['quiz_best']:.0%}")
+        modules.add_row("[green]✓[/]" if r["done"] else "☐", f"{m.id}  {pick(m.title, lang)}",
+                        f"{r['experiments_passed']}/{r['experiments']}", best)
+    console.print(modules)
+    if report["training"]:
+        runs = Table(title=t("training", lang), title_justify="left")
+        for col in ("stage", "date", "steps", "val_loss", "val_ppl", "own data"):
+            runs.add_column(col)
+        for stage, run in report["training"].items():
+            runs.add_row(stage, run["date"][:16], str(run.get("steps", "")),
+                         f"{run['val_loss']:.3f}" if "val_loss" in run else "-",
+                         f"{run['val_ppl']:.2f}" if "val_ppl" in run else "-", "yes" if run.get("own_data") else "")
+        console.print(runs)
+    console.print(f"[dim]{progress.path}[/]")
+
+
+@progress_app.command()
+def reset(
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    lang: str | None = LANG_OPTION,
+) -> None:
+    """Start your progress over (the old file is kept as a backup)."""
+    from minimind_notes.i18n import resolve_lang
+    from minimind_notes.progress import Progress
+
+    lang = resolve_lang(lang)
+    if not yes and not typer.confirm(t("reset_q", lang), default=False):
+        console.print(t("kept", lang))
+        raise typer.Exit(1)
+    backup = Progress().reset()
+    console.print(t("reset_done", lang, backup=backup or "-"))

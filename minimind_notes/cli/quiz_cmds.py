@@ -1,0 +1,203 @@
+"""`minimind quiz`: a module's self-check in the terminal, scored and remembered."""
+
+from __future__ import annotations
+
+import random
+import string
+
+import typer
+
+from minimind_notes.cli.app import app
+from minimind_notes.cli.console import console
+from minimind_notes.cli.learn_cmds import LANG_OPTION, _setup
+from minimind_notes.errors import UsageError
+
+UI = {
+    "title": {"en": "Quiz: {module} ({n} questions)", "zh": "测验:{module}(共 {n} 题)"},
+    "single": {"en": "one letter", "zh": "单选,输入一个字母"},
+    "multiple": {"en": "one or more letters, e.g. AC", "zh": "多选,输入一个或多个字母,如 AC"},
+    "invalid": {"en": "Please answer with {what} from {letters}.", "zh": "请按要求作答({what}),可选 {letters}。"},
+    "right": {"en": "Right.", "zh": "回答正确。"},
+    "wrong": {"en": "Not quite: the answer is {answer}.", "zh": "不对,正确答案是 {answer}。"},
+    "score": {"en": "Score: {c}/{n} ({share:.0%})", "zh": "得分:{c}/{n}({share:.0%})"},
+    "passed": {"en": "Passed (80% or more).", "zh": "通过(80% 及以上)。"},
+    "not_passed": {"en": "Not passed yet: 80% counts as passed. `minimind quiz {module} --review` asks the "
+                          "missed ones again.",
+                   "zh": "还未通过(80% 算通过)。`minimind quiz {module} --review` 只重做答错的题。"},
+    "revisit": {"en": "Revisit in `minimind learn {module}`:", "zh": "建议重读(`minimind learn {module}`):"},
+    "open": {"en": "Open question ({kind})", "zh": "开放题({kind})"},
+    "open_hint": {"en": "Write your answer; an empty line ends it (Enter at once skips).",
+                  "zh": "写下你的答案,空行结束(直接回车跳过)。"},
+    "reference": {"en": "Reference answer", "zh": "参考答案"},
+    "nothing": {"en": "Nothing to review: the last attempt of {module} had no wrong answers.",
+                "zh": "没有需要复习的题:{module} 上次全部答对。"},
+    "all_done": {"en": "Every quiz on the '{path}' path is passed. Pick one with `minimind quiz MODULE`.",
+                 "zh": "路径 {path} 上的测验都已通过。可用 `minimind quiz 模块名` 再做一遍。"},
+    "no_input": {"en": "No more input: the quiz stopped; nothing was recorded.",
+                 "zh": "没有更多输入,测验中止,未记录成绩。"},
+    "review_of": {"en": "Review: {n} question(s) missed last time.", "zh": "复习:上次答错的 {n} 道题。"},
+}
+
+
+def t(key: str, lang: str, **values: object) -> str:
+    from minimind_notes.i18n import render
+
+    return render(UI, key, lang, **values)
+
+
+def next_quiz_module(curriculum, progress) -> tuple[str, object | None]:  # noqa: ANN001
+    """The first module with an unpassed quiz on the learner's current path (the most
+    recently used one, else systematic)."""
+    from minimind_notes.curriculum.checklist import quiz_passed
+
+    used = sorted(progress.data["paths"].items(), key=lambda kv: kv[1].get("date", ""), reverse=True)
+    name = next((p for p, _ in used if p in curriculum.paths), None)
+    name = name or ("systematic" if "systematic" in curriculum.paths else next(iter(curriculum.paths)))
+    seen: list[str] = []
+    for step in curriculum.paths[name].steps:
+        if step.module and step.module not in seen:
+            seen.append(step.module)
+    for module_id in seen:
+        module = curriculum.module(module_id)
+        if module.quiz and not quiz_passed(progress, module.id):
+            return name, module
+    return name, None
+
+
+def ask_choice(question, order: list[int], lang: str, scripted: str | None):  # noqa: ANN001, ANN201
+    """Show one question with its options in `order`; return the chosen original letters."""
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    from minimind_notes.curriculum.quiz import parse_answer
+    from minimind_notes.i18n import pick
+
+    shown = string.ascii_uppercase[: len(order)]
+    to_original = {shown[i]: question.letters[j] for i, j in enumerate(order)}
+    lines = [escape(pick(question.question, lang).strip()), ""]
+    lines += [f"  [bold]{shown[i]}.[/] {escape(pick(question.options[j], lang).strip())}"
+              for i, j in enumerate(order)]
+    what = t(question.type, lang)
+    console.print(Panel("\n".join(lines), subtitle=what, border_style="cyan"))
+    while True:
+        text = scripted if scripted is not None else console.input(f"[bold]{shown[0]}-{shown[-1]}>[/] ")
+        chosen = parse_answer(text, question.type, shown)
+        if chosen is not None:
+            if scripted is not None:
+                console.print(f"> {''.join(sorted(chosen))}")
+            return frozenset(to_original[c] for c in chosen), {v: k for k, v in to_original.items()}
+        if scripted is not None:
+            raise UsageError(f"--answers: {text!r} is not a valid answer to question {question.id!r}",
+                             hint=f"answer with {what} from {', '.join(shown)}")
+        console.print(f"[yellow]{t('invalid', lang, what=what, letters=', '.join(shown))}[/]")
+
+
+def ask_open(question, lang: str) -> None:  # noqa: ANN001
+    from rich.markdown import Markdown
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+
+    from minimind_notes.i18n import pick
+
+    console.print(Panel(f"{escape(pick(question.question, lang).strip())}\n\n[dim]{t('open_hint', lang)}[/]",
+                        border_style="magenta", title=t("open", lang, kind=question.kind)))
+    while console.input("... ").strip():
+        pass
+    reference = pick(question.reference, lang)
+    # A code answer without Markdown fences is shown as code, not reflowed as prose.
+    body = (Syntax(reference.strip(), "python") if question.kind == "code" and "```" not in reference
+            else Markdown(reference))
+    console.print(Panel(body, title=t("reference", lang), border_style="green"))
+
+
+@app.command()
+def quiz(
+    module: str = typer.Argument("", help="Module name (default: the next unpassed quiz on your path)."),
+    shuffle: bool = typer.Option(False, "--shuffle", help="Shuffle the questions and their options."),
+    review: bool = typer.Option(False, "--review", help="Ask only what was missed last time."),
+    answers: str = typer.Option("", "--answers",
+                                help="Answer non-interactively: one answer per question, comma-separated "
+                                     "(e.g. A,C,BD). Open questions are skipped."),
+    open_questions: bool = typer.Option(True, "--open/--no-open", help="Ask the open questions at the end."),
+    seed: int | None = typer.Option(None, help="Seed for --shuffle (reproducible order)."),
+    lang: str | None = LANG_OPTION,
+) -> None:
+    """Self-check: choice questions scored on the exact answer set, then open questions."""
+    from rich.markup import escape
+
+    from minimind_notes.curriculum.quiz import PASS_SHARE, load_quiz
+    from minimind_notes.curriculum.resolve import find_module
+    from minimind_notes.i18n import pick
+
+    curriculum, progress, lang = _setup(lang)
+    if module:
+        mod = find_module(curriculum, module)
+    else:
+        path_name, mod = next_quiz_module(curriculum, progress)
+        if mod is None:
+            console.print(t("all_done", lang, path=path_name))
+            return
+    if not mod.quiz:
+        with_quiz = [m.id for m in curriculum.modules if m.quiz]
+        raise UsageError(f"module {mod.id} has no quiz yet", hint=f"quizzes exist for: {', '.join(with_quiz)}")
+    bank = load_quiz(mod.path(curriculum.root) / mod.quiz, mod.id)
+    questions = list(bank.questions)
+    if review:
+        record = progress.quiz(mod.id)
+        if not record:
+            raise UsageError(f"no earlier attempt of the {mod.id} quiz to review",
+                             hint=f"take it first: minimind quiz {mod.id}")
+        questions = [q for q in questions if q.id in set(record["missed"])]
+        if not questions:
+            console.print(t("nothing", lang, module=mod.id))
+            return
+        console.print(t("review_of", lang, n=len(questions)))
+    rng = random.Random(seed)
+    if shuffle:
+        rng.shuffle(questions)
+    scripted = [a.strip() for a in answers.split(",")] if answers else None
+    if scripted is not None and len(scripted) != len(questions):
+        raise UsageError(f"--answers has {len(scripted)} answers for {len(questions)} questions",
+                         hint="give one answer per question, in the order they are asked, e.g. A,C,BD")
+
+    console.rule(t("title", lang, module=pick(mod.title, lang), n=len(questions)))
+    missed, sections = [], []
+    try:
+        for i, q in enumerate(questions):
+            order = list(range(len(q.options)))
+            if shuffle:
+                rng.shuffle(order)
+            console.print(f"[dim]{i + 1}/{len(questions)}[/]")
+            chosen, shown_of = ask_choice(q, order, lang, scripted[i] if scripted else None)
+            right = "".join(sorted(shown_of[c] for c in q.answer))
+            if q.is_correct(chosen):
+                console.print(f"[green]✓ {t('right', lang)}[/] {escape(pick(q.explanation, lang).strip())}\n")
+            else:
+                console.print(f"[red]✗ {t('wrong', lang, answer=right)}[/] "
+                              f"{escape(pick(q.explanation, lang).strip())}\n")
+                missed.append(q.id)
+                if pick(q.section, lang) not in sections:
+                    sections.append(pick(q.section, lang))
+    except EOFError:
+        console.print(f"\n[yellow]{t('no_input', lang)}[/]")
+        raise typer.Exit(1) from None
+
+    correct = len(questions) - len(missed)
+    entry = progress.record_quiz(mod.id, correct, len(questions), missed, review, len(bank.questions))
+    share = correct / len(questions)
+    console.rule()
+    console.print(f"[bold]{t('score', lang, c=correct, n=len(questions), share=share)}[/]")
+    passed = entry["best"] >= PASS_SHARE
+    console.print(f"[green]{t('passed', lang)}[/]" if passed else
+                  f"[yellow]{t('not_passed', lang, module=mod.id)}[/]")
+    if sections:
+        console.print(t("revisit", lang, module=mod.id))
+        for s in sections:
+            console.print(f"  • {escape(s)}")
+    if open_questions and scripted is None and not review and bank.open:
+        try:
+            for q in bank.open:
+                ask_open(q, lang)
+        except EOFError:
+            pass

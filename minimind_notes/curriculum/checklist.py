@@ -1,0 +1,73 @@
+"""The seed's checklists, ticked from recorded facts, never from the learner's say-so.
+
+A module is done when every one of its experiments ran with all checks passing and its
+quiz (if it has one) scored at least 80%. Each path in curriculum.yaml lists its items with
+one rule each:
+
+    experiments: [normalization/exp1, ...]   all ran with every check passing
+    modules_done: foundation | all           every module of that tier done
+    quizzes_passed: foundation | all         every quiz of that tier scored >= 80%
+    trained: [pretrain, full_sft]            a finished training run of each stage
+    own_data: true                           a training run on data outside the embedded set
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from minimind_notes.curriculum.quiz import PASS_SHARE
+from minimind_notes.curriculum.schema import ChecklistItem, Curriculum, LearningPath, Module
+from minimind_notes.progress import Progress
+
+
+@dataclass
+class CheckResult:
+    item: ChecklistItem
+    done: bool
+    detail: str  # e.g. "3/4 modules", shown beside the item
+
+
+def experiment_passed(progress: Progress, module: str, experiment: str) -> bool:
+    record = progress.experiment(module, experiment)
+    return bool(record and record.get("passed"))
+
+
+def quiz_passed(progress: Progress, module: str) -> bool:
+    record = progress.quiz(module)
+    return bool(record and record.get("best", 0) >= PASS_SHARE)
+
+
+def module_done(progress: Progress, module: Module) -> bool:
+    experiments = all(experiment_passed(progress, module.id, e.id) for e in module.experiments)
+    return experiments and (not module.quiz or quiz_passed(progress, module.id))
+
+
+def _in_tier(curriculum: Curriculum, tier: str) -> list[Module]:
+    return [m for m in curriculum.modules if tier == "all" or m.tier == tier]
+
+
+def check(curriculum: Curriculum, progress: Progress, item: ChecklistItem) -> CheckResult:
+    if item.rule == "experiments":
+        names = [str(n).partition("/") for n in item.value]
+        ok = [experiment_passed(progress, mod, exp) for mod, _, exp in names]
+        return CheckResult(item, all(ok), f"{sum(ok)}/{len(ok)}")
+    if item.rule == "modules_done":
+        modules = _in_tier(curriculum, item.value)
+        ok = [module_done(progress, m) for m in modules]
+        return CheckResult(item, bool(ok) and all(ok), f"{sum(ok)}/{len(ok)}")
+    if item.rule == "quizzes_passed":
+        modules = [m for m in _in_tier(curriculum, item.value) if m.quiz]
+        ok = [quiz_passed(progress, m.id) for m in modules]
+        return CheckResult(item, bool(ok) and all(ok), f"{sum(ok)}/{len(ok)}")
+    training = progress.data.get("training", {})
+    if item.rule == "trained":
+        ok = [bool(training.get(stage)) for stage in item.value]
+        return CheckResult(item, all(ok), f"{sum(ok)}/{len(ok)}")
+    if item.rule == "own_data":
+        runs = sum(1 for stage_runs in training.values() for run in stage_runs if run.get("own_data"))
+        return CheckResult(item, runs > 0, f"{runs} run(s)")
+    raise ValueError(f"unknown checklist rule {item.rule!r}")
+
+
+def checklist(curriculum: Curriculum, progress: Progress, path: LearningPath) -> list[CheckResult]:
+    return [check(curriculum, progress, item) for item in path.checklist]
