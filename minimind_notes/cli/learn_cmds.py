@@ -239,7 +239,8 @@ def run_step(curriculum, progress, step, lang: str, quick: bool, interactive: bo
 
         from minimind_notes.errors import MiniMindError
 
-        args = [*step.command] + (["--quick"] if quick and "--quick" not in step.command else [])
+        wants_quick = quick and step.command[0] == "train" and "--quick" not in step.command
+        args = [*step.command] + (["--quick"] if wants_quick else [])
         code = subprocess.run([sys.executable, "-m", "minimind_notes", *args]).returncode
         if code:
             raise MiniMindError(f"step `minimind {' '.join(args)}` failed (exit code {code})",

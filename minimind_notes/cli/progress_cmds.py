@@ -55,6 +55,15 @@ def progress_report(curriculum, progress, names: list[str]) -> dict:  # noqa: AN
     return report
 
 
+def headline(run: dict) -> str:
+    """The number that says how a run went: perplexity, preference or arithmetic accuracy."""
+    for key, fmt in (("val_ppl", "ppl {:.2f}"), ("val_pref_acc", "preference acc {:.1%}"),
+                     ("val_accuracy", "accuracy {:.1%}")):
+        if key in run:
+            return fmt.format(run[key])
+    return "-"
+
+
 @progress_app.callback(invoke_without_command=True)
 def show(
     ctx: typer.Context,
@@ -103,12 +112,11 @@ def show(
     console.print(modules)
     if report["training"]:
         runs = Table(title=t("training", lang), title_justify="left")
-        for col in ("stage", "date", "steps", "val_loss", "val_ppl", "own data"):
+        for col in ("stage", "date", "steps", "held-out result", "own data"):
             runs.add_column(col)
         for stage, run in report["training"].items():
-            runs.add_row(stage, run["date"][:16], str(run.get("steps", "")),
-                         f"{run['val_loss']:.3f}" if "val_loss" in run else "-",
-                         f"{run['val_ppl']:.2f}" if "val_ppl" in run else "-", "yes" if run.get("own_data") else "")
+            runs.add_row(stage, run["date"][:16], str(run.get("steps", "")), headline(run),
+                         "yes" if run.get("own_data") else "")
         console.print(runs)
     console.print(f"[dim]{progress.path}[/]")
 

@@ -161,7 +161,11 @@ class SFTDataset:
     def __init__(self, path: str | os.PathLike, tokenizer: MiniMindTokenizer, max_seq_len: int = 512,
                  skip_bad: bool = False) -> None:
         rows, self.bad_lines = read_rows(path, "conversations", skip_bad)
-        self.examples = [SFTExample(*masked_ids(tokenizer, conv, max_seq_len)) for _, conv in rows]
+        examples = [SFTExample(*masked_ids(tokenizer, conv, max_seq_len)) for _, conv in rows]
+        # A conversation cut before its first assistant token has nothing to learn (and a batch of
+        # only such rows would give a NaN loss): drop it and say how many.
+        self.examples = [e for e in examples if has_target(e)]
+        self.no_target = require_targets(path, len(examples), len(self.examples), max_seq_len)
         self.pad_id = tokenizer.pad_token_id
 
     def __len__(self) -> int:
@@ -177,8 +181,10 @@ class DPODataset:
     def __init__(self, path: str | os.PathLike, tokenizer: MiniMindTokenizer, max_seq_len: int = 512,
                  skip_bad: bool = False) -> None:
         rows, self.bad_lines = read_rows(path, "pair", skip_bad)
-        self.pairs = [(SFTExample(*masked_ids(tokenizer, c, max_seq_len)),
-                       SFTExample(*masked_ids(tokenizer, r, max_seq_len))) for _, (c, r) in rows]
+        pairs = [(SFTExample(*masked_ids(tokenizer, c, max_seq_len)),
+                  SFTExample(*masked_ids(tokenizer, r, max_seq_len))) for _, (c, r) in rows]
+        self.pairs = [p for p in pairs if has_target(p[0]) and has_target(p[1])]
+        self.no_target = require_targets(path, len(pairs), len(self.pairs), max_seq_len)
         self.pad_id = tokenizer.pad_token_id
 
     def __len__(self) -> int:
@@ -189,6 +195,18 @@ class DPODataset:
         chosen = [self.pairs[i][0] for i in indices]
         rejected = [self.pairs[i][1] for i in indices]
         return pad_batch(chosen + rejected, self.pad_id)
+
+
+def has_target(example: SFTExample) -> bool:
+    return any(label != IGNORE for label in example.labels)
+
+
+def require_targets(path: str | os.PathLike, before: int, after: int, max_seq_len: int) -> int:
+    """How many rows lost every target to truncation; an error when none is left."""
+    if before and not after:
+        raise DataError(f"{path}: no row keeps an assistant token within max_seq_len {max_seq_len}",
+                        hint="raise --max_seq_len or shorten the system and user turns")
+    return before - after
 
 
 def pad_batch(examples: Sequence[SFTExample], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -73,7 +73,8 @@ def prepare(source: str | os.PathLike, tokenizer: MiniMindTokenizer, out_dir: Pa
     stem = f"{source.stem}.{tokenizer.fingerprint()}"
     bin_path, meta_path = out_dir / f"{stem}.bin", out_dir / f"{stem}.json"
     wanted = {"source": str(source.resolve()), "source_size": stat.st_size,
-              "source_mtime": stat.st_mtime, "tokenizer": tokenizer.fingerprint()}
+              "source_mtime": stat.st_mtime, "tokenizer": tokenizer.fingerprint(),
+              "skip_bad": skip_bad}  # a cache built with --skip-bad must not pass for a checked one
     if meta_path.is_file() and bin_path.is_file():
         meta = json.loads(meta_path.read_text())
         if all(meta.get(k) == v for k, v in wanted.items()):

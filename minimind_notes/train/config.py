@@ -33,7 +33,8 @@ DEFAULTS = {
     "sft": StageDefaults("sft.jsonl", "sft_val.jsonl", "pretrain", 5e-4, 16, 256, 2, 240),
     "lora": StageDefaults("lora_identity.jsonl", "lora_identity_val.jsonl", "full_sft", 2e-3, 8, 256, 20,
                           120),
-    "dpo": StageDefaults("dpo.jsonl", "dpo_val.jsonl", "full_sft", 1e-5, 8, 256, 1, 180),
+    # 1e-5 barely moved the tiny model in one epoch (held-out margin +0.02); 1e-4 gives +0.12.
+    "dpo": StageDefaults("dpo.jsonl", "dpo_val.jsonl", "full_sft", 1e-4, 8, 256, 1, 180),
     "distill": StageDefaults("sft.jsonl", "sft_val.jsonl", None, 2e-3, 16, 256, 1, 180),
     "grpo": StageDefaults("rl_arithmetic.jsonl", "rl_arithmetic_val.jsonl", "full_sft", 5e-6, 8, 64, 1,
                           240),

@@ -220,6 +220,8 @@ class Trainer:
                  f"{cfg.batch_size}x{self.dist.world}x{cfg.accumulation_steps} on {self.device} "
                  f"({precision_name(self.amp)}, AdamW {self.optimizer_impl})"
                  + (f", time budget {cfg.time_budget:.0f} s" if cfg.time_budget else ""))
+        for note in self.objective.data_notes():
+            self.log(f"data: {note}")
         if first_eval:
             self.log("before: " + format_metrics(first_eval))
         logs: dict[str, float] = {}

@@ -38,8 +38,9 @@ class Objective:
     def load_data(self) -> None:
         from minimind_notes.data.pretokenize import prepare
 
-        self.train = TokenWindows(prepare(self.cfg.data_path, self.tok, skip_bad=self.cfg.skip_bad).tokens,
-                                  self.cfg.max_seq_len, self.cfg.seed)
+        packed = prepare(self.cfg.data_path, self.tok, skip_bad=self.cfg.skip_bad)
+        self.train_meta = packed.meta
+        self.train = TokenWindows(packed.tokens, self.cfg.max_seq_len, self.cfg.seed)
         self.val = (TokenWindows(prepare(self.cfg.val_path, self.tok).tokens, self.cfg.max_seq_len)
                     if self.cfg.val_path else None)
         self.sampler = self.train.sampler
@@ -57,6 +58,11 @@ class Objective:
     def make_batch(self, indices: list[int]) -> Batch:
         ids = self.train.batch(indices)
         return ids, ids
+
+    def data_notes(self) -> list[str]:
+        """What the readers skipped, to tell the learner before training starts."""
+        skipped = getattr(self, "train_meta", {}).get("skipped_lines", 0)
+        return [f"skipped {skipped} bad line(s) of {self.cfg.data_path} (--skip-bad)"] if skipped else []
 
     def state_dict(self) -> dict[str, int]:
         return self.sampler.state_dict()
@@ -115,6 +121,14 @@ def lm_metrics(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor, tok: M
 
 
 class SFTObjective(Objective):
+    def data_notes(self) -> list[str]:
+        notes = [f"skipped {len(self.data.bad_lines)} bad line(s) (--skip-bad): {self.data.bad_lines[0]}"
+                 ] if self.data.bad_lines else []
+        if self.data.no_target:
+            notes.append(f"dropped {self.data.no_target} row(s) whose assistant reply starts after "
+                         f"max_seq_len {self.cfg.max_seq_len}")
+        return notes
+
     def load_data(self) -> None:
         self.data = SFTDataset(self.cfg.data_path, self.tok, self.cfg.max_seq_len, self.cfg.skip_bad)
         self.val_data = (SFTDataset(self.cfg.val_path, self.tok, self.cfg.max_seq_len)
@@ -161,6 +175,8 @@ def sequence_logps(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor) ->
 
 
 class DPOObjective(Objective):
+    data_notes = SFTObjective.data_notes
+
     def load_data(self) -> None:
         self.data = DPODataset(self.cfg.data_path, self.tok, self.cfg.max_seq_len, self.cfg.skip_bad)
         self.val_data = DPODataset(self.cfg.val_path, self.tok, self.cfg.max_seq_len) if self.cfg.val_path else None
@@ -192,7 +208,7 @@ class DPOObjective(Objective):
             return {}
         was_training = model.training
         model.eval()
-        wins, margins, n = 0, 0.0, len(self.val_data)
+        wins, reward_wins, margins, n = 0, 0, 0.0, len(self.val_data)
         for i in range(0, n, self.cfg.batch_size):
             idx = list(range(i, min(n, i + self.cfg.batch_size)))
             ids, labels = (t.to(self.device) for t in self.val_data.batch(idx))
@@ -200,9 +216,13 @@ class DPOObjective(Objective):
             ref = sequence_logps(self.reference, ids, labels)
             b = len(idx)
             wins += int((lp[:b] > lp[b:]).sum())
-            margins += float(((lp[:b] - ref[:b]) - (lp[b:] - ref[b:])).sum()) * self.cfg.dpo_beta
+            margin = (lp[:b] - ref[:b]) - (lp[b:] - ref[b:])  # DPO's implicit reward: chosen minus rejected
+            reward_wins += int((margin > 0).sum())
+            margins += float(margin.sum()) * self.cfg.dpo_beta
         model.train(was_training)
-        return {"val_pref_acc": wins / n, "val_reward_margin": margins / n}
+        # pref_acc: the policy finds the chosen reply more likely; reward_acc: DPO's implicit reward
+        # (log-ratio to the reference) ranks it higher, 0 at the start since policy == reference.
+        return {"val_pref_acc": wins / n, "val_reward_acc": reward_wins / n, "val_reward_margin": margins / n}
 
 
 class DistillObjective(SFTObjective):
