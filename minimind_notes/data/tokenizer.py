@@ -12,10 +12,14 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from minimind_notes.data.chat import BOS, EOS, PAD, apply_chat_template
 from minimind_notes.errors import MiniMindError
 from minimind_notes.fileio import atomic_write_text
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 SPECIAL_TOKENS = [PAD, BOS, EOS]
 
@@ -108,9 +112,9 @@ def _byte_decoder() -> dict[str, int]:
     return {chr(c): b for b, c in zip(printable, codes, strict=True)}
 
 
-def train_tokenizer(texts: Iterator[str] | Iterable[str], out_dir: str | os.PathLike,
-                    vocab_size: int = 6400) -> MiniMindTokenizer:
-    """Train MiniMind's byte-level BPE on `texts`; write tokenizer.json + tokenizer_config.json."""
+def train_hf_bpe(texts: Iterator[str] | Iterable[str], vocab_size: int = 6400) -> Tokenizer:
+    """MiniMind's byte-level BPE trained in memory: ByteLevel pre-tokenizer without a prefix
+    space, all 256 bytes in the alphabet (nothing is unknown), the three special tokens first."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
@@ -120,6 +124,13 @@ def train_tokenizer(texts: Iterator[str] | Iterable[str], out_dir: str | os.Path
         vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def train_tokenizer(texts: Iterator[str] | Iterable[str], out_dir: str | os.PathLike,
+                    vocab_size: int = 6400) -> MiniMindTokenizer:
+    """Train MiniMind's byte-level BPE on `texts`; write tokenizer.json + tokenizer_config.json."""
+    tokenizer = train_hf_bpe(texts, vocab_size)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "tokenizer.json", tokenizer.to_str(pretty=False))

@@ -24,7 +24,7 @@ from minimind_notes.curriculum.experiment import ExperimentContext, main
 from minimind_notes.curriculum.lab import corpus_text
 from minimind_notes.data.bpe_scratch import SYMBOL_TO_BYTE, BPEModel, merge_pair, pretokenize, to_symbols, train_bpe
 from minimind_notes.data.chat import apply_chat_template
-from minimind_notes.data.tokenizer import SPECIAL_TOKENS, MiniMindTokenizer
+from minimind_notes.data.tokenizer import SPECIAL_TOKENS, MiniMindTokenizer, train_hf_bpe
 
 SAMPLES = ["On Monday evening, Lucy walked to the market.", "星期四的下午,亨利走路去磨坊。"]
 EMOJI = ["🙂", "🍎", "🎉"]
@@ -74,19 +74,6 @@ def replay_merges(lines: list[str], merges: list[tuple[str, str]], n: int) -> li
         rows.append({"pair": (left, right), "count": pairs[left, right], "best": max(pairs.values())})
         current = [(merge_pair(symbols, (left, right), left + right), count) for symbols, count in current]
     return rows
-
-
-def hf_trainer(lines: list[str], vocab_size: int):  # noqa: ANN201 - tokenizers.Tokenizer
-    """Hugging Face's BpeTrainer with the settings of minimind_notes/data/tokenizer.py (not written to disk)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(lines, trainer)
-    return tok
 
 
 def hf_merges(tok) -> list[tuple[str, str]]:  # noqa: ANN001
@@ -208,7 +195,7 @@ def compare_with_tokenizers(ctx: ExperimentContext, model: BPEModel, lines: list
                             scratch_s: float) -> None:
     """(d) The same text and vocabulary size through Hugging Face's Rust BpeTrainer."""
     start = time.perf_counter()
-    hf = hf_trainer(lines, vocab)
+    hf = train_hf_bpe(lines, vocab)
     hf_s = time.perf_counter() - start
     theirs = hf_merges(hf)
     same_order = next((i for i, (a, b) in enumerate(zip(model.merges, theirs, strict=False)) if a != b),

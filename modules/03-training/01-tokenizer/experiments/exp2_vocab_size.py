@@ -31,7 +31,7 @@ from minimind_notes.curriculum.experiment import ExperimentContext, main
 from minimind_notes.curriculum.lab import corpus_text
 from minimind_notes.data.bpe_scratch import pretokenize
 from minimind_notes.data.pretokenize import iter_documents
-from minimind_notes.data.tokenizer import SPECIAL_TOKENS, MiniMindTokenizer
+from minimind_notes.data.tokenizer import SPECIAL_TOKENS, MiniMindTokenizer, train_hf_bpe
 from minimind_notes.model import MiniMindForCausalLM, preset
 
 SIZES = [300, 1000, 2000, 4000, 6400]
@@ -39,19 +39,6 @@ EXTRA_SIZES = [500, 8000, 12800]  # full mode only
 WINDOW = 256  # tokens per training window: minimind train's default max_seq_len
 RARE = 10  # a learned token seen fewer times than this in the training text counts as rare
 LEARNED_FROM = len(SPECIAL_TOKENS) + 256  # ids below this are special tokens and bytes
-
-
-def train(docs: list[str], vocab_size: int):  # noqa: ANN201 - tokenizers.Tokenizer
-    """minimind_notes.data.tokenizer.train_tokenizer's settings, kept in memory."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(docs, trainer)
-    return tok
 
 
 def compression(encode, held: dict[str, str], en_words: list[str]) -> dict:  # noqa: ANN001 - text -> ids
@@ -110,7 +97,7 @@ def run(ctx: ExperimentContext) -> None:
     results = {}
     for v in sizes:
         start = time.perf_counter()
-        tok = train(docs, v)
+        tok = train_hf_bpe(docs, v)
         seconds = time.perf_counter() - start
         encode = lambda text, tok=tok: tok.encode(text).ids  # noqa: E731
         results[v] = {**compression(encode, held, en_words), **token_usage(tok, docs), "seconds": seconds,
