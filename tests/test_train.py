@@ -133,6 +133,26 @@ def test_resume_is_exact(corpus, tmp_path):
     assert len(b) == 20 and max(abs(x - y) for x, y in zip(a[10:], b, strict=True)) < 1e-6
 
 
+def test_ctrl_c_saves_the_state_and_resume_finishes_the_curve(corpus, tmp_path, monkeypatch):
+    quiet = lambda *a: None
+    full = train(config(corpus, tmp_path / "a", max_steps=20, log_every=1), echo=quiet)
+    real_step = Trainer.train_step
+
+    def interrupted(self):
+        if self.step == 12:
+            raise KeyboardInterrupt
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    with pytest.raises(MiniMindError, match="interrupted at step 12; state saved") as info:
+        train(config(corpus, tmp_path / "b", max_steps=20, log_every=1, save_every=0), echo=quiet)
+    assert "--resume" in info.value.hint
+    monkeypatch.setattr(Trainer, "train_step", real_step)
+    resumed = train(config(corpus, tmp_path / "b", max_steps=20, log_every=1, resume=True), echo=quiet)
+    a, b = losses(full.run_dir), losses(resumed.run_dir)
+    assert len(b) == 20 and max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-6
+
+
 def test_nan_guard_stops_with_message(corpus, tmp_path):
     with pytest.raises(TrainingDiverged) as info:
         train(config(corpus, tmp_path, learning_rate=1e4, grad_clip=0, max_steps=200, warmup_steps=1,

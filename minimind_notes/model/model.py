@@ -132,7 +132,7 @@ class MiniMindForCausalLM(nn.Module):
     def aux_loss(self) -> torch.Tensor:
         """Sum of the MoE layers' load-balancing losses from the last forward (0 if dense)."""
         losses = [m.aux_loss for m in self.modules() if isinstance(m, MOEFeedForward)]
-        return sum(losses, torch.zeros((), device=self.lm_head.weight.device))
+        return sum(losses, torch.zeros((), device=self.model.norm.weight.device))  # norm: never quantized
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Parameters counted once (the tied embedding/lm_head matrix counts once)."""

@@ -29,7 +29,7 @@ class StageDefaults:
 
 
 DEFAULTS = {
-    "pretrain": StageDefaults("pretrain.jsonl", "pretrain_val.jsonl", None, 2e-3, 16, 256, 4, 480),
+    "pretrain": StageDefaults("pretrain.jsonl", "pretrain_val.jsonl", None, 2e-3, 16, 256, 4, 540),
     "sft": StageDefaults("sft.jsonl", "sft_val.jsonl", "pretrain", 5e-4, 16, 256, 2, 240),
     "lora": StageDefaults("lora_identity.jsonl", "lora_identity_val.jsonl", "full_sft", 2e-3, 8, 256, 20,
                           120),

@@ -343,9 +343,10 @@ def token_logps(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
 
 
 def reward(reply: str, answer: str) -> float:
-    """1 if the first number in the reply is the answer, else 0."""
-    match = re.search(r"-?\d+", reply)
-    return float(match is not None and match.group() == answer)
+    """1 if the last number in the reply is the answer, else 0: replies state the result last
+    ("3 plus 3 is 6.", "9 × 5 = 45.", "The answer is 4.")."""
+    numbers = re.findall(r"-?\d+", reply)
+    return float(bool(numbers) and numbers[-1] == answer)
 
 
 @torch.no_grad()

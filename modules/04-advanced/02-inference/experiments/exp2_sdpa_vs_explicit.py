@@ -170,7 +170,7 @@ def plot(ctx: ExperimentContext, rows: dict, lengths: list[int]) -> None:
         ax.set_yscale("log")
         ax.set_xlabel("sequence length T")
         ax.legend()
-    left.set_ylabel("milliseconds per forward (1 thread)")
+    left.set_ylabel("CPU milliseconds per forward (1 thread)")
     right.set_ylabel("peak memory allocated during forward, MiB")
     fig.suptitle("Fused SDPA vs explicit softmax attention (MiniMind2-small shape, batch 1)")
     ctx.savefig(fig, "sdpa_vs_explicit.png")

@@ -235,7 +235,7 @@ def plot(ctx: ExperimentContext, rows: dict) -> None:
     axes[1].set_yscale("log")
     axes[1].set_ylabel("KL(float32 || quantized), nats per byte")
     axes[2].bar(names, [rows[n]["tok_s"] for n in names], color="tab:green")
-    axes[2].set_ylabel("decoding, tokens/s (1 cached step, 1 thread)")
+    axes[2].set_ylabel("decoding, tokens per CPU second (1 cached step)")
     for ax in axes:
         ax.tick_params(axis="x", rotation=45, labelsize=8)
         for label in ax.get_xticklabels():
