@@ -68,8 +68,9 @@ def train(
         cfg.eval_batches = 4
     summary = run_training(cfg, echo=console.print)
     console.rule(f"{stage} done")
-    console.print(f"{summary.steps} steps, {summary.tokens:,} tokens in {summary.seconds:.0f} s "
-                  f"({summary.tokens_per_s:,.0f} tokens/s, {summary.precision} on {summary.device}); "
+    counted = "tokens" if stage == "pretrain" else "target tokens (those the loss counts)"
+    console.print(f"{summary.steps} steps, {summary.tokens:,} {counted} in {summary.seconds:.0f} s "
+                  f"({summary.tokens_per_s:,.0f}/s, {summary.precision} on {summary.device}); "
                   f"last train loss {summary.train_loss:.4f}")
     if summary.first_eval:
         console.print("held-out before: " + format_metrics(summary.first_eval))
