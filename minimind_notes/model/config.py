@@ -96,8 +96,10 @@ class MiniMindConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # Trains on a 2-core CPU in minutes: 4.46M parameters, 1.6M of them the embedding.
-    "tiny": dict(hidden_size=256, num_hidden_layers=4, max_position_embeddings=4096),
+    # Trains on a 2-core CPU in minutes: 2.78M parameters, 1.23M of them the embedding. At this
+    # compute (~1.5M tokens in 9 minutes) a smaller model learns more: hidden 192 reached held-out
+    # ppl 5.1 where hidden 256 (4.46M) reached 8.4 in the same 540 s of pretraining.
+    "tiny": dict(hidden_size=192, num_hidden_layers=4, max_position_embeddings=4096),
     "minimind2-small": dict(hidden_size=512, num_hidden_layers=8),  # 25.8M
     "minimind2": dict(hidden_size=768, num_hidden_layers=16),  # 104M
     "minimind2-moe": dict(hidden_size=640, num_hidden_layers=8, use_moe=True),  # 145M
