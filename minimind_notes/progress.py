@@ -87,11 +87,8 @@ class Progress:
         `questions` is the size of the whole bank, so a review's share counts the whole quiz."""
         entry = self.data["quizzes"].setdefault(module, {"best": 0.0, "missed": [], "attempts": []})
         entry["attempts"].append({"date": now(), "correct": correct, "total": total, "review": review})
-        if review:
-            asked_right = set(entry["missed"]) - set(missed)
-            entry["missed"] = [q for q in entry["missed"] if q not in asked_right]
-        else:
-            entry["missed"] = list(missed)
+        # a review asks only the missed questions: keep those still wrong
+        entry["missed"] = [q for q in entry["missed"] if q in missed] if review else list(missed)
         entry["best"] = max(entry["best"], (questions - len(entry["missed"])) / max(questions, 1))
         entry["date"] = now()
         self.save()

@@ -85,13 +85,13 @@ def record_run(cfg, summary) -> None:  # noqa: ANN001
     import os
     from pathlib import Path
 
-    from minimind_notes.content import content_root
+    from minimind_notes.content import data_dir
     from minimind_notes.progress import Progress
 
     if int(os.environ.get("RANK", "0")) != 0:
         return
     data = Path(cfg.data_path).resolve()
-    own = not data.is_relative_to((content_root() / "data").resolve())
+    own = not data.is_relative_to(data_dir().resolve())
     metrics = {"steps": summary.steps, "tokens": summary.tokens, "seconds": round(summary.seconds, 1),
                "train_loss": summary.train_loss, "weights": summary.weights, **summary.final_eval}
     Progress().record_training(cfg.save_name, metrics, str(data), own)
