@@ -67,6 +67,7 @@ class TrainConfig:
     eval_every: int = 100
     save_every: int = 100
     log_every: int = 10
+    progress_bar: bool = True  # the rich bar on a terminal; experiments turn it off
     eval_batches: int = 20
     seed: int = 42
     device: str = "auto"

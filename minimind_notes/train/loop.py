@@ -226,7 +226,7 @@ class Trainer:
             self.log("before: " + format_metrics(first_eval))
         logs: dict[str, float] = {}
         window_start, window_tokens = time.perf_counter(), self.tokens
-        bar = ProgressBar(self.total_steps, self.step, enabled=self.dist.is_main)
+        bar = ProgressBar(self.total_steps, self.step, enabled=self.dist.is_main and cfg.progress_bar)
         try:
             with bar:
                 while self.step < self.total_steps:
