@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -47,6 +50,25 @@ def iter_documents(path: Path, skip_bad: bool = False, bad: list[str] | None = N
         yield text
 
 
+def batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def write_packed(out: BinaryIO, docs: list[list[int]], tokenizer: MiniMindTokenizer) -> int:
+    """Append `bos doc eos` for every doc as uint16; returns the number of tokens written."""
+    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    flat = np.fromiter(chain.from_iterable((bos, *ids, eos) for ids in docs), dtype=np.uint16)
+    out.write(flat.tobytes())
+    return len(flat)
+
+
 @dataclass
 class PackedTokens:
     path: Path  # the .bin memmap
@@ -61,7 +83,7 @@ class PackedTokens:
 
 
 def prepare(source: str | os.PathLike, tokenizer: MiniMindTokenizer, out_dir: Path | None = None,
-            skip_bad: bool = False, batch_docs: int = 2048) -> PackedTokens:
+            skip_bad: bool = False, batch_docs: int = 512) -> PackedTokens:
     """Tokenize `source` into a packed uint16 memmap (cached)."""
     source = Path(source)
     if not source.is_file():
@@ -83,23 +105,18 @@ def prepare(source: str | os.PathLike, tokenizer: MiniMindTokenizer, out_dir: Pa
     start = time.perf_counter()
     bad: list[str] = []
     n_tokens = n_docs = 0
-    with atomic_path(bin_path) as tmp, open(tmp, "wb") as out:
-        batch: list[str] = []
-
-        def flush() -> None:
-            nonlocal n_tokens, n_docs
-            for ids in tokenizer.encode_batch(batch):
-                doc = np.asarray([tokenizer.bos_token_id, *ids, tokenizer.eos_token_id], dtype=np.uint16)
-                out.write(doc.tobytes())
-                n_tokens += len(doc)
-                n_docs += 1
-            batch.clear()
-
-        for text in iter_documents(source, skip_bad, bad):
-            batch.append(text)
-            if len(batch) >= batch_docs:
-                flush()
-        flush()
+    # Two stages overlap: the Rust encoder works on batch i+1 (GIL released, all cores) while
+    # Python packs and writes batch i. The flat array is one write per batch, not one per doc.
+    with atomic_path(bin_path) as tmp, open(tmp, "wb") as out, ThreadPoolExecutor(1) as encoder:
+        pending = None
+        for batch in batched(iter_documents(source, skip_bad, bad), batch_docs):
+            queued = encoder.submit(tokenizer.encode_batch, batch)  # starts as soon as the last one ends
+            if pending is not None:
+                n_tokens += write_packed(out, pending.result(), tokenizer)
+            pending = queued
+            n_docs += len(batch)
+        if pending is not None:
+            n_tokens += write_packed(out, pending.result(), tokenizer)
     if n_tokens == 0:
         bin_path.unlink(missing_ok=True)
         raise DataError(f"{source}: no documents to train on (empty dataset)")
