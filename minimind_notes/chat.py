@@ -35,7 +35,7 @@ def load_for_inference(weights: str, tokenizer: str | None = None, lora: str | N
                        device: str | torch.device = "cpu",
                        save_dir: str | Path = "out") -> tuple[nn.Module, MiniMindTokenizer, Path]:
     """The model (eval mode, LoRA merged if given), its tokenizer, and the weights path."""
-    from minimind_notes.model.checkpoint import load_model, read_state_dict
+    from minimind_notes.model.checkpoint import load_model, read_metadata, read_state_dict
 
     path = resolve_weights(weights, save_dir)
     tok = MiniMindTokenizer.from_dir(tokenizer)
@@ -46,9 +46,11 @@ def load_for_inference(weights: str, tokenizer: str | None = None, lora: str | N
     if lora:
         from minimind_notes.model.lora import apply_lora, load_lora_state_dict, merge_lora
 
-        adapters = read_state_dict(resolve_weights(lora, save_dir))
+        lora_path = resolve_weights(lora, save_dir)
+        adapters = read_state_dict(lora_path)
         rank = next(v.shape[0] for k, v in adapters.items() if k.endswith("lora_A"))
-        apply_lora(model, rank=rank, alpha=2.0 * rank)
+        alpha = float(read_metadata(lora_path).get("lora_alpha", 2.0 * rank))  # older files: the default
+        apply_lora(model, rank=rank, alpha=alpha)
         load_lora_state_dict(model, adapters)
         merge_lora(model)
     return model.to(device).eval(), tok, path

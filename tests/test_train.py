@@ -186,3 +186,19 @@ def test_ddp_two_processes_equal_one(corpus, tmp_path):
     for k in single:
         assert torch.equal(rank0[k], rank1[k]), k
         assert (single[k] - rank0[k]).abs().max() < 1e-5, k
+
+
+def test_lora_merges_with_the_alpha_it_was_trained_with(corpus, tmp_path):
+    from minimind_notes.chat import load_for_inference
+    from minimind_notes.train.loop import Trainer
+
+    quiet = lambda *a: None
+    train(config(corpus, tmp_path, "sft", max_steps=5), echo=quiet)
+    trainer = Trainer(config(corpus, tmp_path, "lora", from_weight="full_sft", max_steps=10, lora_rank=4,
+                             lora_alpha=3.0, learning_rate=1e-2), echo=quiet)
+    summary = trainer.run()
+    merged, _, _ = load_for_inference(str(tmp_path / "out" / "full_sft_64.safetensors"), str(corpus / "tok"),
+                                      lora=summary.weights)
+    ids = torch.randint(3, 300, (2, 16))
+    with torch.no_grad():
+        assert torch.allclose(merged(ids).logits, trainer.model.eval()(ids).logits, atol=1e-4)

@@ -7,6 +7,7 @@ folder from the official MiniMind2 release (tokenizer.json) loads the same way.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -70,6 +71,13 @@ class MiniMindTokenizer:
         """Many texts at once, on all cores (the Rust side parallelizes); no offsets computed."""
         encode = getattr(self.tok, "encode_batch_fast", self.tok.encode_batch)  # tokenizers >= 0.21
         return [e.ids for e in encode(list(texts), add_special_tokens=False)]
+
+    @functools.cached_property
+    def token_bytes(self) -> list[int]:
+        """Bytes of text behind each id. A byte-level token's name has one symbol per byte, and a
+        special token's name is its (ASCII) text, so this is len(name): exact even for a token that
+        holds half of a multi-byte character, which decoding alone would turn into U+FFFD."""
+        return [len(self.tok.id_to_token(i) or "") for i in range(self.vocab_size)]
 
     def decode(self, ids: Iterable[int], skip_special_tokens: bool = False) -> str:
         return self.tok.decode(list(ids), skip_special_tokens=skip_special_tokens)

@@ -50,14 +50,19 @@ def strip_prefixes(key: str) -> str:
     return key
 
 
-def read_config(path: str | os.PathLike) -> MiniMindConfig | None:
-    """The config stored in a safetensors file's metadata by `save_checkpoint`, if any."""
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The string metadata of a safetensors file ({} for other formats)."""
     if Path(path).suffix != ".safetensors":
-        return None
+        return {}
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
+        return f.metadata() or {}
+
+
+def read_config(path: str | os.PathLike) -> MiniMindConfig | None:
+    """The config stored in a safetensors file's metadata by `save_checkpoint`, if any."""
+    meta = read_metadata(path)
     return MiniMindConfig.from_dict(json.loads(meta["config"])) if "config" in meta else None
 
 

@@ -77,7 +77,7 @@ class TrainConfig:
     run_name: str | None = None
     # stage-specific
     lora_rank: int = 8
-    lora_alpha: float = 16.0
+    lora_alpha: float | None = None  # None -> 2 x lora_rank (MiniMind's 16 at rank 8)
     dpo_beta: float = 0.1
     distill_temperature: float = 2.0
     distill_alpha: float = 0.5  # weight of the CE term; (1 - alpha) for the KL to the teacher
@@ -107,6 +107,8 @@ class TrainConfig:
             self.time_budget = None if self.max_steps else d.time_budget
         if self.from_weight == "default":
             self.from_weight = d.from_weight
+        if self.lora_alpha is None:
+            self.lora_alpha = 2.0 * self.lora_rank
         if self.from_weight in ("none", ""):
             self.from_weight = None
 

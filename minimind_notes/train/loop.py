@@ -133,7 +133,7 @@ class Trainer:
         if not self.dist.is_main:
             return
         weights = self.objective.weights_to_save(self.model)
-        meta = {"stage": self.cfg.stage, "step": str(self.step)}
+        meta = {"stage": self.cfg.stage, "step": str(self.step), **self.objective.metadata()}
         if weights is None:
             save_checkpoint(self.model, self.weights_path, meta)
         else:

@@ -77,6 +77,10 @@ class Objective:
     def trainable(self, model: nn.Module) -> list[nn.Parameter]:
         return [p for p in model.parameters() if p.requires_grad]
 
+    def metadata(self) -> dict[str, str]:
+        """Extra strings stored in the saved weights file."""
+        return {}
+
     def weights_to_save(self, model: nn.Module) -> dict[str, torch.Tensor] | None:
         return None  # None -> the whole model
 
@@ -106,6 +110,7 @@ def lm_metrics(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor, tok: M
     was_training = model.training
     model.eval()
     nll, n_tokens, n_bytes = 0.0, 0, 0
+    token_bytes = torch.tensor(tok.token_bytes)
     for i in range(0, len(ids), batch_size):
         x, y = ids[i:i + batch_size].to(device), labels[i:i + batch_size].to(device)
         logits = model(x).logits[:, :-1].float()
@@ -113,7 +118,7 @@ def lm_metrics(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor, tok: M
         mask = target != IGNORE
         nll += float(F.cross_entropy(logits[mask], target[mask], reduction="sum"))
         n_tokens += int(mask.sum())
-        n_bytes += sum(len(tok.decode(row[m].tolist()).encode()) for row, m in zip(target, mask, strict=True))
+        n_bytes += int(token_bytes[target[mask].cpu()].sum())
     model.train(was_training)
     loss = nll / max(n_tokens, 1)
     return {"val_loss": loss, "val_ppl": math.exp(min(loss, 50)),
@@ -163,6 +168,9 @@ class LoRAObjective(SFTObjective):
         from minimind_notes.model.lora import lora_state_dict
 
         return lora_state_dict(model)
+
+    def metadata(self) -> dict[str, str]:  # chat needs alpha to merge with the trained scale
+        return {"lora_rank": str(self.cfg.lora_rank), "lora_alpha": str(self.cfg.lora_alpha)}
 
 
 def sequence_logps(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -271,6 +279,10 @@ class GRPOObjective(Objective):
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
         self.reference = copy.deepcopy(model).eval().requires_grad_(False)
+        # torch.multinomial only takes a generator on its tensors' device: the CPU one made in
+        # load_data fails on CUDA ("Expected a 'cuda' device type for generator"). The device is
+        # known only now (the Trainer sets it after constructing the objective).
+        self.generator = torch.Generator(device=self.device).manual_seed(self.cfg.seed + self.rank)
         return model
 
     def state_dict(self) -> dict[str, Any]:
@@ -279,7 +291,8 @@ class GRPOObjective(Objective):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.sampler.load_state_dict(state)
         if "generator" in state:
-            self.generator.set_state(state["generator"])
+            # resume loads with map_location=device; a generator state must be a CPU byte tensor
+            self.generator.set_state(state["generator"].cpu())
 
     def prompt_ids(self, prompt: str) -> list[int]:
         return self.tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
