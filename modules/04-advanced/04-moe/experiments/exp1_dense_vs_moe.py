@@ -1,0 +1,281 @@
+"""MoE exp1: a dense model and an MoE model with the same active parameters per token.
+
+Both are the real MiniMindForCausalLM on byte-level text (vocab 256, hidden 64, 2 layers, 4 query
+heads, 2 KV heads). They differ only in the feed-forward of each block:
+
+    dense: one SwiGLU FFN of width 192 (the default for hidden 64)
+    MoE:   use_moe=True, 4 routed experts of width 96, top-2 routing (num_experts_per_tok=2, the
+           weights renormalised: norm_topk_prob), no shared expert, aux_loss_alpha 0.1 (the default)
+
+MiniMind2-MoE routes each token to 2 of 4 experts too. Two half-width experts per token do the
+work of one full-width FFN, so the active parameters match; the model holds twice the FFN weights.
+
+(a) Counting: total and active parameters, read from the models, and the matrix-multiply FLOPs per
+    token counted during a forward pass (hooks on every Linear and router: 2 x rows x in x out for the
+    rows each one actually processed); the parameter counts for the MiniMind2 presets.
+(b) Training: both models on the same batches for the same steps, with the load-balancing loss
+    added to the cross-entropy as the trainer does; held-out loss for two seeds, so the gap can be
+    compared with the seed-to-seed noise. Full mode trains longer and adds a dense model with a
+    width-384 FFN: the same total FFN weights as the MoE, at twice its compute per token.
+(c) Speed: the CPU time of one training step (forward + backward) of each trained model on the same
+    batch, interleaved and repeated, fastest try kept.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from minimind_notes.curriculum.experiment import ExperimentContext, main
+from minimind_notes.curriculum.lab import ByteBatches, corpus_text, eval_loss, unigram_entropy
+from minimind_notes.curriculum.moe_lab import (
+    active_parameters,
+    byte_config,
+    expert_load,
+    load_stats,
+    mm_flops_per_token,
+    train_with_aux,
+)
+from minimind_notes.model import MiniMindForCausalLM, preset
+
+SEQ, LR = 64, 3e-3
+MOE = dict(use_moe=True, n_routed_experts=4, num_experts_per_tok=2, n_shared_experts=0, intermediate_size=96)
+MODELS = {"dense": {}, "moe": MOE, "dense-wide": dict(intermediate_size=384)}
+
+
+def ffn_params(model: MiniMindForCausalLM) -> int:
+    """Weights of all feed-forward sub-layers (experts and router included)."""
+    return sum(p.numel() for layer in model.model.layers for p in layer.mlp.parameters())
+
+
+def router_params(model: MiniMindForCausalLM) -> int:
+    return sum(layer.mlp.gate.weight.numel() for layer in model.model.layers if hasattr(layer.mlp, "gate"))
+
+
+def counting(ids: torch.Tensor) -> dict:
+    """Total / active / FFN parameters and measured matmul FLOPs per token, at initialization."""
+    rows = {}
+    for name, overrides in MODELS.items():
+        model = MiniMindForCausalLM(byte_config(**overrides))
+        rows[name] = {"total": model.num_parameters(), "active": active_parameters(model),
+                      "ffn": ffn_params(model), "router": router_params(model),
+                      "flops": mm_flops_per_token(model, ids)}
+    return rows
+
+
+def preset_counts() -> dict:
+    """MiniMind2-MoE against the dense presets, built on the meta device (shapes only)."""
+    out = {}
+    for name in ("minimind2-small", "minimind2", "minimind2-moe"):
+        config = preset(name)
+        with torch.device("meta"):
+            model = MiniMindForCausalLM(config)
+        out[name] = {"total": model.num_parameters(), "active": active_parameters(model),
+                     "expert": 3 * config.hidden_size * config.intermediate_size,
+                     "layers": config.num_hidden_layers, "routed": config.n_routed_experts,
+                     "top_k": config.num_experts_per_tok, "shared": config.n_shared_experts}
+    return out
+
+
+def train_one(name: str, seed: int, steps: int, batch: int, val: torch.Tensor, min_lr_ratio: float) -> dict:
+    torch.manual_seed(seed)  # same seed -> same attention/embedding init for every model of a pair
+    model = MiniMindForCausalLM(byte_config(**MODELS[name]))
+    log = train_with_aux(model, ByteBatches(corpus_text("train"), seed=seed), steps, batch, SEQ, LR,
+                         min_lr_ratio=min_lr_ratio)
+    result = {"model": model, "val_loss": eval_loss(model, val, 64), "losses": log.losses}
+    if name == "moe":
+        result["cv"] = load_stats(expert_load(model, val))["cv"]
+    return result
+
+
+def step_cpu_seconds(models: dict, ids: torch.Tensor, rounds: int) -> dict:
+    """Fastest CPU time of forward + backward per model, the models interleaved round by round."""
+    best = dict.fromkeys(models, float("inf"))
+    for _ in range(rounds):
+        for name, model in models.items():
+            model.train()
+            start = time.process_time()
+            out = model(ids, labels=ids)
+            (out.loss + out.aux_loss).backward()
+            best[name] = min(best[name], time.process_time() - start)
+            model.zero_grad(set_to_none=True)
+    return best
+
+
+def run(ctx: ExperimentContext) -> None:
+    torch.set_num_threads(1)  # tiny matrices: one thread is fastest and steady on a busy CPU
+    val = ByteBatches(corpus_text("val")).fixed(128 if ctx.quick else 256, SEQ)
+    counts = counting(val[:8])
+    presets = preset_counts()
+    ctx.metric("counts", counts)
+    ctx.metric("preset_counts", presets)
+    ctx.table({"en": "(a) Parameters and matmul FLOPs per token (counted during one forward pass)",
+               "zh": "(a) 参数量与每个 token 的矩阵乘法 FLOPs(在一次前向中统计)"},
+              ["model", "total params", "active params / token", "FFN params (all layers)", "router params",
+               "matmul FLOPs / token"],
+              [[n, c["total"], c["active"], c["ffn"], c["router"], c["flops"]] for n, c in counts.items()])
+    ctx.table({"en": "(a) The MiniMind2 presets (meta device: shapes only)",
+               "zh": "(a) MiniMind2 各预设(meta 设备:只有形状)"},
+              ["preset", "total params", "active params / token", "routed experts", "top-k", "shared experts"],
+              [[n, p["total"], p["active"], p["routed"] if n.endswith("moe") else "-",
+                p["top_k"] if n.endswith("moe") else "-", p["shared"] if n.endswith("moe") else "-"]
+               for n, p in presets.items()])
+    findings_counting(ctx, counts, presets)
+
+    # Quick: a short run at constant LR (it learns fastest in few steps); full: the trainer's cosine
+    # decay to lr / 10, which also steadies the final loss.
+    steps, batch, min_lr_ratio = (180, 8, 1.0) if ctx.quick else (800, 16, 0.1)
+    names = ["dense", "moe"] if ctx.quick else list(MODELS)
+    seeds = [ctx.seed, ctx.seed + 1]
+    ctx.log("(b) Training {names} for {s} steps, batch {b} x {t} bytes, lr {lr} ({sched}), seeds {seeds}; "
+            "loss = cross-entropy + aux_loss.",
+            "(b) 训练 {names}:{s} 步,batch {b} x {t} 字节,学习率 {lr}({sched_zh}),种子 {seeds};"
+            "loss = 交叉熵 + aux_loss。",
+            names=", ".join(names), s=steps, b=batch, t=SEQ, lr=LR, seeds=seeds,
+            sched="constant" if min_lr_ratio == 1 else "cosine decay to lr / 10",
+            sched_zh="恒定" if min_lr_ratio == 1 else "余弦衰减到 lr / 10")
+    runs = {(n, s): train_one(n, s, steps, batch, val, min_lr_ratio) for s in seeds for n in names}
+    ctx.metric("val_loss", {f"{n}_seed{s}": r["val_loss"] for (n, s), r in runs.items()})
+    ctx.metric("moe_load_cv", {f"seed{s}": runs["moe", s]["cv"] for s in seeds})
+    ctx.table({"en": f"(b) Held-out loss after {steps} steps (nats per byte; byte frequencies alone: "
+                     f"{unigram_entropy(corpus_text('train')):.3f})",
+               "zh": f"(b) 训练 {steps} 步后的验证损失(每字节 nats;只按字节频率预测:"
+                     f"{unigram_entropy(corpus_text('train')):.3f})"},
+              ["model", *[f"seed {s}" for s in seeds], "mean"],
+              [[n, *[runs[n, s]["val_loss"] for s in seeds], sum(runs[n, s]["val_loss"] for s in seeds) / 2]
+               for n in names])
+    findings_loss(ctx, runs, names, seeds, steps, unigram_entropy(corpus_text("train")))
+
+    trained = {n: runs[n, seeds[0]]["model"] for n in ("dense", "moe")}
+    times = step_cpu_seconds(trained, val[:batch], rounds=12 if ctx.quick else 20)
+    ctx.metric("step_cpu_seconds", times)
+    ctx.table({"en": f"(c) One training step (forward + backward) on {batch} x {SEQ} bytes, fastest CPU time",
+               "zh": f"(c) 一个训练步(前向 + 反向),{batch} x {SEQ} 字节,最快的 CPU 时间"},
+              ["model", "ms", "matmul FLOPs / token"],
+              [[n, 1000 * times[n], counts[n]["flops"]] for n in trained])
+    findings_speed(ctx, times, counts)
+    plot(ctx, runs, names, seeds, counts)
+
+
+def findings_counting(ctx: ExperimentContext, counts: dict, presets: dict) -> None:
+    d, m = counts["dense"], counts["moe"]
+    experts = m["ffn"] - m["router"]
+    ctx.finding(
+        "Same active parameters, more total: the MoE's experts hold {e:,} weights, {r:.2f}x the dense FFN's "
+        "{f:,} (4 experts of width 96 vs one of width 192, top-2), so the model has {tm:,} parameters against "
+        "{td:,}; a token uses {am:,} of them against {ad:,}: the difference is exactly the router, {rt:,} "
+        "(check: experts = 2 x dense FFN and active difference = router weights, both exact)",
+        "激活参数相同,总参数更多:MoE 的专家共有 {e:,} 个权重,是稠密 FFN({f:,})的 {r:.2f} 倍"
+        "(4 个宽 96 的专家对 1 个宽 192 的 FFN,top-2),所以模型共有 {tm:,} 个参数,稠密模型 {td:,} 个;"
+        "每个 token 用到其中 {am:,} 个,稠密模型 {ad:,} 个,相差的恰好是路由器的 {rt:,} 个权重"
+        "(检验:专家 = 2 x 稠密 FFN,激活参数之差 = 路由器权重,均精确相等)",
+        experts == 2 * d["ffn"] and m["active"] - d["active"] == m["router"] and d["active"] == d["total"],
+        e=experts, r=experts / d["ffn"], f=d["ffn"], tm=m["total"], td=d["total"], am=m["active"],
+        ad=d["active"], rt=m["router"])
+    ctx.finding(
+        "Counted during a forward pass: {fm:,.0f} matmul FLOPs per token for the MoE and {fd:,.0f} for the dense "
+        "model ({r:.4f}x): the extra {x:,.0f} is the router (2 x 4 x 64 per layer). Twice the FFN weights, "
+        "the same compute (check: FLOP ratio within 1%, extra = 2 x router weights)",
+        "在一次前向中统计:MoE 每个 token {fm:,.0f} 次矩阵乘法 FLOPs,稠密模型 {fd:,.0f} 次"
+        "({r:.4f} 倍):多出的 {x:,.0f} 次来自路由器(每层 2 x 4 x 64)。FFN 权重翻倍,计算量不变"
+        "(检验:FLOPs 之比在 1% 以内,多出的部分 = 2 x 路由器权重)",
+        abs(m["flops"] / d["flops"] - 1) < 0.01 and m["flops"] - d["flops"] == 2 * m["router"],
+        fm=m["flops"], fd=d["flops"], r=m["flops"] / d["flops"], x=m["flops"] - d["flops"])
+    p = presets["minimind2-moe"]
+    idle = (p["routed"] - p["top_k"]) * p["layers"] * p["expert"]
+    ctx.finding(
+        "MiniMind2-MoE ({routed} routed experts, top-{k}, {shared} shared, hidden 640, 8 layers) holds "
+        "{t:,} parameters but a token uses {a:,}: {i:,} weights ({idle_experts} experts of {pe:,} in each of "
+        "{l} layers) sit idle for it. The dense MiniMind2 holds {t2:,}, all active (check: total - active = "
+        "(routed - top_k) x layers x 3 x 640 x 1728)",
+        "MiniMind2-MoE({routed} 个路由专家,top-{k},{shared} 个共享专家,hidden 640,8 层)共有 {t:,} "
+        "个参数,但每个 token 只用到 {a:,} 个:{i:,} 个权重(每层 {idle_experts} 个专家、每个 {pe:,},共 {l} "
+        "层)对它闲置。稠密的 MiniMind2 有 {t2:,} 个参数,全部激活(检验:总参数 - 激活参数 = "
+        "(路由专家数 - top_k) x 层数 x 3 x 640 x 1728)",
+        p["total"] - p["active"] == idle and p["expert"] == 3 * 640 * 1728,
+        routed=p["routed"], k=p["top_k"], shared=p["shared"], t=p["total"], a=p["active"], i=idle,
+        idle_experts=p["routed"] - p["top_k"], pe=p["expert"], l=p["layers"], t2=presets["minimind2"]["total"])
+
+
+def findings_loss(ctx: ExperimentContext, runs: dict, names: list[str], seeds: list[int], steps: int,
+                  unigram: float) -> None:
+    loss = {key: r["val_loss"] for key, r in runs.items()}
+    gaps = [loss["moe", s] - loss["dense", s] for s in seeds]  # < 0: the MoE is ahead
+    noise = max(abs(loss[n, seeds[0]] - loss[n, seeds[1]]) for n in ("dense", "moe"))
+    if all(g < 0 for g in gaps):
+        verdict = ("the MoE is ahead in both seeds", "两个种子下 MoE 都领先")
+    elif all(g > 0 for g in gaps):
+        verdict = ("the dense model is ahead in both seeds", "两个种子下都是稠密模型领先")
+    else:
+        verdict = ("the seeds disagree on the sign", "两个种子给出的方向相反")
+    cv = max(max(runs["moe", s]["cv"]) for s in seeds)
+    even = ("stayed even", "保持均匀") if cv < 0.3 else ("was uneven", "并不均匀")
+    ctx.finding(
+        "After {s} steps both models use context, held-out loss below the {u:.3f} of byte frequencies: dense "
+        "{d}, MoE {m} (seeds {seeds}). MoE - dense: {g}; {v}; seed-to-seed spread of one model up to {n:.3f}. "
+        "The MoE's expert load {ev} (CV of the shares at most {cv:.2f}) (check: every loss < {u:.3f} - 0.3)",
+        "训练 {s} 步后,两个模型都用上了上下文,验证损失都低于只按字节频率预测的 {u:.3f}:稠密 {d},MoE {m}"
+        "(种子 {seeds})。MoE - 稠密:{g};{v_zh};同一模型换种子的差异最大 {n:.3f}。MoE 的专家负载{ev_zh}"
+        "(份额的变异系数最大 {cv:.2f})(检验:每个损失 < {u:.3f} - 0.3)",
+        all(v < unigram - 0.3 for v in loss.values()), s=steps, u=unigram, cv=cv, ev=even[0], ev_zh=even[1],
+        d=" / ".join(f"{loss['dense', s]:.3f}" for s in seeds), m=" / ".join(f"{loss['moe', s]:.3f}" for s in seeds),
+        seeds=" / ".join(map(str, seeds)), g=" / ".join(f"{g:+.3f}" for g in gaps), v=verdict[0],
+        v_zh=verdict[1], n=noise)
+    if "dense-wide" not in names:
+        return
+    wide = [loss["dense-wide", s] for s in seeds]
+    ctx.finding(
+        "Total parameters help when they are all active: the dense model with the MoE's total FFN weights "
+        "(width 384, twice the FFN compute per token) reaches {w} against dense {d} and MoE {m} (check: "
+        "lower than both in both seeds)",
+        "总参数全部激活时才真正占优:FFN 总权重与 MoE 相同(宽 384,每个 token 的 FFN 计算量翻倍)的稠密模型"
+        "达到 {w},稠密模型为 {d},MoE 为 {m}(检验:两个种子下都低于另外两者)",
+        all(loss["dense-wide", s] < min(loss["dense", s], loss["moe", s]) for s in seeds),
+        w=" / ".join(f"{v:.3f}" for v in wide), d=" / ".join(f"{loss['dense', s]:.3f}" for s in seeds),
+        m=" / ".join(f"{loss['moe', s]:.3f}" for s in seeds))
+
+
+def findings_speed(ctx: ExperimentContext, times: dict, counts: dict) -> None:
+    ratio = times["moe"] / times["dense"]
+    ctx.finding(
+        "Equal FLOPs are not equal time here: a training step takes {m:.1f} ms for the MoE and {d:.1f} ms for "
+        "the dense model on this CPU ({r:.2f}x, FLOP ratio {f:.3f}). The per-expert loop, the index "
+        "gathering and index_add cost time that a FLOP count does not see "
+        "(check: time ratio > 1.1)",
+        "FLOPs 相同不等于时间相同:在这台 CPU 上,MoE 一个训练步用 {m:.1f} ms,稠密模型 {d:.1f} ms"
+        "({r:.2f} 倍,而 FLOPs 之比为 {f:.3f})。逐个专家的循环、按索引取 token 和 index_add 都要花时间,"
+        "FLOPs 统计看不到它们(检验:时间之比 > 1.1)",
+        ratio > 1.1, m=1000 * times["moe"], d=1000 * times["dense"], r=ratio,
+        f=counts["moe"]["flops"] / counts["dense"]["flops"])
+
+
+def smooth(values: list[float], window: int = 20) -> list[float]:
+    return [sum(values[max(0, i - window + 1):i + 1]) / len(values[max(0, i - window + 1):i + 1])
+            for i in range(len(values))]
+
+
+def plot(ctx: ExperimentContext, runs: dict, names: list[str], seeds: list[int], counts: dict) -> None:
+    plt = ctx.plt
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    colors = {"dense": "tab:blue", "moe": "tab:orange", "dense-wide": "tab:green"}
+    for n in names:
+        for s, style in zip(seeds, ("-", "--"), strict=True):
+            left.plot(smooth(runs[n, s]["losses"]), style, color=colors[n], lw=1,
+                      label=f"{n}, seed {s} (held-out {runs[n, s]['val_loss']:.3f})")
+    left.set_xlabel("training step")
+    left.set_ylabel("training cross-entropy, nats per byte (20-step mean)")
+    left.legend(fontsize=7)
+    shown = [n for n in MODELS if n in counts]
+    x = range(len(shown))
+    right.bar([i - 0.2 for i in x], [counts[n]["total"] for n in shown], 0.4, label="total parameters")
+    right.bar([i + 0.2 for i in x], [counts[n]["active"] for n in shown], 0.4, label="active per token")
+    right.set_xticks(list(x), shown)
+    right.set_ylabel("parameters")
+    right.legend()
+    fig.suptitle("Dense vs MoE at equal active parameters")
+    ctx.savefig(fig, "dense_vs_moe.png")
+
+
+if __name__ == "__main__":
+    main(__file__)
