@@ -1,0 +1,275 @@
+"""Pieces the alignment experiments share: a small addition world written in the embedded data's own
+phrasing, tokenizers sized for the lab, batched sampling and scoring, the exact KL of a policy from
+its reference, and per-pair DPO log-probabilities by kind of pair.
+
+GRPO draws many replies per step. With the shipped 6,400-token vocabulary the output layer dominates
+every step of a lab model, so these experiments train a small BPE with the project's own
+`train_tokenizer` on the lab's text: the same MiniMind model, Trainer and objectives, at a cost a CPU
+pays in seconds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from minimind_notes.data.chat import apply_chat_template
+from minimind_notes.data.sample import arithmetic
+from minimind_notes.data.sample.preferences import RUDE_EN, RUDE_ZH
+from minimind_notes.data.tokenizer import MiniMindTokenizer, train_tokenizer
+from minimind_notes.model.generation import SamplingConfig, generate
+from minimind_notes.train.objectives import reward, sequence_logps
+
+Row = tuple[str, str]  # (prompt, answer)
+RESULT_ONLY = 2  # arithmetic.reply's style 2, 'The answer is 12.'; styles 0 and 1 restate the sum first
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def conversation(question: str, answer: str) -> dict:
+    return {"conversations": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]}
+
+
+def chat_texts(rows: list[dict]) -> list[str]:
+    """Each conversation (or each side of a preference pair) rendered with the chat template."""
+    texts = []
+    for r in rows:
+        texts += [apply_chat_template(r[k]) for k in ("conversations", "chosen", "rejected") if k in r]
+    return texts
+
+
+def small_tokenizer(texts: list[str], out_dir: Path, vocab_size: int) -> MiniMindTokenizer:
+    """MiniMind's byte-level BPE (with the chat special tokens) trained on `texts`."""
+    return train_tokenizer(texts, out_dir, vocab_size)
+
+
+# -- the addition world ------------------------------------------------------------------------
+def addition_sums(top: int) -> list[arithmetic.Sum]:
+    """Every a + b with a and b in 0..top-1."""
+    return [arithmetic.Sum(a, "+", b) for a in range(top) for b in range(top)]
+
+
+def phrasings(s: arithmetic.Sum) -> list[str]:
+    """All four English question templates of `arithmetic.question`."""
+    return [f"What is {s.symbolic()}?", f"What is {s.a} {arithmetic.EN_WORD[s.op]} {s.b}?",
+            f"Calculate {s.symbolic()}.", f"How much is {s.symbolic()}?"]
+
+
+def prompt_rows(sums: list[arithmetic.Sum]) -> list[Row]:
+    return [(q, str(s.value)) for s in sums for q in phrasings(s)]
+
+
+def split_sums(sums: list[arithmetic.Sum], seed: int) -> tuple[list[arithmetic.Sum], list[arithmetic.Sum]]:
+    """(RL sums, held-out sums): half each; no phrasing of a held-out sum is ever trained on by RL."""
+    order = list(sums)
+    random.Random(seed).shuffle(order)
+    half = len(order) // 2
+    return order[half:], order[:half]
+
+
+def sft_rows(sums: list[arithmetic.Sum], n: int, rng: random.Random, sloppy: float,
+             result_share: float = 0.5) -> list[dict]:
+    """n question/answer conversations in the reply styles of `arithmetic.reply`: result-only
+    ('The answer is 7.') with probability `result_share`, else one of the two that restate the sum
+    ('3 + 4 = 7.', '3 plus 4 is 7.').
+
+    A share `sloppy` of the result-only replies state a near miss instead of the sum, as if one
+    annotator had been careless; the replies that restate the sum are always right.
+    """
+    rows = []
+    for _ in range(n):
+        s = rng.choice(sums)
+        style = RESULT_ONLY if rng.random() < result_share else rng.randrange(2)
+        wrong = style == RESULT_ONLY and rng.random() < sloppy
+        value = rng.choice(arithmetic.near_misses(s.value, rng)) if wrong else None
+        rows.append(conversation(arithmetic.question(s, False, rng), arithmetic.reply(s, False, style, value)))
+    return rows
+
+
+@dataclass
+class AdditionLab:
+    """An SFT base for the addition world, and the files a GRPO run on it needs."""
+
+    out_dir: Path
+    tokenizer_dir: Path
+    rl_path: Path  # {"prompt", "answer"} rows of the RL sums, what GRPOObjective reads
+    rl_rows: list[Row]
+    held_rows: list[Row]  # every phrasing of the held-out sums
+    held_sums: list[arithmetic.Sum]
+    base: Any  # stage_lab.StageRun of the SFT base
+
+
+# The lab model: hidden 64, 2 layers; the replies take at most ~8 tokens of the small vocabulary.
+LAB_MODEL = dict(hidden_size=64, num_hidden_layers=2, max_seq_len=64)
+GRPO_LAB = dict(batch_size=4, grpo_group=8, grpo_max_new_tokens=12, warmup_steps=0)
+
+
+def addition_lab(out_dir: Path, seed: int, sft_steps: int, top: int = 6, sloppy: float = 0.8,
+                 rows: int = 1500) -> AdditionLab:
+    """Write the SFT conversations, the RL prompts and a tokenizer, then train the SFT base from
+    scratch with the real trainer (checkpoint full_sft_64.safetensors in out_dir)."""
+    from minimind_notes.curriculum.stage_lab import run_stage
+
+    rng = random.Random(seed)
+    sums = addition_sums(top)
+    rl_sums, held_sums = split_sums(sums, seed)
+    convs = sft_rows(sums, rows, rng, sloppy)
+    sft_path = write_jsonl(out_dir / "addition_sft.jsonl", convs)
+    rl_rows = prompt_rows(rl_sums)
+    rl_path = write_jsonl(out_dir / "addition_rl.jsonl", [{"prompt": p, "answer": a} for p, a in rl_rows])
+    tok_dir = out_dir / "tokenizer"
+    # 512 asks for more merges than this text has: the BPE stops when every pair is merged, so
+    # words and numbers are single tokens and a reply is ~7 tokens.
+    small_tokenizer(chat_texts(convs), tok_dir, 512)
+    base = run_stage("sft", out_dir, data_path=str(sft_path), val_path=None, from_weight="none",
+                     tokenizer=str(tok_dir), batch_size=16, max_steps=sft_steps, learning_rate=1e-2,
+                     warmup_steps=5, seed=seed, **LAB_MODEL)
+    return AdditionLab(out_dir, tok_dir, rl_path, rl_rows, prompt_rows(held_sums), held_sums, base)
+
+
+def grpo_trainer(lab: AdditionLab, steps: int, learning_rate: float, beta: float, seed: int) -> Any:
+    """A Trainer for GRPO from the lab's SFT base (the objective's reference is that base)."""
+    from minimind_notes.curriculum.stage_lab import lab_config
+    from minimind_notes.train.loop import Trainer
+
+    cfg = lab_config("grpo", lab.out_dir, data_path=str(lab.rl_path), val_path=None, from_weight="full_sft",
+                     tokenizer=str(lab.tokenizer_dir), max_steps=steps, learning_rate=learning_rate,
+                     grpo_beta=beta, seed=seed, **LAB_MODEL, **GRPO_LAB)
+    return Trainer(cfg, echo=lambda text: None)
+
+
+def reply_style(text: str) -> str:
+    """'result' for 'The answer is N.', 'restate' for replies that begin with the sum ('3 + 4 = 7.')."""
+    if text.startswith("The answer"):
+        return "result"
+    return "restate" if text[:1].isdigit() else "other"
+
+
+# -- sampling and scoring ----------------------------------------------------------------------
+def left_padded(tok: MiniMindTokenizer, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chat prompts as one left-padded batch: ids (B, T) and attention mask (B, T)."""
+    ids = [tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=True)
+           for p in prompts]
+    width = max(map(len, ids))
+    x = torch.full((len(ids), width), tok.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, row in enumerate(ids):
+        x[i, width - len(row):] = torch.tensor(row)
+        mask[i, width - len(row):] = 1
+    return x, mask
+
+
+@dataclass
+class Reply:
+    prompt_ids: list[int]
+    tokens: list[int]  # the completion, through <|im_end|> when it stopped
+    text: str
+    stopped: bool  # ended with <|im_end|> within the token budget
+
+
+@torch.no_grad()
+def sample_replies(model: nn.Module, tok: MiniMindTokenizer, prompts: list[str], temperature: float = 1.0,
+                   max_new_tokens: int = 12, generator: torch.Generator | None = None,
+                   batch_size: int = 256) -> list[Reply]:
+    """One reply per prompt (repeat a prompt to draw several); temperature 0 = greedy."""
+    was_training = model.training
+    model.eval()
+    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_p=1.0,
+                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    replies = []
+    for start in range(0, len(prompts), batch_size):
+        x, mask = left_padded(tok, prompts[start:start + batch_size])
+        out = generate(model, x, attention_mask=mask, cfg=cfg, generator=generator)
+        for row, keep, new in zip(x, mask, out[:, x.shape[1]:].tolist(), strict=True):
+            stopped = tok.eos_token_id in new
+            tokens = new[:new.index(tok.eos_token_id) + 1] if stopped else new
+            replies.append(Reply(row[keep.bool()].tolist(), tokens, tok.decode(tokens, skip_special_tokens=True),
+                                 stopped))
+    model.train(was_training)
+    return replies
+
+
+def scored(replies: list[Reply], answers: list[str]) -> list[float]:
+    """The GRPO reward of each reply: 1 when its last number is the answer."""
+    return [reward(r.text, a) for r, a in zip(replies, answers, strict=True)]
+
+
+def accuracy(model: nn.Module, tok: MiniMindTokenizer, rows: list[Row], samples: int = 1,
+             temperature: float = 0.0, seed: int = 0) -> tuple[float, int, list[Reply]]:
+    """(share of replies the reward counts as right, replies drawn, the replies); `samples` per prompt."""
+    prompts = [p for p, _ in rows for _ in range(samples)]
+    answers = [a for _, a in rows for _ in range(samples)]
+    replies = sample_replies(model, tok, prompts, temperature, generator=torch.Generator().manual_seed(seed))
+    return sum(scored(replies, answers)) / len(replies), len(replies), replies
+
+
+def binomial_se(p: float, n: int) -> float:
+    """Standard error of a share p measured on n independent draws."""
+    return (p * (1 - p) / max(n, 1)) ** 0.5
+
+
+@torch.no_grad()
+def policy_kl(policy: nn.Module, reference: nn.Module, replies: list[Reply], batch_size: int = 64) -> list[float]:
+    """KL(policy || reference) of each reply, in nats: at every reply position the exact KL between
+    the two next-token distributions, summed over the reply. Averaged over replies the policy sampled
+    itself, this estimates the sequence-level KL the GRPO penalty keeps small."""
+    out = []
+    for start in range(0, len(replies), batch_size):
+        chunk = replies[start:start + batch_size]
+        rows = [r.prompt_ids + r.tokens for r in chunk]
+        ids = torch.zeros((len(rows), max(map(len, rows))), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, :len(row)] = torch.tensor(row)  # right-padded: causal attention never sees the pad
+        p = policy(ids).logits[:, :-1].float().log_softmax(-1)  # (B, T-1, V)
+        q = reference(ids).logits[:, :-1].float().log_softmax(-1)
+        per_position = (p.exp() * (p - q)).sum(-1)  # (B, T-1)
+        for i, r in enumerate(chunk):
+            first = len(r.prompt_ids) - 1  # the position that predicts the first reply token
+            out.append(float(per_position[i, first:first + len(r.tokens)].sum()))
+    return out
+
+
+# -- DPO pairs by kind ---------------------------------------------------------------------------
+RUDE = set(RUDE_EN) | set(RUDE_ZH)
+PAIR_KINDS = ("wrong", "rude", "off-topic")
+
+
+def pair_kind(row: dict) -> str:
+    """What separates a pair (data/sample/preferences.py makes three kinds): 'rude' when the rejected
+    reply is one of the canned rude lines; 'wrong' when it is the chosen sentence with one value changed
+    (a near-miss sum or a wrong fact: the two strings are mostly the same); else 'off-topic'."""
+    chosen, rejected = row["chosen"][-1]["content"], row["rejected"][-1]["content"]
+    if rejected in RUDE:
+        return "rude"
+    return "wrong" if difflib.SequenceMatcher(None, chosen, rejected).ratio() > 0.6 else "off-topic"
+
+
+@torch.no_grad()
+def pair_logps(model: nn.Module, data: Any, batch_size: int = 32) -> torch.Tensor:
+    """Mean log-prob per reply token of every pair's chosen and rejected reply: (N, 2).
+    `data` is a DPODataset; this is the quantity DPOObjective compares."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in range(0, len(data), batch_size):
+        idx = list(range(start, min(len(data), start + batch_size)))
+        ids, labels = data.batch(idx)  # (2b, T): the chosen rows, then the rejected rows
+        lp = sequence_logps(model, ids, labels)
+        out.append(torch.stack([lp[:len(idx)], lp[len(idx):]], dim=1))
+    model.train(was_training)
+    return torch.cat(out)
