@@ -66,5 +66,15 @@ def identity_rows(ctx: Ctx, n: int) -> list[dict]:
     rows = []
     for _ in range(n):
         zh = ctx.rng.random() < 0.5
-        rows.append({"conversations": _messages(ctx, zh, identity_conversation(ctx.rng, zh), 0.2)})
+        turns = identity_conversation(ctx.rng, zh)
+        if ctx.rng.random() < 0.35:  # typed the way people type: "who are you", "你是谁"
+            turns[0] = (casual(turns[0][0], drop_mark=ctx.rng.random() < 0.5), turns[0][1])
+        rows.append({"conversations": _messages(ctx, zh, turns, 0.2)})
     return rows
+
+
+def casual(question: str, drop_mark: bool) -> str:
+    """Lower-case first letter, maybe no closing mark: a small model keys on exact tokens, and
+    "who are you?" tokenizes differently from "Who are you?"."""
+    question = question[:1].lower() + question[1:]
+    return question[:-1] if drop_mark and question[-1:] in ("?", ".", "!", "?", "。", "!") else question
