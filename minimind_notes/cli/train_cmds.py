@@ -34,7 +34,8 @@ def train(
     max_steps: int | None = typer.Option(None, "--max-steps", "--max_steps"),
     time_budget: float = typer.Option(-1, "--time-budget", "--time_budget",
                                       help="Seconds; the LR schedule ends with it (-1: stage default, 0: none)."),
-    eval_every: int = typer.Option(100, "--eval-every", "--eval_every"),
+    eval_every: int | None = typer.Option(None, "--eval-every", "--eval_every",
+                                          help="Steps between held-out evaluations (default: every 1,600 rows)."),
     save_every: int = typer.Option(100, "--save-every", "--save_every"),
     seed: int = typer.Option(42, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, mps."),
@@ -45,6 +46,9 @@ def train(
     lora_rank: int = typer.Option(8, "--lora-rank", "--lora_rank"),
     dpo_beta: float = typer.Option(0.1, "--dpo-beta", "--beta"),
     teacher_weight: str = typer.Option("full_sft", "--teacher-weight", "--teacher_weight"),
+    num_generations: int = typer.Option(8, "--num-generations", "--num_generations",
+                                        help="GRPO: answers sampled per prompt (the group)."),
+    kl_beta: float = typer.Option(0.04, "--kl-beta", "--kl_beta", help="GRPO: weight of the KL to the reference."),
     quick: bool = typer.Option(False, "--quick", help="A short smoke run (used by `minimind path --quick`)."),
 ) -> None:
     """Train a MiniMind model. With no flags: the embedded data, the tiny preset, minutes on a CPU."""
@@ -61,9 +65,11 @@ def train(
         grad_clip=grad_clip, preset=preset_name, hidden_size=hidden_size, num_hidden_layers=num_hidden_layers,
         use_moe=use_moe, from_weight=from_weight, save_dir=save_dir, tokenizer=tokenizer,
         max_steps=max_steps if not quick else (max_steps or 20), time_budget=time_budget if not quick else 0,
-        eval_every=eval_every, save_every=save_every, seed=seed, device=device, compile=compile_,
+        eval_every=eval_every or 0, save_every=save_every, seed=seed, device=device, compile=compile_,
         resume=resume, skip_bad=skip_bad, lora_rank=lora_rank, dpo_beta=dpo_beta,
-        teacher_weight=teacher_weight)
+        teacher_weight=teacher_weight, grpo_group=num_generations, grpo_beta=kl_beta)
+    if eval_every is None:  # the same held-out cadence in rows trained, whatever the batch size
+        cfg.eval_every = max(1, 1600 // (cfg.batch_size * cfg.accumulation_steps))
     if quick:
         cfg.eval_batches = 4
     summary = run_training(cfg, echo=console.print)
