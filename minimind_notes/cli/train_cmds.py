@@ -49,6 +49,8 @@ def train(
     num_generations: int = typer.Option(8, "--num-generations", "--num_generations",
                                         help="GRPO: answers sampled per prompt (the group)."),
     kl_beta: float = typer.Option(0.04, "--kl-beta", "--kl_beta", help="GRPO: weight of the KL to the reference."),
+    rollout_temperature: float = typer.Option(0.6, "--rollout-temperature", "--rollout_temperature",
+                                              help="GRPO: sampling temperature of the group's answers."),
     quick: bool = typer.Option(False, "--quick", help="A short smoke run (used by `minimind path --quick`)."),
 ) -> None:
     """Train a MiniMind model. With no flags: the embedded data, the tiny preset, minutes on a CPU."""
@@ -67,7 +69,8 @@ def train(
         max_steps=max_steps if not quick else (max_steps or 20), time_budget=time_budget if not quick else 0,
         eval_every=eval_every or 0, save_every=save_every, seed=seed, device=device, compile=compile_,
         resume=resume, skip_bad=skip_bad, lora_rank=lora_rank, dpo_beta=dpo_beta,
-        teacher_weight=teacher_weight, grpo_group=num_generations, grpo_beta=kl_beta)
+        teacher_weight=teacher_weight, grpo_group=num_generations, grpo_beta=kl_beta,
+        grpo_temperature=rollout_temperature)
     if eval_every is None:  # the same held-out cadence in rows trained, whatever the batch size
         cfg.eval_every = max(1, 1600 // (cfg.batch_size * cfg.accumulation_steps))
     if quick:

@@ -116,7 +116,7 @@ class AdditionLab:
 
 # The lab model: hidden 64, 2 layers; the replies take at most ~8 tokens of the small vocabulary.
 LAB_MODEL = dict(hidden_size=64, num_hidden_layers=2, max_seq_len=64)
-GRPO_LAB = dict(batch_size=4, grpo_group=8, grpo_max_new_tokens=12, warmup_steps=0)
+GRPO_LAB = dict(batch_size=4, grpo_group=8, grpo_max_new_tokens=12, grpo_temperature=1.0, warmup_steps=0)
 
 
 def addition_lab(out_dir: Path, seed: int, sft_steps: int, top: int = 6, sloppy: float = 0.8,

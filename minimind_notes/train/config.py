@@ -43,7 +43,9 @@ DEFAULTS = {
     # 1e-5 barely moved the tiny model in one epoch (held-out margin +0.02); 1e-4 gives +0.12.
     "dpo": StageDefaults("dpo.jsonl", "dpo_val.jsonl", "full_sft", 1e-4, 8, 256, 1, 180),
     "distill": StageDefaults("sft.jsonl", "sft_val.jsonl", None, 2e-3, 16, 256, 1, 180),
-    "grpo": StageDefaults("rl_arithmetic.jsonl", "rl_arithmetic_val.jsonl", "full_sft", 5e-6, 8, 64, 1,
+    # From the 4-minute SFT model (greedy accuracy 0.11), 240 s of groups of 8 at temperature 0.6:
+    # lr 1e-4 lifted held-out accuracy to 0.16; 5e-4 drifted (KL 2.4) and fell to 0.05; 5e-6 did nothing.
+    "grpo": StageDefaults("rl_arithmetic.jsonl", "rl_arithmetic_val.jsonl", "full_sft", 1e-4, 4, 64, 1,
                           240),
 }
 
@@ -93,6 +95,7 @@ class TrainConfig:
     grpo_beta: float = 0.04
     grpo_clip: float = 0.2
     grpo_max_new_tokens: int = 16
+    grpo_temperature: float = 0.6  # rollouts: at 1.0 a weak base samples almost no correct answer
     wandb: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -302,8 +302,8 @@ class GRPOObjective(Objective):
         from minimind_notes.model.generation import SamplingConfig, generate
 
         g = self.cfg.grpo_group
-        sampling = SamplingConfig(max_new_tokens=self.cfg.grpo_max_new_tokens, temperature=1.0, top_p=1.0,
-                                  eos_token_id=self.tok.eos_token_id, pad_token_id=self.tok.pad_token_id)
+        sampling = SamplingConfig(max_new_tokens=self.cfg.grpo_max_new_tokens, temperature=self.cfg.grpo_temperature,
+                                  top_p=1.0, eos_token_id=self.tok.eos_token_id, pad_token_id=self.tok.pad_token_id)
         rows, rewards, prompt_lens = [], [], []
         was_training = model.training
         model.eval()
