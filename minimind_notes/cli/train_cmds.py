@@ -9,6 +9,7 @@ import typer
 
 from minimind_notes.cli.app import app
 from minimind_notes.cli.console import console
+from minimind_notes.train.config import TrainConfig
 
 
 @app.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,13 +44,15 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue the stopped run exactly."),
     skip_bad: bool = typer.Option(False, "--skip-bad", "--skip_bad", help="Skip and count broken data lines."),
     nproc: int = typer.Option(1, "--nproc", help="Processes to launch with torchrun (DDP)."),
-    lora_rank: int = typer.Option(8, "--lora-rank", "--lora_rank"),
-    dpo_beta: float = typer.Option(0.1, "--dpo-beta", "--beta"),
+    lora_rank: int = typer.Option(TrainConfig.lora_rank, "--lora-rank", "--lora_rank"),
+    dpo_beta: float = typer.Option(TrainConfig.dpo_beta, "--dpo-beta", "--beta"),
     teacher_weight: str = typer.Option("full_sft", "--teacher-weight", "--teacher_weight"),
-    num_generations: int = typer.Option(8, "--num-generations", "--num_generations",
+    num_generations: int = typer.Option(TrainConfig.grpo_group, "--num-generations", "--num_generations",
                                         help="GRPO: answers sampled per prompt (the group)."),
-    kl_beta: float = typer.Option(0.04, "--kl-beta", "--kl_beta", help="GRPO: weight of the KL to the reference."),
-    rollout_temperature: float = typer.Option(0.6, "--rollout-temperature", "--rollout_temperature",
+    kl_beta: float = typer.Option(TrainConfig.grpo_beta, "--kl-beta", "--kl_beta",
+                                  help="GRPO: weight of the KL to the reference."),
+    rollout_temperature: float = typer.Option(TrainConfig.grpo_temperature,
+                                              "--rollout-temperature", "--rollout_temperature",
                                               help="GRPO: sampling temperature of the group's answers."),
     quick: bool = typer.Option(False, "--quick", help="A short smoke run (used by `minimind path --quick`)."),
 ) -> None:
@@ -57,7 +60,6 @@ def train(
     if nproc > 1:
         launch_torchrun(nproc)
         return
-    from minimind_notes.train.config import TrainConfig
     from minimind_notes.train.loop import format_metrics
     from minimind_notes.train.loop import train as run_training
 
@@ -67,12 +69,10 @@ def train(
         grad_clip=grad_clip, preset=preset_name, hidden_size=hidden_size, num_hidden_layers=num_hidden_layers,
         use_moe=use_moe, from_weight=from_weight, save_dir=save_dir, tokenizer=tokenizer,
         max_steps=max_steps if not quick else (max_steps or 20), time_budget=time_budget if not quick else 0,
-        eval_every=eval_every or 0, save_every=save_every, seed=seed, device=device, compile=compile_,
+        eval_every=eval_every, save_every=save_every, seed=seed, device=device, compile=compile_,
         resume=resume, skip_bad=skip_bad, lora_rank=lora_rank, dpo_beta=dpo_beta,
         teacher_weight=teacher_weight, grpo_group=num_generations, grpo_beta=kl_beta,
         grpo_temperature=rollout_temperature)
-    if eval_every is None:  # the same held-out cadence in rows trained, whatever the batch size
-        cfg.eval_every = max(1, 1600 // (cfg.batch_size * cfg.accumulation_steps))
     if quick:
         cfg.eval_batches = 4
     summary = run_training(cfg, echo=console.print)

@@ -17,6 +17,7 @@ SAVE_NAMES = {"pretrain": "pretrain", "sft": "full_sft", "lora": "lora", "dpo": 
 
 
 EVAL_ROWS = 320  # held-out windows (or conversations) per evaluation unless eval_batches is given
+EVAL_EVERY_ROWS = 1600  # training rows between evaluations when eval_every is None
 
 
 @dataclass
@@ -73,7 +74,7 @@ class TrainConfig:
     tokenizer: str | None = None
     max_steps: int | None = None
     time_budget: float | None = -1  # -1 -> the stage default; None/0 -> no limit
-    eval_every: int = 100
+    eval_every: int | None = 100  # None -> every EVAL_EVERY_ROWS training rows, whatever the batch size
     save_every: int = 100
     log_every: int = 10
     progress_bar: bool = True  # the rich bar on a terminal; experiments turn it off
@@ -115,6 +116,8 @@ class TrainConfig:
         self.max_seq_len = self.max_seq_len or d.max_seq_len
         if self.eval_batches is None:
             self.eval_batches = max(1, EVAL_ROWS // self.batch_size)
+        if self.eval_every is None:
+            self.eval_every = max(1, EVAL_EVERY_ROWS // (self.batch_size * self.accumulation_steps))
         if self.time_budget == -1:
             self.time_budget = None if self.max_steps else d.time_budget
         if self.from_weight == "default":
