@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from minimind_notes.data.sample import build_sample
+from minimind_notes.data.sample.build import VAL_ROWS
 from minimind_notes.data.sample.world import build_world
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -48,7 +49,17 @@ def test_train_and_val_are_disjoint(name):
     train = {json.dumps(r, sort_keys=True) for r in rows(f"{name}.jsonl")}
     val = [json.dumps(r, sort_keys=True) for r in rows(f"{name}_val.jsonl")]
     assert val and not train.intersection(val)
-    assert 0.03 <= len(val) / (len(train) + len(val)) <= 0.07
+    if name in VAL_ROWS:  # fixed, larger held-out sets where the closing figure is an accuracy
+        assert len(val) == VAL_ROWS[name]
+    else:
+        assert 0.03 <= len(val) / (len(train) + len(val)) <= 0.07
+
+
+@pytest.mark.parametrize("name", ["sft", "sft_val", "dpo", "dpo_val"])
+def test_only_the_lora_set_teaches_the_name(name):
+    """The SFT model must not know who it is, so that LoRA's effect on "who are you?" shows."""
+    text = (DATA / f"{name}.jsonl").read_text(encoding="utf-8")
+    assert "MiniMind" not in text and "minimind-notes" not in text
 
 
 def test_pretrain_documents():

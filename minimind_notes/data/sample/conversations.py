@@ -5,14 +5,13 @@ from __future__ import annotations
 from minimind_notes.data.sample import arithmetic, instructions
 from minimind_notes.data.sample.context import Ctx
 from minimind_notes.data.sample.facts import Fact
-from minimind_notes.data.sample.identity import identity, identity_conversation
+from minimind_notes.data.sample.identity import identity_conversation
 from minimind_notes.data.sample.instructions import Exchange
 
 SYSTEM_EN = ("You are a helpful assistant.", "You are a friendly assistant. Answer briefly.",
-             "You are MiniMind, a small and helpful assistant.", "Answer the user's question.")
+             "You are a small and helpful assistant.", "Answer the user's question.")
 SYSTEM_ZH = ("你是一个乐于助人的助手。", "你是一个友好的助手,请简短回答。",
-             "你是 MiniMind,一个小巧而有用的助手。",
-             "请回答用户的问题。")
+             "你是一个小巧而有用的助手。", "请回答用户的问题。")
 
 
 def fact_exchange(ctx: Ctx, facts: list[Fact]) -> Exchange:
@@ -30,17 +29,19 @@ def arithmetic_exchange(ctx: Ctx, zh: bool) -> Exchange:
 
 
 def exchange(ctx: Ctx, zh: bool, facts: list[Fact]) -> Exchange:
-    """One exchange of a random kind: world fact, arithmetic, instruction, greeting or identity."""
+    """One exchange of a random kind: world fact, arithmetic, instruction or greeting.
+
+    Never "who are you?": the SFT model must not know its name yet, so that the LoRA stage
+    (lora_identity.jsonl) has something measurable to teach.
+    """
     r = ctx.rng.random()
     if r < 0.34:
         return fact_exchange(ctx, facts)
-    if r < 0.58:
+    if r < 0.62:
         return arithmetic_exchange(ctx, zh)
-    if r < 0.92:
-        return ctx.rng.choice(instructions.INSTRUCTIONS)(ctx, zh)
     if r < 0.96:
-        return instructions.greeting(ctx, zh)
-    return identity(ctx.rng, zh)
+        return ctx.rng.choice(instructions.INSTRUCTIONS)(ctx, zh)
+    return instructions.greeting(ctx, zh)
 
 
 def _messages(ctx: Ctx, zh: bool, turns: list[Exchange], system_chance: float) -> list[dict]:
