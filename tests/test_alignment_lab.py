@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from minimind_notes.curriculum import alignment_lab as al
+from minimind_notes.data.jsonl import read_jsonl, write_jsonl
 from minimind_notes.data.sample import arithmetic
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM
@@ -88,13 +89,13 @@ def test_pair_kinds():
     assert al.pair_kind(pair("A crow caws.", "The opposite of \"dry\" is \"wet\".")) == "off-topic"
     from minimind_notes.content import data_dir
 
-    kinds = {al.pair_kind(row) for row in al.read_jsonl(data_dir() / "dpo_val.jsonl")}
+    kinds = {al.pair_kind(row) for row in read_jsonl(data_dir() / "dpo_val.jsonl")}
     assert kinds == set(al.PAIR_KINDS)
 
 
 def grpo_trainer(tmp_path, device: str) -> Trainer:
     rows = [{"prompt": f"What is {a} + {b}?", "answer": str(a + b)} for a in range(3) for b in range(3)]
-    al.write_jsonl(tmp_path / "rl.jsonl", rows)
+    write_jsonl(tmp_path / "rl.jsonl", rows)
     cfg = TrainConfig(stage="grpo", data_path=str(tmp_path / "rl.jsonl"), val_path=None, from_weight="none",
                       hidden_size=32, num_hidden_layers=1, max_seq_len=64, batch_size=2, grpo_group=4,
                       grpo_max_new_tokens=4, max_steps=2, save_dir=str(tmp_path / "out"), eval_every=0,

@@ -11,7 +11,6 @@ pays in seconds.
 from __future__ import annotations
 
 import difflib
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,24 +20,15 @@ import torch
 from torch import nn
 
 from minimind_notes.data.chat import apply_chat_template
+from minimind_notes.data.jsonl import write_jsonl
 from minimind_notes.data.sample import arithmetic
 from minimind_notes.data.sample.preferences import RUDE_EN, RUDE_ZH
 from minimind_notes.data.tokenizer import MiniMindTokenizer, train_tokenizer
-from minimind_notes.model.generation import SamplingConfig, generate
+from minimind_notes.model.generation import SamplingConfig, generate, left_pad
 from minimind_notes.train.objectives import reward, sequence_logps
 
 Row = tuple[str, str]  # (prompt, answer)
 RESULT_ONLY = 2  # arithmetic.reply's style 2, 'The answer is 12.'; styles 0 and 1 restate the sum first
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def conversation(question: str, answer: str) -> dict:
@@ -165,13 +155,7 @@ def left_padded(tok: MiniMindTokenizer, prompts: list[str]) -> tuple[torch.Tenso
     """Chat prompts as one left-padded batch: ids (B, T) and attention mask (B, T)."""
     ids = [tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=True)
            for p in prompts]
-    width = max(map(len, ids))
-    x = torch.full((len(ids), width), tok.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for i, row in enumerate(ids):
-        x[i, width - len(row):] = torch.tensor(row)
-        mask[i, width - len(row):] = 1
-    return x, mask
+    return left_pad(ids, tok.pad_token_id)
 
 
 @dataclass

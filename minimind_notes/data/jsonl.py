@@ -49,3 +49,17 @@ def iter_jsonl(path: str | os.PathLike, skip_bad: bool = False,
                     bad.append(problem)
                 continue
             yield lineno, row
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every row of a JSONL file (validated as iter_jsonl does)."""
+    return [row for _, row in iter_jsonl(path)]
+
+
+def write_jsonl(path: str | os.PathLike, rows: list[dict[str, Any]]) -> Path:
+    """One JSON object per line, UTF-8 as is (not \\u escapes), "\\n" line ends on every OS."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    return path

@@ -91,6 +91,18 @@ def stream_generate(
                 return
 
 
+def left_pad(rows: list[list[int]], pad_token_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token lists of different lengths as one batch for `generate`: ids (B, T) padded on the left,
+    so every row's last prompt token sits in the last column, and the attention mask (B, T)."""
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
+        mask[i, width - len(row):] = 1
+    return ids, mask
+
+
 def generate(
     model: nn.Module,
     input_ids: torch.Tensor,

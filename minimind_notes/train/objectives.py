@@ -25,6 +25,7 @@ from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.train.config import TrainConfig
 
 Batch = Any
+EVAL_BATCH_SIZE = 16
 
 
 class Objective:
@@ -98,9 +99,14 @@ class Objective:
         if self.val is None:
             return {}
         windows = self.val.all_windows(self.cfg.eval_batches * self.cfg.batch_size)
-        return lm_metrics(model, windows, windows, self.tok, self.cfg.batch_size, self.device)
+        return lm_metrics(model, windows, windows, self.tok, self.eval_batch_size, self.device)
 
     device = torch.device("cpu")
+
+    @property
+    def eval_batch_size(self) -> int:
+        """Forward-only batches can be wider than training ones: fewer, fuller matmuls."""
+        return max(self.cfg.batch_size, EVAL_BATCH_SIZE)
 
 
 @torch.no_grad()
@@ -154,7 +160,7 @@ class SFTObjective(Objective):
             return {}
         n = min(len(self.val_data), self.cfg.eval_batches * self.cfg.batch_size)
         ids, labels = self.val_data.batch(list(range(n)))
-        return lm_metrics(model, ids, labels, self.tok, self.cfg.batch_size, self.device)
+        return lm_metrics(model, ids, labels, self.tok, self.eval_batch_size, self.device)
 
 
 class LoRAObjective(SFTObjective):
@@ -345,7 +351,7 @@ class GRPOObjective(Objective):
         """Greedy accuracy on held-out prompts."""
         if not self.val_prompts:
             return {}
-        return {"val_accuracy": arithmetic_accuracy(model, self.tok, self.val_prompts[:100], self.device,
+        return {"val_accuracy": arithmetic_accuracy(model, self.tok, self.val_prompts, self.device,
                                                     self.cfg.grpo_max_new_tokens)}
 
 
@@ -364,18 +370,24 @@ def reward(reply: str, answer: str) -> float:
 
 @torch.no_grad()
 def arithmetic_accuracy(model: nn.Module, tok: MiniMindTokenizer, prompts: list[tuple[str, str]],
-                        device: torch.device, max_new_tokens: int = 16) -> float:
-    from minimind_notes.model.generation import SamplingConfig, generate
+                        device: torch.device, max_new_tokens: int = 16, batch_size: int = 64) -> float:
+    """Share of (prompt, answer) rows whose greedy reply the reward counts as right; prompts run
+    in left-padded batches (the same tokens as one at a time, tests/test_alignment_lab.py)."""
+    from minimind_notes.model.generation import SamplingConfig, generate, left_pad
 
-    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0, eos_token_id=tok.eos_token_id)
+    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0, eos_token_id=tok.eos_token_id,
+                         pad_token_id=tok.pad_token_id)
     was_training = model.training
     model.eval()
     correct = 0
-    for prompt, answer in prompts:
-        ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                      tokenize=True)
-        out = generate(model, torch.tensor([ids], device=device), cfg=cfg)
-        correct += int(reward(tok.decode(out[0, len(ids):].tolist(), skip_special_tokens=True), answer))
+    for start in range(0, len(prompts), batch_size):
+        rows = prompts[start:start + batch_size]
+        ids, mask = left_pad([tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
+                                                      tokenize=True) for p, _ in rows], tok.pad_token_id)
+        out = generate(model, ids.to(device), attention_mask=mask.to(device), cfg=cfg)[:, ids.shape[1]:]
+        for new, (_, answer) in zip(out.tolist(), rows, strict=True):
+            new = new[:new.index(tok.eos_token_id)] if tok.eos_token_id in new else new
+            correct += int(reward(tok.decode(new, skip_special_tokens=True), answer))
     model.train(was_training)
     return correct / max(len(prompts), 1)
 

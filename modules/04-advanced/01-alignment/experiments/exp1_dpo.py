@@ -32,12 +32,11 @@ from minimind_notes.curriculum.alignment_lab import (
     chat_texts,
     pair_kind,
     pair_logps,
-    read_jsonl,
     small_tokenizer,
-    write_jsonl,
 )
 from minimind_notes.curriculum.experiment import ExperimentContext, main
 from minimind_notes.curriculum.stage_lab import lab_config, run_stage
+from minimind_notes.data.jsonl import read_jsonl, write_jsonl
 from minimind_notes.errors import MiniMindError
 from minimind_notes.train.loop import Trainer
 

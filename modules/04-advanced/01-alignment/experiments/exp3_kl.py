@@ -32,10 +32,10 @@ from minimind_notes.curriculum.alignment_lab import (
     grpo_trainer,
     phrasings,
     policy_kl,
-    write_jsonl,
 )
 from minimind_notes.curriculum.experiment import ExperimentContext, main
 from minimind_notes.data.datasets import SFTDataset
+from minimind_notes.data.jsonl import write_jsonl
 from minimind_notes.data.sample import arithmetic
 from minimind_notes.train.objectives import lm_metrics
 

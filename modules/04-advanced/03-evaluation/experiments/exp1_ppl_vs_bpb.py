@@ -16,7 +16,6 @@ to). Per-token numbers depend on how much text a token covers; bits per byte doe
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import os
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from minimind_notes.content import data_dir
 from minimind_notes.curriculum.experiment import ExperimentContext, main
 from minimind_notes.curriculum.stage_lab import run_stage
 from minimind_notes.data.datasets import TokenWindows
+from minimind_notes.data.jsonl import write_jsonl
 from minimind_notes.data.pretokenize import iter_documents, prepare
 from minimind_notes.data.tokenizer import MiniMindTokenizer, train_tokenizer
 from minimind_notes.evaluate import perplexity
@@ -59,12 +59,6 @@ def first_documents(path: Path, max_bytes: int | None) -> list[str]:
         if max_bytes and size >= max_bytes:
             break
     return docs
-
-
-def write_jsonl(path: Path, docs: list[str]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps({"text": d}, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
-    return path
 
 
 def train_point(vocab: int, docs: list[str], val_docs: list[str], files: dict[str, Path], settings: dict,
@@ -114,8 +108,8 @@ def run(ctx: ExperimentContext) -> None:
                      val_bytes=None))
     docs = first_documents(data_dir() / "pretrain.jsonl", settings["train_bytes"])
     val_docs = first_documents(data_dir() / "pretrain_val.jsonl", settings["val_bytes"])
-    files = {"train": write_jsonl(ctx.out_dir / "text" / "train.jsonl", docs),
-             "val": write_jsonl(ctx.out_dir / "text" / "heldout.jsonl", val_docs)}
+    files = {"train": write_jsonl(ctx.out_dir / "text" / "train.jsonl", [{"text": d} for d in docs]),
+             "val": write_jsonl(ctx.out_dir / "text" / "heldout.jsonl", [{"text": d} for d in val_docs])}
     val_bytes = sum(len(d.encode()) for d in val_docs)
     ctx.log("Tokenizers and models trained on {a:,} bytes; every model: hidden {h}, 2 layers, {s} steps of "
             "{b} windows of about {w} bytes (seed {seed}). Held-out text: {v:,} bytes.",
