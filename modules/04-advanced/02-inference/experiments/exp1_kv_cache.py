@@ -1,7 +1,7 @@
 """Inference exp1: what the KV cache buys, and what it costs.
 
-The real MiniMindForCausalLM at the `tiny` preset (hidden 256, 4 layers, 8 query heads sharing 2
-KV heads of dim 32; random weights: speed and memory do not depend on training) generates greedily
+The real MiniMindForCausalLM at the `tiny` preset (hidden 192, 2 layers, 8 query heads sharing 2
+KV heads of dim 24; random weights: speed and memory do not depend on training) generates greedily
 from an 8-token prompt with `minimind_notes.model.generate`, once with the KV cache
 (`use_cache=True`: each step feeds one token and attends to the stored keys and values) and once
 without (each step re-runs the whole sequence so far).
