@@ -52,3 +52,13 @@ def test_bench_model_runs_small():
     assert result.exit_code == 0, result.output
     row = json.loads(result.output)[0]
     assert row["preset"] == "tiny" and row["train_tokens_per_s"] > 0 and row["cache_speedup"] > 0
+
+
+def test_bench_data_reports_prepare_next_to_the_encoder_alone(tmp_path):
+    corpus = tmp_path / "small.jsonl"
+    corpus.write_text("".join(json.dumps({"text": f"Mia has {i} apples. 小明有{i}个苹果。"}) + "\n"
+                              for i in range(200)), encoding="utf-8")
+    result = runner.invoke(app, ["bench", "data", "--data", str(corpus), "--repeats", "1"])
+    assert result.exit_code == 0, result.output
+    assert "200 documents" in result.output and "data prepare:" in result.output
+    assert "batch encoder alone" in result.output
