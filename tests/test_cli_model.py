@@ -29,7 +29,7 @@ def test_module_entry_point():
 def test_demo_shows_parameters_and_cache_agreement():
     result = runner.invoke(app, ["demo", "--new-tokens", "8"])
     assert result.exit_code == 0, result.output
-    assert "2,778,816 parameters" in result.output
+    assert "2,003,904 parameters" in result.output
     assert "same tokens: yes" in result.output
 
 

@@ -30,7 +30,7 @@ from minimind_notes.data.pretokenize import iter_documents
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM
 
-BATCH, MAX_LEN = 16, 256  # the SFT stage's defaults (train/config.py)
+BATCH, MAX_LEN = 16, 256  # MAX_LEN is the SFT stage's max_seq_len (train/config.py)
 KINDS = ["template", "system", "user", "assistant", "pad"]  # where a position of an SFT batch goes
 
 
@@ -200,13 +200,14 @@ def run(ctx: ExperimentContext) -> None:
     sets = read_sets()
     show_sets(ctx, sets)
     example = next(c for c in sets["sft"] if sum(m["role"] == "assistant" for m in c) == 2
-                   and c[0]["role"] != "system" and all(ord(ch) < 128 for m in c for ch in m["content"]))
+                   and c[0]["role"] != "system" and all(ord(ch) < 128 for m in c for ch in m["content"])
+                   and len(token_kinds(tok, c)[1]) <= MAX_LEN)  # shown whole, not truncated
     ids, labels = masked_ids(tok, example, MAX_LEN)
     _, kinds = token_kinds(tok, example)
     show_example(ctx, tok, example, ids, labels, kinds)
 
     convs = sets["sft"][:600] if ctx.quick else sets["sft"]
-    masks = ctx.metric("sft_mask_check", check_masks(tok, convs, MAX_LEN))
+    masks = ctx.metric("sft_mask_check", check_masks(tok, convs, 10**9))  # whole rows: (d) is about truncation
     dpo = ctx.metric("dpo_check", check_dpo(tok, sets["dpo"], MAX_LEN))
     shares = ctx.metric("sft_batches", batch_shares(tok, ctx.seed))
     cut = ctx.metric("truncation", truncation(tok, convs, [48, 64, 128, MAX_LEN]))
@@ -313,16 +314,16 @@ def findings(ctx: ExperimentContext, sets: dict, masks: dict, dpo: dict, shares:
         "Truncation cuts from the end, where the replies are: at max_seq_len {n}, {tr} of {rows} rows are cut; {er} "
         "end inside a reply, which keeps its words but not its <|im_end|> (nothing teaches the model to stop "
         "there), {rd} replies are dropped entirely and {nt} rows keep no target at all. A batch of only such a row "
-        "has loss {nan} (0 / 0). At {m} no row is cut (check: rows ending in a reply and rows with no target > 0 "
-        "at {n}, that loss not finite, nothing cut at {m})",
+        "has loss {nan} (0 / 0). At {m}, {fc} of {rows} rows are cut (check: rows ending in a reply and rows with "
+        "no target > 0 at {n}, that loss not finite, at most 1% of the rows cut at {m})",
         "截断从末尾开始,而回复恰好在末尾:max_seq_len 为 {n} 时,{rows} 行中有 {tr} 行被截断;其中 {er} 行断在某条回复"
         "中间,回复的字还在,<|im_end|> 却没了(模型在这里学不到该停下);有 {rd} 条回复被整条丢掉,{nt} 行一个目标都"
-        "不剩。只由这样一行组成的 batch,loss 为 {nan}(0 / 0)。max_seq_len 为 {m} 时没有任何一行被截断(检验:{n} 时"
-        "断在回复中的行和无目标的行都 > 0,该 loss 不是有限数,{m} 时无截断)",
+        "不剩。只由这样一行组成的 batch,loss 为 {nan}(0 / 0)。max_seq_len 为 {m} 时,{rows} 行中有 {fc} 行被截断(检验:"
+        "{n} 时断在回复中的行和无目标的行都 > 0,该 loss 不是有限数,{m} 时被截断的行不超过 1%)",
         short["ends_in_reply"] > 0 and short["no_target"] > 0 and not torch.isfinite(torch.tensor(nan_loss))
-        and full["truncated"] == 0, n=short["max_len"], tr=short["truncated"], rows=masks["rows"],
+        and full["truncated"] <= 0.01 * masks["rows"], n=short["max_len"], tr=short["truncated"], rows=masks["rows"],
         er=short["ends_in_reply"], rd=short["replies_dropped"], nt=short["no_target"], nan=nan_loss,
-        m=full["max_len"])
+        m=full["max_len"], fc=full["truncated"])
     lines = [b.rsplit(".jsonl:", 1)[1].split(":")[0] for b in broken["bad"]]
     ctx.finding(
         "A broken line stops loading with its place: '{stop}'; with skip_bad the {n} good rows load and lines {ls} "

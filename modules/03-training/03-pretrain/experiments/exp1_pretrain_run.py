@@ -38,7 +38,7 @@ from minimind_notes.model import SamplingConfig, generate
 from minimind_notes.train.loop import Trainer
 
 # Quick: a lab-size model and a step box. Full: the real tiny preset with the pretrain stage's own
-# batch 16 x 256 tokens and lr 2e-3, for 120 steps or a 300 s time box, whichever ends first (the
+# batch (4 x 256 tokens) and lr (3e-3), for 120 steps or a 300 s time box, whichever ends first (the
 # schedule follows the one that ends first, as in `minimind train pretrain --max-steps 120
 # --time-budget 300`). On a busy shared CPU the time box ended a 150-step / 400 s version after 54
 # steps, and its checks still held.

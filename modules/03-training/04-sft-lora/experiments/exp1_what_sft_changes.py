@@ -42,7 +42,7 @@ def settings(quick: bool) -> dict:
     learning rate than the stage defaults (pretrain 2e-3, SFT 5e-4), which are tuned for minutes of training."""
     if quick:
         return {"pretrain": dict(max_steps=40, batch_size=8, max_seq_len=64, learning_rate=5e-3, warmup_steps=5),
-                "sft": dict(max_steps=60, batch_size=4, learning_rate=2e-3, warmup_steps=5),
+                "sft": dict(max_steps=120, batch_size=4, learning_rate=2e-3, warmup_steps=5),
                 "prompts": 16, "new_tokens": 40}
     return {"pretrain": dict(max_steps=400, batch_size=8, max_seq_len=SEQ, learning_rate=3e-3, warmup_steps=20),
             "sft": dict(max_steps=300, batch_size=8, learning_rate=1e-3, warmup_steps=10),

@@ -2,8 +2,9 @@
 
 A lab SFT base (hidden 64, 2 layers) is trained from scratch through the real Trainer on the embedded
 sft.jsonl, then DPO (DPOObjective, the one `minimind train dpo` runs: frozen reference = the base,
-beta 0.1, mean log-prob per reply token) trains on three quarters of data/dpo.jsonl. Held out: the
-other quarter plus dpo_val.jsonl, never trained on.
+beta 0.1, mean log-prob per reply token) trains on two thirds of data/dpo.jsonl. Held out: the
+other third plus dpo_val.jsonl, never trained on, less the few pairs too long for the lab's 64-token
+window.
 
 The pairs come in three kinds (data/sample/preferences.py): a right vs a wrong answer (a near-miss sum
 or fact), a helpful vs a rude reply, and an on-topic vs an off-topic reply. For every held-out pair,
@@ -46,12 +47,15 @@ DPO_LR, BETA, VOCAB = 1e-3, 0.1, 1024
 
 def prepare(ctx: ExperimentContext) -> tuple[str, str, str, list[str]]:
     """Split the pairs, train the tokenizer; returns (train path, held-out path, tokenizer dir, kinds)."""
-    pairs = read_jsonl(data_dir() / "dpo.jsonl")
-    held = pairs[::4] + read_jsonl(data_dir() / "dpo_val.jsonl")
-    train = [p for i, p in enumerate(pairs) if i % 4]
+    pairs = read_jsonl(data_dir() / "dpo.jsonl")  # a third of the training pairs joins the held-out ones
+    held = pairs[::3] + read_jsonl(data_dir() / "dpo_val.jsonl")
+    train = [p for i, p in enumerate(pairs) if i % 3]
     lab = ctx.out_dir / "lab"
+    tok = small_tokenizer(chat_texts(read_jsonl(data_dir() / "sft.jsonl") + train), lab / "tokenizer", VOCAB)
+    # Held-out pairs must fit the lab's window whole (the few long ones would otherwise be dropped).
+    held = [p for p in held if max(len(tok.apply_chat_template(p[k], tokenize=True)) for k in ("chosen", "rejected"))
+            <= LAB["max_seq_len"]]
     train_path, held_path = write_jsonl(lab / "dpo_train.jsonl", train), write_jsonl(lab / "dpo_held.jsonl", held)
-    small_tokenizer(chat_texts(read_jsonl(data_dir() / "sft.jsonl") + train), lab / "tokenizer", VOCAB)
     return str(train_path), str(held_path), str(lab / "tokenizer"), [pair_kind(p) for p in held]
 
 
