@@ -33,7 +33,8 @@ def data_list_cmd(lang: str | None = LANG_OPTION) -> None:
     lang = resolve_lang(lang)
     groups = catalog().get("groups", {})
     table = Table(title="minimind data download NAME", title_justify="left")
-    for col in ("name", "file", "size", "group", "description"):
+    table.add_column("name", no_wrap=True)  # the word to type after `download`: never broken
+    for col in ("file", "size", "group", "description"):
         table.add_column(col, overflow="fold")
     for e in entries():
         files = "\n".join(e.files) if e.save_as is None else f"{e.save_as} ({e.files[0]})"
