@@ -25,7 +25,7 @@ from minimind_notes.data.sample import arithmetic
 from minimind_notes.data.sample.preferences import RUDE_EN, RUDE_ZH
 from minimind_notes.data.tokenizer import MiniMindTokenizer, train_tokenizer
 from minimind_notes.model.generation import SamplingConfig, generate, left_pad
-from minimind_notes.train.objectives import reward, sequence_logps
+from minimind_notes.train.objectives import reward, sequence_logps, user_prompt_ids
 
 Row = tuple[str, str]  # (prompt, answer)
 RESULT_ONLY = 2  # arithmetic.reply's style 2, 'The answer is 12.'; styles 0 and 1 restate the sum first
@@ -153,9 +153,7 @@ def reply_style(text: str) -> str:
 # -- sampling and scoring ----------------------------------------------------------------------
 def left_padded(tok: MiniMindTokenizer, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """Chat prompts as one left-padded batch: ids (B, T) and attention mask (B, T)."""
-    ids = [tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=True)
-           for p in prompts]
-    return left_pad(ids, tok.pad_token_id)
+    return left_pad([user_prompt_ids(tok, p) for p in prompts], tok.pad_token_id)
 
 
 @dataclass

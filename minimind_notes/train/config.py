@@ -33,7 +33,7 @@ class StageDefaults:
 
 
 DEFAULTS = {
-    # Small batches win on a CPU at a fixed time budget: in 270 s, batch 16 / lr 2e-3 reached held-out
+    # Small batches win on a CPU at a fixed time budget: in 270 s (4-layer tiny), batch 16 / lr 2e-3 reached held-out
     # loss 3.56, batch 8 / lr 3e-3 2.46, batch 4 / lr 3e-3 1.59 (batch 2: 1.63, fewer tokens/s).
     "pretrain": StageDefaults("pretrain.jsonl", "pretrain_val.jsonl", None, 3e-3, 4, 256, 4, 550),
     # 2 epochs from the pretrained tiny model: batch 8 / lr 1e-3 reached held-out loss 2.00 in 208 s,

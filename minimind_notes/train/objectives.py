@@ -300,10 +300,6 @@ class GRPOObjective(Objective):
             # resume loads with map_location=device; a generator state must be a CPU byte tensor
             self.generator.set_state(state["generator"].cpu())
 
-    def prompt_ids(self, prompt: str) -> list[int]:
-        return self.tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                            tokenize=True)
-
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float], int]:
         from minimind_notes.model.generation import SamplingConfig, generate
 
@@ -314,7 +310,7 @@ class GRPOObjective(Objective):
         was_training = model.training
         model.eval()
         for prompt, answer in batch:
-            p_ids = torch.tensor([self.prompt_ids(prompt)] * g, device=self.device)
+            p_ids = torch.tensor([user_prompt_ids(self.tok, prompt)] * g, device=self.device)
             out = generate(model, p_ids, cfg=sampling, generator=self.generator)
             for row in out:
                 completion = row[p_ids.shape[1]:].tolist()
@@ -361,6 +357,11 @@ def token_logps(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
     return torch.gather(logits.log_softmax(-1), 2, ids[:, 1:, None]).squeeze(-1)
 
 
+def user_prompt_ids(tok: MiniMindTokenizer, prompt: str) -> list[int]:
+    """One user turn in the chat template, ending where the assistant's reply begins."""
+    return tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True)
+
+
 def reward(reply: str, answer: str) -> float:
     """1 if the last number in the reply is the answer, else 0: replies state the result last
     ("3 plus 3 is 6.", "9 × 5 = 45.", "The answer is 4.")."""
@@ -382,8 +383,7 @@ def arithmetic_accuracy(model: nn.Module, tok: MiniMindTokenizer, prompts: list[
     correct = 0
     for start in range(0, len(prompts), batch_size):
         rows = prompts[start:start + batch_size]
-        ids, mask = left_pad([tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
-                                                      tokenize=True) for p, _ in rows], tok.pad_token_id)
+        ids, mask = left_pad([user_prompt_ids(tok, p) for p, _ in rows], tok.pad_token_id)
         out = generate(model, ids.to(device), attention_mask=mask.to(device), cfg=cfg)[:, ids.shape[1]:]
         for new, (_, answer) in zip(out.tolist(), rows, strict=True):
             new = new[:new.index(tok.eos_token_id)] if tok.eos_token_id in new else new
