@@ -212,31 +212,38 @@ class DPOObjective(Objective):
         margin = (policy[:b] - ref[:b]) - (policy[b:] - ref[b:])  # implicit reward margin / beta
         loss = -F.logsigmoid(self.cfg.dpo_beta * margin).mean()
         return loss, {"loss": loss.item(), "reward_margin": (self.cfg.dpo_beta * margin.mean()).item(),
-                      "reward_acc": float((margin > 0).float().mean())}, int((labels != IGNORE).sum())
+                      "reward_acc": reward_accuracy(margin)}, int((labels != IGNORE).sum())
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Preference accuracy: share of held-out pairs whose chosen reply the model finds more
-        likely than the rejected one (mean log-prob per token)."""
+        """Two accuracies on held-out pairs (Chen et al. 2024, "Preference Learning Algorithms Do Not
+        Learn Preference Rankings", name the pair):
+        - val_reward_acc, the preference accuracy of the reward model DPO trains, r = beta * log(pi / pi_ref)
+          (TRL logs it as rewards/accuracies): 0.5 at step 0, where pi == pi_ref ties every pair;
+        - val_rank_acc, the ranking accuracy: the policy itself finds the chosen reply more likely
+          (mean log-prob per token). It starts wherever the SFT model is and DPO rarely moves it far."""
         if self.val_data is None:
             return {}
         was_training = model.training
         model.eval()
-        wins, reward_wins, margins, n = 0, 0, 0.0, len(self.val_data)
-        for i in range(0, n, self.cfg.batch_size):
-            idx = list(range(i, min(n, i + self.cfg.batch_size)))
+        policy, ref = [], []
+        for i in range(0, len(self.val_data), self.cfg.batch_size):
+            idx = list(range(i, min(len(self.val_data), i + self.cfg.batch_size)))
             ids, labels = (t.to(self.device) for t in self.val_data.batch(idx))
-            lp = sequence_logps(model, ids, labels)
-            ref = sequence_logps(self.reference, ids, labels)
-            b = len(idx)
-            wins += int((lp[:b] > lp[b:]).sum())
-            margin = (lp[:b] - ref[:b]) - (lp[b:] - ref[b:])  # DPO's implicit reward: chosen minus rejected
-            reward_wins += int((margin > 0).sum())
-            margins += float(margin.sum()) * self.cfg.dpo_beta
+            for out, net in ((policy, model), (ref, self.reference)):
+                lp = sequence_logps(net, ids, labels)
+                out.append(torch.stack([lp[:len(idx)], lp[len(idx):]], dim=1))  # (b, 2): chosen, rejected
         model.train(was_training)
-        # pref_acc: the policy finds the chosen reply more likely; reward_acc: DPO's implicit reward
-        # (log-ratio to the reference) ranks it higher, 0 at the start since policy == reference.
-        return {"val_pref_acc": wins / n, "val_reward_acc": reward_wins / n, "val_reward_margin": margins / n}
+        lp, ref_lp = torch.cat(policy), torch.cat(ref)
+        margin = (lp[:, 0] - ref_lp[:, 0]) - (lp[:, 1] - ref_lp[:, 1])  # implicit reward gap / beta
+        return {"val_reward_acc": reward_accuracy(margin), "val_rank_acc": float((lp[:, 0] > lp[:, 1]).float().mean()),
+                "val_reward_margin": float(margin.mean()) * self.cfg.dpo_beta}
+
+
+def reward_accuracy(margin: torch.Tensor) -> float:
+    """Share of pairs whose implicit reward ranks chosen above rejected; an exact tie (policy ==
+    reference) counts half, as a coin flip would."""
+    return float(((margin > 0).float() + 0.5 * (margin == 0).float()).mean())
 
 
 class DistillObjective(SFTObjective):

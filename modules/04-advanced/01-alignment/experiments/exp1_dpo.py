@@ -40,6 +40,7 @@ from minimind_notes.curriculum.stage_lab import lab_config, run_stage
 from minimind_notes.data.jsonl import read_jsonl, write_jsonl
 from minimind_notes.errors import MiniMindError
 from minimind_notes.train.loop import Trainer
+from minimind_notes.train.objectives import reward_accuracy
 
 LAB = dict(hidden_size=64, num_hidden_layers=2, max_seq_len=64, batch_size=8)
 DPO_LR, BETA, VOCAB = 1e-3, 0.1, 1024
@@ -72,7 +73,7 @@ def summarize(lp: torch.Tensor, base: torch.Tensor, kinds: list[str], kind: str 
     margin = (x[:, 0] - x[:, 2]) - (x[:, 1] - x[:, 3])  # log-ratio of chosen minus log-ratio of rejected
     return {"n": len(rows), "pref_before": float((b[:, 0] > b[:, 1]).float().mean()),
             "pref_after": float((x[:, 0] > x[:, 1]).float().mean()),
-            "reward_acc": float((margin > 0).float().mean()), "margin": float(BETA * margin.mean()),
+            "reward_acc": reward_accuracy(margin), "margin": float(BETA * margin.mean()),
             "d_chosen": float((x[:, 0] - b[:, 0]).mean()), "d_rejected": float((x[:, 1] - b[:, 1]).mean())}
 
 
