@@ -61,4 +61,4 @@ def test_bench_data_reports_prepare_next_to_the_encoder_alone(tmp_path):
     result = runner.invoke(app, ["bench", "data", "--data", str(corpus), "--repeats", "1"])
     assert result.exit_code == 0, result.output
     assert "200 documents" in result.output and "data prepare:" in result.output
-    assert "batch encoder alone" in result.output
+    assert "encoder alone" in result.output

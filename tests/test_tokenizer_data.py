@@ -130,3 +130,38 @@ def test_token_windows_resume_exactly():
     c.load_state_dict(b.state_dict())
     assert all((c.next_batch(4) == first[i]).all() for i in range(7, 20))
     assert first[0].shape == (4, 17)
+
+
+# -- the tiktoken twin that `data prepare` encodes with: the same ids as tokenizers -----------------
+@pytest.fixture(scope="module")
+def shipped():
+    return MiniMindTokenizer.from_dir()
+
+
+def test_tiktoken_twin_matches_tokenizers_on_the_embedded_corpus(shipped):
+    from minimind_notes.content import data_dir
+    from minimind_notes.data.jsonl import read_jsonl
+
+    assert shipped.bulk_engine.startswith("tiktoken")
+    texts = [r["text"] for r in read_jsonl(data_dir() / "pretrain_val.jsonl")]
+    texts += [apply_chat_template(r["conversations"]) for r in read_jsonl(data_dir() / "sft_val.jsonl")]
+    assert shipped.encode_batch(texts) == shipped.hf_encode_batch(texts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_tiktoken_twin_matches_tokenizers_on_any_unicode(text):
+    for t in (MiniMindTokenizer.from_dir(), _shared_tok()):  # the shipped BPE and one trained here
+        assert t.tiktoken_twin is not None
+        assert t.encode_batch([text, text + " <|im_end|>"]) == t.hf_encode_batch([text, text + " <|im_end|>"])
+
+
+def test_tiktoken_twin_declines_what_it_cannot_copy(shipped):
+    from minimind_notes.data.tiktoken_twin import tiktoken_twin
+
+    spec = json.loads(shipped.tok.to_str())
+    assert tiktoken_twin(json.dumps(spec)) is not None
+    for change in ({"normalizer": {"type": "NFC"}},
+                   {"pre_tokenizer": {**spec["pre_tokenizer"], "add_prefix_space": True}},
+                   {"model": {**spec["model"], "merges": spec["model"]["merges"][::-1]}}):
+        assert tiktoken_twin(json.dumps({**spec, **change})) is None

@@ -73,6 +73,7 @@ def bench_data_cmd(
     repeats: int = typer.Option(3, help="Runs; the best is reported."),
 ) -> None:
     """Tokens/s of `minimind data prepare` (batch encoding on all cores, packing, memmap write)."""
+    from importlib.metadata import version
     from pathlib import Path
 
     from minimind_notes.bench.data_bench import bench_data
@@ -86,8 +87,11 @@ def bench_data_cmd(
                   f"(best of {repeats} runs)")
     console.print(f"  data prepare: {r.prepare_s:.2f} s = [bold]{r.prepare_tokens_per_s / 1e6:.2f}M tokens/s[/] "
                   f"({r.source_mb / r.prepare_s:.1f} MB/s)")
-    console.print(f"  tokenizers' batch encoder alone: {r.encode_s:.2f} s = {r.encode_tokens_per_s / 1e6:.2f}M "
-                  f"tokens/s; prepare reaches {r.prepare_tokens_per_s / r.encode_tokens_per_s:.0%} of it")
+    console.print(f"  its encoder alone, {r.engine}: {r.encode_s:.2f} s = {r.encode_tokens_per_s / 1e6:.2f}M "
+                  f"tokens/s (prepare: {r.prepare_tokens_per_s / r.encode_tokens_per_s:.0%} of it)")
+    if not r.engine.startswith("tokenizers"):
+        console.print(f"  tokenizers {version('tokenizers')}, same ids: {r.hf_encode_s:.2f} s = "
+                      f"{r.hf_encode_tokens_per_s / 1e6:.2f}M tokens/s")
 
 
 @bench_app.command("train")

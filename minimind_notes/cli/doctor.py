@@ -39,7 +39,7 @@ def doctor() -> None:
     build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU build"
     torch_ok = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
     rows.append(("torch", f"{torch.__version__} ({build})", ok if torch_ok else "[red]upgrade to >= 2.4[/]"))
-    for pkg in ("numpy", "tokenizers", "safetensors", "typer", "rich", "matplotlib", "pyyaml", "requests"):
+    for pkg in ("numpy", "tokenizers", "tiktoken", "safetensors", "typer", "rich", "matplotlib", "pyyaml", "requests"):
         v = _version(pkg)
         rows.append((pkg, v or "missing", ok if v else f"[red]pip install {pkg}[/]"))
     v = _version("transformers")

@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from minimind_notes.data.chat import BOS, EOS, PAD, apply_chat_template
 from minimind_notes.errors import MiniMindError
@@ -68,9 +68,33 @@ class MiniMindTokenizer:
         return self.tok.encode(text, add_special_tokens=False).ids
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        """Many texts at once, on all cores (the Rust side parallelizes); no offsets computed."""
+        """Many texts at once, on all cores; the same ids as `encode`. Through tiktoken when it
+        runs this BPE exactly (data/tiktoken_twin.py: about 2x faster), else through tokenizers."""
+        if self.tiktoken_twin is not None:
+            from minimind_notes.data.tiktoken_twin import encode_all
+
+            return encode_all(self.tiktoken_twin, list(texts), os.cpu_count() or 1)
+        return self.hf_encode_batch(texts)
+
+    def hf_encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """tokenizers' own batch encoder (the Rust side parallelizes); no offsets computed."""
         encode = getattr(self.tok, "encode_batch_fast", self.tok.encode_batch)  # tokenizers >= 0.21
         return [e.ids for e in encode(list(texts), add_special_tokens=False)]
+
+    @functools.cached_property
+    def tiktoken_twin(self) -> Any:
+        """A tiktoken.Encoding with exactly this tokenizer's ids, or None."""
+        from minimind_notes.data.tiktoken_twin import tiktoken_twin
+
+        return tiktoken_twin(self.tok.to_str(), reference=self.tok)
+
+    @property
+    def bulk_engine(self) -> str:
+        """Which library `encode_batch` runs, with its version."""
+        from importlib.metadata import version
+
+        name = "tiktoken" if self.tiktoken_twin is not None else "tokenizers"
+        return f"{name} {version(name)}"
 
     @functools.cached_property
     def token_bytes(self) -> list[int]:
@@ -92,7 +116,7 @@ class MiniMindTokenizer:
         for token in (self.tok.id_to_token(i) for i in ids):
             text = decoder.decode([token])
             if "\ufffd" in text and token not in SPECIAL_TOKENS:
-                raw = bytes(_byte_decoder()[c] for c in token)
+                raw = bytes(byte_decoder()[c] for c in token)
                 text = "<" + " ".join(f"{b:02x}" for b in raw) + ">"
             out.append(text)
         return out
@@ -107,7 +131,8 @@ class MiniMindTokenizer:
         return hashlib.sha256(self.tok.to_str().encode()).hexdigest()[:16]
 
 
-def _byte_decoder() -> dict[str, int]:
+@functools.cache
+def byte_decoder() -> dict[str, int]:
     """GPT-2's printable symbol for each byte, inverted."""
     printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(
         range(ord("®"), ord("ÿ") + 1))
