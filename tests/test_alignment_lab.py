@@ -31,7 +31,7 @@ def model(tok):
 
 
 def test_batched_left_padded_accuracy_matches_objective(model, tok):
-    """accuracy() samples a left-padded batch; GRPOObjective's evaluate runs one prompt at a time."""
+    """The lab's accuracy() and GRPOObjective's arithmetic_accuracy agree on the greedy replies."""
     rows = al.prompt_rows(al.addition_sums(3))  # prompts of several lengths
     ours, n, replies = al.accuracy(model, tok, rows)
     assert n == len(rows)
@@ -45,6 +45,14 @@ def test_batched_left_padded_accuracy_matches_objective(model, tok):
         ids = torch.tensor([reply.prompt_ids])
         new = generate(model, ids, cfg=cfg)[0, ids.shape[1]:].tolist()
         assert new[:len(reply.tokens)] == reply.tokens
+
+
+def test_sampled_accuracy_draws_k_replies_per_prompt_reproducibly(model, tok):
+    rows = al.prompt_rows(al.addition_sums(3))
+    kw = dict(max_new_tokens=12, temperature=1.0, samples=4, seed=7)
+    a = arithmetic_accuracy(model, tok, rows, torch.device("cpu"), **kw)
+    assert a == arithmetic_accuracy(model, tok, rows, torch.device("cpu"), **kw)  # seeded: the same draws
+    assert a * len(rows) * 4 == pytest.approx(round(a * len(rows) * 4))  # a share of 4 replies per prompt
 
 
 def test_policy_kl_is_exact(model, tok):

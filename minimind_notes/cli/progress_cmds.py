@@ -58,7 +58,7 @@ def progress_report(curriculum, progress, names: list[str]) -> dict:  # noqa: AN
 def headline(run: dict) -> str:
     """The number that says how a run went: perplexity, preference or arithmetic accuracy."""
     for key, fmt in (("val_ppl", "ppl {:.2f}"), ("val_reward_acc", "preference acc {:.1%}"),
-                     ("val_accuracy", "accuracy {:.1%}")):
+                     ("val_accuracy", "pass@1 {:.1%}")):
         if key in run:
             return fmt.format(run[key])
     return "-"

@@ -26,6 +26,7 @@ from minimind_notes.train.config import TrainConfig
 
 Batch = Any
 EVAL_BATCH_SIZE = 16
+EVAL_SAMPLES = 8  # GRPO's held-out accuracy: replies drawn per prompt
 
 
 class Objective:
@@ -354,8 +355,13 @@ class GRPOObjective(Objective):
         """Greedy accuracy on held-out prompts."""
         if not self.val_prompts:
             return {}
-        return {"val_accuracy": arithmetic_accuracy(model, self.tok, self.val_prompts, self.device,
-                                                    self.cfg.grpo_max_new_tokens)}
+        # val_accuracy is what GRPO maximizes, the expected reward of a reply sampled as in the
+        # rollouts, estimated from EVAL_SAMPLES draws per prompt (pass@1 as DeepSeek-R1 reports it,
+        # k samples at temperature 0.6); the greedy reply can move differently.
+        sampled = arithmetic_accuracy(model, self.tok, self.val_prompts, self.device, self.cfg.grpo_max_new_tokens,
+                                      temperature=self.cfg.grpo_temperature, samples=EVAL_SAMPLES, seed=self.cfg.seed)
+        greedy = arithmetic_accuracy(model, self.tok, self.val_prompts, self.device, self.cfg.grpo_max_new_tokens)
+        return {"val_accuracy": sampled, "val_greedy_accuracy": greedy}
 
 
 def token_logps(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
@@ -378,20 +384,25 @@ def reward(reply: str, answer: str) -> float:
 
 @torch.no_grad()
 def arithmetic_accuracy(model: nn.Module, tok: MiniMindTokenizer, prompts: list[tuple[str, str]],
-                        device: torch.device, max_new_tokens: int = 16, batch_size: int = 64) -> float:
-    """Share of (prompt, answer) rows whose greedy reply the reward counts as right; prompts run
-    in left-padded batches (the same tokens as one at a time, tests/test_alignment_lab.py)."""
+                        device: torch.device, max_new_tokens: int = 16, batch_size: int = 64,
+                        temperature: float = 0.0, samples: int = 1, seed: int = 0) -> float:
+    """Share of replies to (prompt, answer) rows that the reward counts as right: the greedy reply
+    (temperature 0), or `samples` replies per prompt drawn at `temperature` from a seeded generator.
+    Prompts run in left-padded batches (the same tokens as one at a time, tests/test_alignment_lab.py)."""
     from minimind_notes.model.generation import SamplingConfig, generate, left_pad
 
-    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0, eos_token_id=tok.eos_token_id,
-                         pad_token_id=tok.pad_token_id)
+    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_p=1.0,
+                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    generator = torch.Generator(device=device).manual_seed(seed) if temperature > 0 else None
+    prompts = [row for row in prompts for _ in range(samples if temperature > 0 else 1)]
     was_training = model.training
     model.eval()
     correct = 0
     for start in range(0, len(prompts), batch_size):
         rows = prompts[start:start + batch_size]
         ids, mask = left_pad([user_prompt_ids(tok, p) for p, _ in rows], tok.pad_token_id)
-        out = generate(model, ids.to(device), attention_mask=mask.to(device), cfg=cfg)[:, ids.shape[1]:]
+        out = generate(model, ids.to(device), attention_mask=mask.to(device), cfg=cfg,
+                       generator=generator)[:, ids.shape[1]:]
         for new, (_, answer) in zip(out.tolist(), rows, strict=True):
             new = new[:new.index(tok.eos_token_id)] if tok.eos_token_id in new else new
             correct += int(reward(tok.decode(new, skip_special_tokens=True), answer))
