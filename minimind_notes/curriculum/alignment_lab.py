@@ -25,7 +25,7 @@ from minimind_notes.data.sample import arithmetic
 from minimind_notes.data.sample.preferences import RUDE_EN, RUDE_ZH
 from minimind_notes.data.tokenizer import MiniMindTokenizer, train_tokenizer
 from minimind_notes.model.generation import SamplingConfig, generate, left_pad
-from minimind_notes.train.objectives import reward, sequence_logps, user_prompt_ids
+from minimind_notes.train.objectives import reward, user_prompt_ids
 
 Row = tuple[str, str]  # (prompt, answer)
 RESULT_ONLY = 2  # arithmetic.reply's style 2, 'The answer is 12.'; styles 0 and 1 restate the sum first
@@ -239,19 +239,3 @@ def pair_kind(row: dict) -> str:
     if rejected in RUDE:
         return "rude"
     return "wrong" if difflib.SequenceMatcher(None, chosen, rejected).ratio() > 0.6 else "off-topic"
-
-
-@torch.no_grad()
-def pair_logps(model: nn.Module, data: Any, batch_size: int = 32) -> torch.Tensor:
-    """Mean log-prob per reply token of every pair's chosen and rejected reply: (N, 2).
-    `data` is a DPODataset; this is the quantity DPOObjective compares."""
-    was_training = model.training
-    model.eval()
-    out = []
-    for start in range(0, len(data), batch_size):
-        idx = list(range(start, min(len(data), start + batch_size)))
-        ids, labels = data.batch(idx)  # (2b, T): the chosen rows, then the rejected rows
-        lp = sequence_logps(model, ids, labels)
-        out.append(torch.stack([lp[:len(idx)], lp[len(idx):]], dim=1))
-    model.train(was_training)
-    return torch.cat(out)

@@ -49,8 +49,8 @@ def tiktoken_twin(tokenizer_json: str, reference: Any = None) -> Any:
     merged_ids = [vocab.get(_merged(m)) for m in model.get("merges", [])]
     if None in merged_ids or merged_ids != sorted(set(merged_ids)):  # each merge makes the next new id
         return None
+    specials = {t["content"] for t in added}
     try:
-        specials = {t["content"] for t in added}
         ranks = {bytes(to_byte[ch] for ch in token): i for token, i in vocab.items() if token not in specials}
     except KeyError:  # a vocab entry that is not byte-level text
         return None

@@ -189,6 +189,22 @@ def sequence_logps(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor) ->
     return (logp * mask).sum(-1) / mask.sum(-1).clamp(min=1)
 
 
+@torch.no_grad()
+def pair_logps(model: nn.Module, data: DPODataset, batch_size: int = 32) -> torch.Tensor:
+    """Mean log-prob per reply token of every pair's chosen and rejected reply: (N, 2)."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in range(0, len(data), batch_size):
+        idx = list(range(start, min(len(data), start + batch_size)))
+        ids, labels = (t.to(device) for t in data.batch(idx))  # (2b, T): the chosen rows, then the rejected
+        lp = sequence_logps(model, ids, labels)
+        out.append(torch.stack([lp[:len(idx)], lp[len(idx):]], dim=1))
+    model.train(was_training)
+    return torch.cat(out)
+
+
 class DPOObjective(Objective):
     data_notes = SFTObjective.data_notes
 
@@ -225,19 +241,11 @@ class DPOObjective(Objective):
           (mean log-prob per token). It starts wherever the SFT model is and DPO rarely moves it far."""
         if self.val_data is None:
             return {}
-        was_training = model.training
-        model.eval()
-        policy, ref = [], []
-        for i in range(0, len(self.val_data), self.cfg.batch_size):
-            idx = list(range(i, min(len(self.val_data), i + self.cfg.batch_size)))
-            ids, labels = (t.to(self.device) for t in self.val_data.batch(idx))
-            for out, net in ((policy, model), (ref, self.reference)):
-                lp = sequence_logps(net, ids, labels)
-                out.append(torch.stack([lp[:len(idx)], lp[len(idx):]], dim=1))  # (b, 2): chosen, rejected
-        model.train(was_training)
-        lp, ref_lp = torch.cat(policy), torch.cat(ref)
+        lp = pair_logps(model, self.val_data, self.cfg.batch_size)
+        ref_lp = pair_logps(self.reference, self.val_data, self.cfg.batch_size)
         margin = (lp[:, 0] - ref_lp[:, 0]) - (lp[:, 1] - ref_lp[:, 1])  # implicit reward gap / beta
-        return {"val_reward_acc": reward_accuracy(margin), "val_rank_acc": float((lp[:, 0] > lp[:, 1]).float().mean()),
+        return {"val_reward_acc": reward_accuracy(margin),
+                "val_rank_acc": float((lp[:, 0] > lp[:, 1]).float().mean()),
                 "val_reward_margin": float(margin.mean()) * self.cfg.dpo_beta}
 
 
@@ -352,12 +360,11 @@ class GRPOObjective(Objective):
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Greedy accuracy on held-out prompts."""
+        """Held-out accuracy. val_accuracy is what GRPO maximizes, the expected reward of a reply
+        sampled as in the rollouts, estimated from EVAL_SAMPLES draws per prompt (pass@1 as
+        DeepSeek-R1 reports it, k samples at temperature 0.6); the greedy reply can move differently."""
         if not self.val_prompts:
             return {}
-        # val_accuracy is what GRPO maximizes, the expected reward of a reply sampled as in the
-        # rollouts, estimated from EVAL_SAMPLES draws per prompt (pass@1 as DeepSeek-R1 reports it,
-        # k samples at temperature 0.6); the greedy reply can move differently.
         sampled = arithmetic_accuracy(model, self.tok, self.val_prompts, self.device, self.cfg.grpo_max_new_tokens,
                                       temperature=self.cfg.grpo_temperature, samples=EVAL_SAMPLES, seed=self.cfg.seed)
         greedy = arithmetic_accuracy(model, self.tok, self.val_prompts, self.device, self.cfg.grpo_max_new_tokens)

@@ -32,7 +32,6 @@ from minimind_notes.curriculum.alignment_lab import (
     binomial_se,
     chat_texts,
     pair_kind,
-    pair_logps,
     small_tokenizer,
 )
 from minimind_notes.curriculum.experiment import ExperimentContext, main
@@ -40,7 +39,7 @@ from minimind_notes.curriculum.stage_lab import lab_config, run_stage
 from minimind_notes.data.jsonl import read_jsonl, write_jsonl
 from minimind_notes.errors import MiniMindError
 from minimind_notes.train.loop import Trainer
-from minimind_notes.train.objectives import reward_accuracy
+from minimind_notes.train.objectives import pair_logps, reward_accuracy
 
 LAB = dict(hidden_size=64, num_hidden_layers=2, max_seq_len=64, batch_size=8)
 DPO_LR, BETA, VOCAB = 1e-3, 0.1, 1024
