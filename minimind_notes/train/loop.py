@@ -182,7 +182,7 @@ class Trainer:
                 with autocast(self.device, self.amp):
                     loss, micro_logs, n_tokens = self.objective.loss(self.net, batch)
                 if not torch.isfinite(loss):
-                    self.diverged(float(loss))
+                    self.diverged(float(loss.detach()))
                 (loss / cfg.accumulation_steps).backward()
             self.tokens += n_tokens * self.dist.world
             for k, v in micro_logs.items():
