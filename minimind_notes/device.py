@@ -1,13 +1,16 @@
-"""Which device to run on and which precision is fast there.
+"""Which device to run on and which precision to train in.
 
-cuda > mps > cpu by default. bf16 autocast is used where the hardware does bf16 natively
-(CUDA with bf16 support, CPUs with AVX-512-BF16 or AMX); elsewhere fp32. Never fp16 on
-a CPU: without native support it runs about 100x slower than fp32.
+cuda > mps > cpu by default. Precision is an explicit setting: `--precision auto|fp32|bf16`,
+else MINIMIND_PRECISION, else auto. `auto` uses bf16 autocast where the hardware does bf16
+natively (CUDA with bf16 support, CPUs with AVX-512-BF16 or AMX) and fp32 elsewhere; `bf16`
+forces autocast (slow on a CPU without native bf16, but correct); `fp32` never autocasts.
+Never fp16 on a CPU: without native support it runs about 100x slower than fp32.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
@@ -41,7 +44,35 @@ def cpu_has_fast_bf16() -> bool:
         return False
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
+PRECISIONS = ("auto", "fp32", "bf16")
+PRECISION_ENV = "MINIMIND_PRECISION"
+
+
+def requested_precision(precision: str | None = None) -> str:
+    """`precision` if given, else $MINIMIND_PRECISION, else 'auto'; checked against PRECISIONS."""
+    chosen = (precision or os.environ.get(PRECISION_ENV) or "auto").strip().lower()
+    chosen = {"bfloat16": "bf16", "float32": "fp32"}.get(chosen, chosen)  # MiniMind's --dtype spelling
+    if chosen not in PRECISIONS:
+        where = "--precision" if precision else PRECISION_ENV
+        raise UsageError(f"{where}={chosen!r} is not a precision", hint="use auto, fp32 or bf16")
+    return chosen
+
+
+def autocast_dtype(device: torch.device, precision: str | None = None) -> torch.dtype | None:
+    """The autocast dtype for `precision` on `device`; None means plain fp32."""
+    chosen = requested_precision(precision)
+    if chosen == "fp32":
+        return None
+    if chosen == "bf16":
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise UsageError("--precision bf16: this GPU has no bf16 support", hint="use --precision fp32")
+        if device.type == "mps":
+            raise UsageError("--precision bf16 is not supported on MPS here", hint="use --precision fp32")
+        return torch.bfloat16
+    return auto_autocast_dtype(device)
+
+
+def auto_autocast_dtype(device: torch.device) -> torch.dtype | None:
     """bf16 where it is fast, else None (= plain fp32). MPS stays fp32."""
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else None

@@ -40,6 +40,8 @@ def train(
     save_every: int = typer.Option(TrainConfig.save_every, "--save-every", "--save_every"),
     seed: int = typer.Option(TrainConfig.seed, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, mps."),
+    precision: str | None = typer.Option(None, "--precision", "--dtype",
+                                         help="auto, fp32 or bf16 (default: $MINIMIND_PRECISION, else auto)."),
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the model (opt-in)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the stopped run exactly."),
     skip_bad: bool = typer.Option(False, "--skip-bad", "--skip_bad", help="Skip and count broken data lines."),
@@ -69,7 +71,7 @@ def train(
         grad_clip=grad_clip, preset=preset_name, hidden_size=hidden_size, num_hidden_layers=num_hidden_layers,
         use_moe=use_moe, from_weight=from_weight, save_dir=save_dir, tokenizer=tokenizer,
         max_steps=max_steps if not quick else (max_steps or 20), time_budget=time_budget if not quick else 0,
-        eval_every=eval_every, save_every=save_every, seed=seed, device=device, compile=compile_,
+        eval_every=eval_every, save_every=save_every, seed=seed, device=device, precision=precision, compile=compile_,
         resume=resume, skip_bad=skip_bad, lora_rank=lora_rank, dpo_beta=dpo_beta,
         teacher_weight=teacher_weight, grpo_group=num_generations, grpo_beta=kl_beta,
         grpo_temperature=rollout_temperature)

@@ -84,6 +84,7 @@ class TrainConfig:
     eval_batches: int | None = None  # None -> ~320 held-out rows, so runs with other batch sizes compare
     seed: int = 42
     device: str = "auto"
+    precision: str | None = None  # auto | fp32 | bf16; None -> $MINIMIND_PRECISION, else auto
     compile: bool = False
     resume: bool = False
     skip_bad: bool = False

@@ -80,7 +80,7 @@ class Trainer:
         self.objective: Objective = OBJECTIVES[cfg.stage](cfg, self.tok, self.dist.rank, self.dist.world)
         self.objective.device = self.device
         self.model = self.build_model()
-        self.amp = autocast_dtype(self.device)
+        self.amp = autocast_dtype(self.device, cfg.precision)
         self.params = self.objective.trainable(self.model)
         self.optimizer, self.optimizer_impl = build_adamw(self.params, cfg.learning_rate, self.device,
                                                           cfg.weight_decay)
