@@ -134,32 +134,43 @@ def test_resume_is_exact(corpus, tmp_path):
     assert len(b) == 20 and max(abs(x - y) for x, y in zip(a[10:], b, strict=True)) < 1e-6
 
 
-def test_ctrl_c_saves_the_state_and_resume_finishes_the_curve(corpus, tmp_path, monkeypatch):
+def test_ctrl_c_finishes_the_step_saves_and_resume_finishes_the_curve(corpus, tmp_path, monkeypatch):
+    import os
+    import signal
+
     quiet = lambda *a: None
     full = train(config(corpus, tmp_path / "a", max_steps=20, log_every=1), echo=quiet)
     real_step = Trainer.train_step
 
     def interrupted(self):
-        if self.step == 12:
-            raise KeyboardInterrupt
+        if self.step == 12:  # a real SIGINT in the middle of step 13: the step still completes
+            os.kill(os.getpid(), signal.SIGINT)
         return real_step(self)
 
     monkeypatch.setattr(Trainer, "train_step", interrupted)
-    with pytest.raises(MiniMindError, match="interrupted at step 12; state saved") as info:
+    with pytest.raises(MiniMindError, match="stopped by SIGINT at step 13; the state of that step is saved") as info:
         train(config(corpus, tmp_path / "b", max_steps=20, log_every=1, save_every=0), echo=quiet)
-    assert "--resume" in info.value.hint
+    assert "--resume" in info.value.hint and info.value.exit_code == 130
     monkeypatch.setattr(Trainer, "train_step", real_step)
     resumed = train(config(corpus, tmp_path / "b", max_steps=20, log_every=1, resume=True), echo=quiet)
     a, b = losses(full.run_dir), losses(resumed.run_dir)
     assert len(b) == 20 and max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-6
 
 
-def test_nan_guard_stops_with_message(corpus, tmp_path):
+def test_nan_guard_stops_names_the_cause_and_never_saves_non_finite_weights(corpus, tmp_path):
+    from safetensors.torch import load_file
+
     with pytest.raises(TrainingDiverged) as info:
-        train(config(corpus, tmp_path, learning_rate=1e4, grad_clip=0, max_steps=200, warmup_steps=1,
-                     save_every=2), echo=lambda *a: None)
+        train(config(corpus, tmp_path, learning_rate=30.0, grad_clip=0, max_steps=200, warmup_steps=1,
+                     save_every=1), echo=lambda *a: None)
     text = str(info.value)
-    assert "loss became" in text and "lower --learning_rate" in text and "last good checkpoint" in text
+    assert "became" in text and "training stopped" in text and "lower --learning_rate" in text
+    assert "--learning_rate 30 is" in text and "gradient clipping is off" in text
+    saved = tmp_path / "out" / "pretrain_64.safetensors"
+    if "last good checkpoint" in text:
+        assert all(torch.isfinite(t).all() for t in load_file(str(saved)).values())
+    else:
+        assert "no checkpoint was written" in text and not saved.exists()
 
 
 def test_missing_from_weight_names_expected_path(corpus, tmp_path):

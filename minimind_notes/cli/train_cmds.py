@@ -38,12 +38,18 @@ def train(
     eval_every: int | None = typer.Option(None, "--eval-every", "--eval_every",
                                           help="Steps between held-out evaluations (default: every 1,600 rows)."),
     save_every: int = typer.Option(TrainConfig.save_every, "--save-every", "--save_every"),
+    log_every: int = typer.Option(TrainConfig.log_every, "--log-every", "--log_every",
+                                  help="Steps between rows of metrics.jsonl."),
     seed: int = typer.Option(TrainConfig.seed, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, mps."),
     precision: str | None = typer.Option(None, "--precision", "--dtype",
                                          help="auto, fp32 or bf16 (default: $MINIMIND_PRECISION, else auto)."),
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the model (opt-in)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the stopped run exactly."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier run of the same name."),
+    run_name: str | None = typer.Option(None, "--run-name", "--run_name",
+                                        help="Name of the weights and run folder (default: the stage's, "
+                                             "e.g. pretrain -> out/pretrain_<hidden>)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", "--skip_bad", help="Skip and count broken data lines."),
     nproc: int = typer.Option(1, "--nproc", help="Processes to launch with torchrun (DDP)."),
     lora_rank: int = typer.Option(TrainConfig.lora_rank, "--lora-rank", "--lora_rank"),
@@ -59,24 +65,29 @@ def train(
     quick: bool = typer.Option(False, "--quick", help="A short smoke run (used by `minimind path --quick`)."),
 ) -> None:
     """Train a MiniMind model. With no flags: the embedded data, the tiny preset, minutes on a CPU."""
-    if nproc > 1:
-        launch_torchrun(nproc)
-        return
-    from minimind_notes.train.loop import format_metrics
-    from minimind_notes.train.loop import train as run_training
+    from minimind_notes.errors import UsageError
 
+    if nproc < 1:
+        raise UsageError(f"--nproc {nproc} is out of range: it must be >= 1")
     cfg = TrainConfig(
         stage=stage, data_path=data_path, val_path=val_path, epochs=epochs, batch_size=batch_size,
         learning_rate=learning_rate, accumulation_steps=accumulation_steps, max_seq_len=max_seq_len,
         grad_clip=grad_clip, preset=preset_name, hidden_size=hidden_size, num_hidden_layers=num_hidden_layers,
         use_moe=use_moe, from_weight=from_weight, save_dir=save_dir, tokenizer=tokenizer,
         max_steps=max_steps if not quick else (max_steps or 20), time_budget=time_budget if not quick else 0,
-        eval_every=eval_every, save_every=save_every, seed=seed, device=device, precision=precision, compile=compile_,
+        eval_every=eval_every, save_every=save_every, log_every=log_every, seed=seed, device=device,
+        precision=precision, compile=compile_,
         resume=resume, skip_bad=skip_bad, lora_rank=lora_rank, dpo_beta=dpo_beta,
         teacher_weight=teacher_weight, grpo_group=num_generations, grpo_beta=kl_beta,
-        grpo_temperature=rollout_temperature)
+        grpo_temperature=rollout_temperature, overwrite=overwrite, run_name=run_name)
     if quick:
         cfg.eval_batches = 4
+    if nproc > 1:
+        launch_torchrun(nproc)
+        return
+    from minimind_notes.train.loop import format_metrics
+    from minimind_notes.train.loop import train as run_training
+
     summary = run_training(cfg, echo=console.print)
     console.rule(f"{stage} done")
     counted = "tokens" if stage == "pretrain" else "target tokens (those the loss counts)"

@@ -54,6 +54,28 @@ DEFAULTS = {
 }
 
 
+# (field, lowest, highest or None, lowest excluded): checked after the stage defaults are filled in.
+RANGES: list[tuple[str, float, float | None, bool]] = [
+    ("epochs", 1, None, False), ("batch_size", 1, None, False), ("accumulation_steps", 1, None, False),
+    ("max_seq_len", 2, None, False), ("max_steps", 1, None, False), ("learning_rate", 0, None, True),
+    ("grad_clip", 0, None, False), ("warmup_steps", 0, None, False), ("min_lr_ratio", 0, 1, False),
+    ("weight_decay", 0, None, False), ("time_budget", 0, None, True), ("eval_every", 0, None, False),
+    ("save_every", 0, None, False), ("log_every", 1, None, False), ("eval_batches", 1, None, False),
+    ("lora_rank", 1, None, False), ("lora_alpha", 0, None, True), ("dpo_beta", 0, None, True),
+    ("distill_temperature", 0, None, True), ("distill_alpha", 0, 1, False),
+    # a group of one has no spread to normalise by: its advantages are 0/0
+    ("grpo_group", 2, None, False), ("grpo_beta", 0, None, False), ("grpo_clip", 0, None, True),
+    ("grpo_max_new_tokens", 1, None, False), ("grpo_temperature", 0, None, True),
+]
+# Fields whose command-line flag has another name.
+FLAGS = {"grpo_group": "--num-generations", "grpo_beta": "--kl-beta", "grpo_temperature": "--rollout-temperature",
+         "grpo_max_new_tokens": "--max-new-tokens"}
+
+
+def flag_name(field_name: str) -> str:
+    return FLAGS.get(field_name, "--" + field_name.replace("_", "-"))
+
+
 @dataclass
 class TrainConfig:
     stage: str = "pretrain"
@@ -86,9 +108,10 @@ class TrainConfig:
     device: str = "auto"
     precision: str | None = None  # auto | fp32 | bf16; None -> $MINIMIND_PRECISION, else auto
     compile: bool = False
-    resume: bool = False
+    resume: bool = False  # continue the run saved under save_dir/runs/<run_name>
+    overwrite: bool = False  # replace an earlier run of the same name instead of refusing
     skip_bad: bool = False
-    run_name: str | None = None
+    run_name: str | None = None  # the weights' name prefix (MiniMind's --save_weight); default: the stage's
     # stage-specific
     lora_rank: int = 8
     lora_alpha: float | None = None  # None -> 2 x lora_rank (MiniMind's 16 at rank 8)
@@ -114,22 +137,36 @@ class TrainConfig:
         self.data_path = self.data_path or embedded(d.data)
         if self.val_path is None and d.val and self.data_path == embedded(d.data):
             self.val_path = embedded(d.val)
-        self.epochs = self.epochs or d.epochs
-        self.batch_size = self.batch_size or d.batch_size
-        self.learning_rate = self.learning_rate or d.learning_rate
-        self.max_seq_len = self.max_seq_len or d.max_seq_len
+        for name in ("epochs", "batch_size", "learning_rate", "max_seq_len"):  # only None means the default
+            if getattr(self, name) is None:
+                setattr(self, name, getattr(d, name))
+        self.check_ranges()  # before the values derived from them below
         if self.eval_batches is None:
             self.eval_batches = max(1, EVAL_ROWS // self.batch_size)
         if self.eval_every is None:
             self.eval_every = max(1, EVAL_EVERY_ROWS // (self.batch_size * self.accumulation_steps))
         if self.time_budget == -1:
-            self.time_budget = None if self.max_steps else d.time_budget
+            self.time_budget = None if self.max_steps is not None else d.time_budget
         if self.from_weight == "default":
             self.from_weight = d.from_weight
         if self.lora_alpha is None:
             self.lora_alpha = 2.0 * self.lora_rank
         if self.from_weight in ("none", ""):
             self.from_weight = None
+
+    def check_ranges(self) -> None:
+        """Nonsense numbers stop the run before it starts, naming the valid range (never silently replaced)."""
+        from minimind_notes.errors import UsageError
+
+        for name, low, high, low_open in RANGES:
+            value = getattr(self, name)
+            if value is None or (name == "time_budget" and value in (-1, 0)):
+                continue
+            too_low = value <= low if low_open else value < low
+            if too_low or (high is not None and value > high):
+                bound = f"> {low:g}" if low_open else f">= {low:g}"
+                valid = f"{bound}" + (f" and <= {high:g}" if high is not None else "")
+                raise UsageError(f"{flag_name(name)} {value:g} is out of range: it must be {valid}")
 
     @property
     def save_name(self) -> str:

@@ -1,8 +1,10 @@
 """The one training loop every stage shares.
 
 AdamW (fused where available), warm-up + cosine LR, gradient accumulation, clipping,
-bf16 autocast where the hardware has it, DDP, a NaN guard, atomic checkpoints every
-`save_every` steps and on Ctrl-C, and `--resume` that continues exactly where it stopped.
+explicit precision (bf16 autocast or fp32), DDP, a NaN guard that never saves non-finite
+weights, atomic checkpoints every `save_every` steps and at a step boundary on Ctrl-C or
+SIGTERM, and `--resume` that continues exactly where it stopped (and refuses another run).
+A new run never replaces an earlier one unless asked to (`--overwrite`).
 """
 
 from __future__ import annotations
@@ -10,29 +12,51 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from minimind_notes.device import autocast, autocast_dtype, pick_device, precision_name, synchronize
-from minimind_notes.errors import MiniMindError
-from minimind_notes.fileio import atomic_path
+from minimind_notes.errors import MiniMindError, UsageError
+from minimind_notes.fileio import atomic_path, atomic_write_text, remove_stale_temps
 from minimind_notes.model import MiniMindForCausalLM, load_weights, preset, save_checkpoint
-from minimind_notes.train.config import TrainConfig, find_weight, weight_path
-from minimind_notes.train.distributed import DistInfo, all_reduce_mean, cleanup_distributed, setup_distributed
+from minimind_notes.train.config import DEFAULTS, TrainConfig, find_weight, weight_path
+from minimind_notes.train.distributed import (
+    DistInfo,
+    all_reduce_mean,
+    any_rank,
+    cleanup_distributed,
+    setup_distributed,
+)
 from minimind_notes.train.objectives import OBJECTIVES, Objective
 from minimind_notes.train.optim import build_adamw
+from minimind_notes.train.resume import (
+    differences,
+    file_identity,
+    load_latest,
+    prune_states,
+    rng_state,
+    saved_states,
+    set_rng_state,
+    state_path,
+    write_state,
+)
 from minimind_notes.train.schedule import lr_at
+from minimind_notes.train.stop import StopRequest
 
 
 class TrainingDiverged(MiniMindError):
     pass
+
+
+class RunExists(UsageError):
+    """An earlier run would be replaced: the learner must say --resume, --overwrite or --run-name."""
+
+    exit_code = 3
 
 
 @dataclass
@@ -93,14 +117,15 @@ class Trainer:
         if cfg.compile:
             self.net = torch.compile(self.net)
         config = self.model.config
-        self.weights_path = weight_path(cfg.save_dir, cfg.save_name, config.hidden_size, config.use_moe)
-        self.state_path = self.weights_path.with_suffix(".resume.pt")
-        self.run_dir = Path(cfg.save_dir) / "runs" / (cfg.run_name or self.weights_path.stem)
+        self.weights_path = weight_path(cfg.save_dir, cfg.run_name or cfg.save_name, config.hidden_size,
+                                        config.use_moe)
+        self.run_dir = Path(cfg.save_dir) / "runs" / self.weights_path.stem
         per_step = cfg.batch_size * self.dist.world * cfg.accumulation_steps
         self.total_steps = cfg.max_steps or max(1, math.ceil(
             cfg.epochs * self.objective.examples_per_epoch / per_step))
         self.step, self.tokens, self.elapsed = 0, 0, 0.0
         self.last_saved_step: int | None = None
+        self.train_loss = math.nan  # the last step's (all-reduced) training loss
 
     # -- setup -----------------------------------------------------------------------------
     def build_model(self) -> nn.Module:
@@ -119,6 +144,13 @@ class Trainer:
         if cfg.from_weight:
             path = find_weight(cfg.save_dir, cfg.from_weight, config.hidden_size, config.use_moe)
             load_weights(model, path)
+            broken = non_finite(model.state_dict())
+            if broken:
+                raise MiniMindError(
+                    f"the starting weights {path} contain NaN or inf in {len(broken)} tensors ({broken[0]}, ...); "
+                    "training from them cannot work",
+                    hint="start from an earlier checkpoint, or retrain that stage (a too-high learning rate "
+                         "there is the usual cause)")
             self.log(f"Loaded {path}")
         model.to(self.device)
         return self.objective.prepare_model(model)
@@ -128,38 +160,85 @@ class Trainer:
             self.echo(text)
 
     # -- checkpoints ---------------------------------------------------------------------
-    def save(self, final: bool = False) -> None:
-        """Weights (safetensors) and the resume state, both written atomically, rank 0 only."""
+    def run_identity(self) -> dict[str, Any]:
+        """What must not change between a run and its --resume."""
+        cfg = self.cfg
+        return {"stage": cfg.stage, "model": self.model.config.to_dict(), "batch_size": cfg.batch_size,
+                "accumulation_steps": cfg.accumulation_steps, "max_seq_len": cfg.max_seq_len,
+                "processes": self.dist.world, "seed": cfg.seed, "data": file_identity(cfg.data_path),
+                "tokenizer": self.tok.fingerprint(),
+                **({"lora_rank": cfg.lora_rank} if cfg.stage == "lora" else {})}
+
+    def check_earlier_run(self) -> None:
+        """Refuse to start over an earlier run unless --resume or --overwrite says what to do with it."""
+        cfg = self.cfg
+        if cfg.resume:
+            return
+        earlier = [p for p in (self.weights_path, self.run_dir / "metrics.jsonl") if p.exists()]
+        earlier += saved_states(self.run_dir)[:1]
+        if not earlier:
+            return
+        if not cfg.overwrite:
+            raise RunExists(
+                f"an earlier {cfg.stage} run is here: {', '.join(map(str, earlier))}",
+                hint="continue it with --resume, replace it with --overwrite, or keep both with --run-name NAME")
+        if self.dist.is_main:
+            (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
+            for old in saved_states(self.run_dir):
+                old.unlink()
+
+    def save(self) -> None:
+        """Weights (safetensors) and the resume state, both atomic and only when finite, rank 0 only."""
         if not self.dist.is_main:
             return
+        broken = non_finite(self.model.state_dict()) + non_finite(self.optimizer.state_dict()["state"])
+        if broken:
+            self.diverged(f"non-finite values in {len(broken)} tensors of the model or optimizer ({broken[0]})")
         weights = self.objective.weights_to_save(self.model)
         meta = {"stage": self.cfg.stage, "step": str(self.step), **self.objective.metadata()}
-        if weights is None:
-            save_checkpoint(self.model, self.weights_path, meta)
-        else:
-            from safetensors.torch import save_file
+        state = {"step": self.step, "tokens": self.tokens, "elapsed": self.elapsed, "train_loss": self.train_loss,
+                 "run": self.run_identity(), "model": self.model.state_dict(),
+                 "optimizer": self.optimizer.state_dict(), "data": self.objective.state_dict(), "rng": rng_state()}
+        kept = f"; the previous checkpoint (step {self.last_saved_step}) is kept" if self.last_saved_step else ""
+        try:
+            remove_stale_temps(self.weights_path.parent)
+            # Both files are written in full before either replaces its predecessor: a save that fails
+            # (full disk, killed) leaves the previous weights and state as they were, and consistent.
+            with atomic_path(state_path(self.run_dir, self.step)) as state_tmp, \
+                    atomic_path(self.weights_path) as weights_tmp:
+                write_state(state_tmp, state)
+                if weights is None:
+                    save_checkpoint(self.model, weights_tmp, meta)
+                else:
+                    from safetensors.torch import save_file
 
-            with atomic_path(self.weights_path) as tmp:
-                save_file({k: v.contiguous() for k, v in weights.items()}, str(tmp), metadata=meta)
-        state = {"step": self.step, "tokens": self.tokens, "elapsed": self.elapsed,
-                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "data": self.objective.state_dict(), "rng": rng_state(), "final": final}
-        with atomic_path(self.state_path) as tmp:
-            torch.save(state, tmp)
+                    save_file({k: v.contiguous() for k, v in weights.items()}, str(weights_tmp), metadata=meta)
+            prune_states(self.run_dir)
+        except OSError as e:
+            raise MiniMindError(f"cannot save the checkpoint of step {self.step} in {self.weights_path.parent}: "
+                                f"{e.strerror or e}{kept}",
+                                hint="free disk space or pass another --save_dir, then continue with --resume"
+                                ) from None
         self.last_saved_step = self.step
 
     def resume(self) -> None:
-        if not self.state_path.is_file():
-            raise MiniMindError(f"--resume: no saved state at {self.state_path}",
-                                hint="start the run without --resume (same --save_dir and stage)")
-        state = torch.load(self.state_path, map_location=self.device, weights_only=False)
+        state, path = load_latest(self.run_dir, self.device, self.log)
+        changed = differences(state.get("run", {}), self.run_identity())
+        if changed:
+            raise UsageError(f"--resume: {path} belongs to a different run; changed: " + "; ".join(changed),
+                             hint="resume with the settings the run started with, or start a new run "
+                                  "with --overwrite or --run-name NAME")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.objective.load_state_dict(state["data"])
         set_rng_state(state["rng"])
         self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed"]
+        self.train_loss = state["train_loss"]
         self.last_saved_step = self.step
-        self.log(f"Resumed {self.state_path} at step {self.step}")
+        self.log(f"Resumed {path} at step {self.step}")
+        if self.step >= self.total_steps:
+            self.log(f"The run had already finished its {self.total_steps} steps; to train longer, raise "
+                     "--max-steps or --epochs.")
 
     # -- the loop --------------------------------------------------------------------------
     def progress_fraction(self) -> float:
@@ -181,38 +260,51 @@ class Trainer:
             with sync:
                 with autocast(self.device, self.amp):
                     loss, micro_logs, n_tokens = self.objective.loss(self.net, batch)
-                if not torch.isfinite(loss):
-                    self.diverged(float(loss.detach()))
+                if not torch.isfinite(loss.detach()):
+                    self.diverged(f"the loss became {float(loss.detach())}")
                 (loss / cfg.accumulation_steps).backward()
             self.tokens += n_tokens * self.dist.world
             for k, v in micro_logs.items():
                 logs[k] = logs.get(k, 0.0) + v / cfg.accumulation_steps
         grad_norm = nn.utils.clip_grad_norm_(self.params, cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
+        if not torch.isfinite(grad_norm):  # the update would write NaN into every weight: stop before it
+            self.diverged(f"the gradient norm became {float(grad_norm)}")
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         logs["lr"], logs["grad_norm"] = lr, float(grad_norm)
-        logs["loss"] = all_reduce_mean(logs["loss"], self.dist, self.device)
+        logs["loss"] = self.train_loss = all_reduce_mean(logs["loss"], self.dist, self.device)
         return logs
 
-    def diverged(self, value: float) -> None:
-        where = (f"the last good checkpoint is {self.weights_path} (step {self.last_saved_step})"
-                 if self.last_saved_step is not None else "no checkpoint was written yet")
+    def diverged(self, what: str) -> None:
+        cfg = self.cfg
+        where = (f"the last good checkpoint is {self.weights_path} (step {self.last_saved_step}); nothing "
+                 "non-finite was saved" if self.last_saved_step is not None else "no checkpoint was written")
+        default_lr = DEFAULTS[cfg.stage].learning_rate
+        causes = []
+        if cfg.learning_rate > 3 * default_lr:
+            causes.append(f"--learning_rate {cfg.learning_rate:g} is {cfg.learning_rate / default_lr:.0f}x the "
+                          f"{cfg.stage} default ({default_lr:g})")
+        if cfg.grad_clip <= 0:
+            causes.append("gradient clipping is off (--grad-clip 0)")
+        likely = ("likely cause: " + "; ".join(causes) + ". " if causes else "")
         raise TrainingDiverged(
-            f"the loss became {value} at step {self.step + 1}; training stopped and {where}",
-            hint="lower --learning_rate (e.g. by 3-10x), keep gradient clipping on (--grad-clip 1.0), "
-                 "and check the data for empty or broken rows")
+            f"{what} at step {self.step + 1}; training stopped and {where}",
+            hint=likely + "lower --learning_rate (e.g. by 3-10x), keep gradient clipping on (--grad-clip 1.0), "
+                          "and check the data for empty or broken rows")
 
     def run(self) -> RunSummary:
         cfg = self.cfg
+        self.check_earlier_run()
         if cfg.resume:
             self.resume()
         metrics_file = self.run_dir / "metrics.jsonl"
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            if not cfg.resume:
-                metrics_file.unlink(missing_ok=True)
-                (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
+            if cfg.resume:
+                keep_rows_until(metrics_file, self.step)  # rows an interrupted run logged after its last save
+            else:
+                atomic_write_text(self.run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2, default=str))
         first_eval = self.evaluate() if not cfg.resume else {}
         n_params = sum(p.numel() for p in self.model.parameters())
         n_train = sum(p.numel() for p in self.params)
@@ -225,46 +317,56 @@ class Trainer:
         if first_eval:
             self.log("before: " + format_metrics(first_eval))
         logs: dict[str, float] = {}
+        first_step = self.step
         window_start, window_tokens = time.perf_counter(), self.tokens
         bar = ProgressBar(self.total_steps, self.step, enabled=self.dist.is_main and cfg.progress_bar)
-        try:
-            with bar:
-                while self.step < self.total_steps:
-                    step_start = time.perf_counter()
-                    logs = self.train_step()
-                    synchronize(self.device)
-                    self.elapsed += time.perf_counter() - step_start
-                    if self.step % cfg.log_every == 0 or self.step == self.total_steps:
-                        now = time.perf_counter()
-                        logs["tokens_per_s"] = (self.tokens - window_tokens) / max(now - window_start, 1e-9)
-                        window_start, window_tokens = now, self.tokens
-                        self.write_metrics(metrics_file, logs)
-                    if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < self.total_steps:
-                        self.write_metrics(metrics_file, self.evaluate())
-                    bar.update(self.step, logs)
-                    if cfg.save_every and self.step % cfg.save_every == 0:
-                        self.save()
-                    if cfg.time_budget and self.elapsed >= cfg.time_budget:
-                        self.log(f"Time budget of {cfg.time_budget:.0f} s reached at step {self.step}.")
-                        break
-        except KeyboardInterrupt:
-            self.save()
-            cleanup_distributed()
-            raise MiniMindError(f"interrupted at step {self.step}; state saved to {self.state_path}",
-                                hint="continue with the same command plus --resume") from None
+        with bar, StopRequest(self.log) as stop:
+            while self.step < self.total_steps:
+                step_start = time.perf_counter()
+                logs = self.train_step()
+                synchronize(self.device)
+                self.elapsed += time.perf_counter() - step_start
+                if self.step % cfg.log_every == 0 or self.step == self.total_steps:
+                    now = time.perf_counter()
+                    logs["tokens_per_s"] = (self.tokens - window_tokens) / max(now - window_start, 1e-9)
+                    window_start, window_tokens = now, self.tokens
+                    self.write_metrics(metrics_file, logs)
+                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < self.total_steps:
+                    self.write_metrics(metrics_file, self.evaluate())
+                bar.update(self.step, logs)
+                if cfg.save_every and self.step % cfg.save_every == 0:
+                    self.save()
+                if any_rank(stop.requested is not None, self.dist, self.device):
+                    self.stopped(stop.requested or "a signal on another rank")
+                if cfg.time_budget and self.elapsed >= cfg.time_budget:
+                    self.log(f"Time budget of {cfg.time_budget:.0f} s reached at step {self.step}.")
+                    break
         final_eval = self.evaluate()
-        self.write_metrics(metrics_file, final_eval)
-        self.save(final=True)
+        if self.step > first_step:  # a resumed run that had already finished adds nothing to its log
+            self.write_metrics(metrics_file, final_eval)
+        if self.last_saved_step != self.step:
+            self.save()
         summary = RunSummary(
             stage=cfg.stage, weights=str(self.weights_path), run_dir=str(self.run_dir), steps=self.step,
             tokens=self.tokens, seconds=round(self.elapsed, 2),
-            tokens_per_s=self.tokens / max(self.elapsed, 1e-9), train_loss=logs.get("loss", math.nan),
+            tokens_per_s=self.tokens / max(self.elapsed, 1e-9), train_loss=self.train_loss,
             precision=precision_name(self.amp), device=str(self.device), params=n_params,
             trainable_params=n_train, final_eval=final_eval, first_eval=first_eval)
         if self.dist.is_main:
-            (self.run_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
+            atomic_write_text(self.run_dir / "summary.json", json.dumps(asdict(summary), indent=2))
         cleanup_distributed()
         return summary
+
+    def stopped(self, signal_name: str) -> None:
+        """Save at this step boundary and leave with the signal's exit code."""
+        if self.last_saved_step != self.step:
+            self.save()
+        cleanup_distributed()
+        error = MiniMindError(f"stopped by {signal_name} at step {self.step}; the state of that step is saved in "
+                              f"{self.run_dir / 'checkpoints'}",
+                              hint="continue exactly where it stopped: the same command plus --resume")
+        error.exit_code = 143 if signal_name == "SIGTERM" else 130
+        raise error
 
     def evaluate(self) -> dict[str, float]:
         if not self.dist.is_main:
@@ -321,24 +423,34 @@ def find_teacher(cfg: TrainConfig, hidden: int) -> Path:
 
 
 def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
 
 
-def rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+def non_finite(tensors: dict[Any, Any], prefix: str = "") -> list[str]:
+    """Names of the tensors (searched through nested dicts) that hold NaN or inf."""
+    bad = []
+    for name, value in tensors.items():
+        if isinstance(value, dict):
+            bad += non_finite(value, f"{prefix}{name}.")
+        elif isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            bad.append(f"{prefix}{name}")
+    return bad
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"].cpu())
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+def keep_rows_until(metrics_file: Path, step: int) -> None:
+    """Drop the metrics rows logged after `step` (by a run that was stopped before saving them)."""
+    if not metrics_file.is_file():
+        return
+    lines = metrics_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
+    if len(kept) != len(lines):
+        atomic_write_text(metrics_file, "".join(kept))
 
 
 def train(cfg: TrainConfig, echo=print) -> RunSummary:  # noqa: ANN001
