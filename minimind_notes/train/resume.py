@@ -12,6 +12,7 @@ and tokenizer): `--resume` with different settings is refused, naming the fields
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import pickle
@@ -109,7 +110,10 @@ def state_path(run_dir: str | os.PathLike, step: int) -> Path:
 
 def write_state(path: Path, state: dict[str, Any]) -> None:
     """torch.save `state` to `path` (a temporary file) and read it back: only a state that reads is kept."""
-    torch.save(state, path)
+    try:
+        torch.save(state, path)
+    except RuntimeError as e:  # torch reports a failed write (full disk, file size limit) this way
+        raise OSError(errno.EIO, "the write failed part-way (is the disk full?)") from e
     check = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     if check.get("step") != state["step"]:
         raise MiniMindError(f"the resume state written to {path} did not read back", hint="check the disk")
