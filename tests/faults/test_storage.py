@@ -1,0 +1,179 @@
+"""Fault tests: a learner's records, notes, downloads and caches are never lost or silently wrong.
+
+Real processes, real files, a real loopback HTTP server; each failure must be one message
+(what, where, what to do), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from minimind_notes.curriculum.quiz import load_quiz
+from minimind_notes.curriculum.schema import load_curriculum
+from minimind_notes.progress import Progress
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, env: dict | None = None, input: str | None = None, cwd: Path | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m minimind_notes ARGS` in a fresh process, importing this checkout."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "minimind_notes", *args], capture_output=True, text=True,
+                          env=full_env, input=input, cwd=cwd, timeout=timeout)
+
+
+def no_traceback(result: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+
+
+def quiz_answers(module: str) -> str:
+    """A valid (mostly wrong) answer to every question of a module's quiz: 'A' each."""
+    curriculum = load_curriculum()
+    m = curriculum.module(module)
+    return ",".join("A" for _ in load_quiz(m.path(curriculum.root) / m.quiz, m.id).questions)
+
+
+# ================================================================== 1. progress records
+
+WRITER = textwrap.dedent("""\
+    import sys
+    from minimind_notes.progress import Progress
+    who, n = sys.argv[1], int(sys.argv[2])
+    p = Progress()  # loaded once at the start, as a long experiment would
+    for i in range(n):
+        p.record_experiment(who, f"exp{i}", passed=True, quick=True, seconds=1, checks=1)
+        p.record_quiz(f"{who}-quiz", i, n, [], review=False, questions=n)
+    """)
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MINIMIND_HOME": str(tmp_path)}
+    n = 40
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, who, str(n)], env=env, stderr=subprocess.PIPE,
+                              text=True) for who in ("left", "right")]
+    for p in procs:
+        assert p.wait(timeout=60) == 0, p.stderr.read()
+    data = json.loads((tmp_path / "progress.json").read_text())
+    assert len(data["experiments"]) == 2 * n
+    assert all(len(data["quizzes"][f"{who}-quiz"]["attempts"]) == n for who in ("left", "right"))
+
+
+def test_a_stale_object_in_the_same_process_merges_instead_of_overwriting(tmp_path):
+    path_walker, quiz_taker = Progress(tmp_path / "p.json"), Progress(tmp_path / "p.json")
+    quiz_taker.record_quiz("normalization", 2, 15, ["x"], review=False, questions=15)
+    path_walker.set_path_position("systematic", 3, 30)  # this object loaded before the quiz
+    assert path_walker.quiz("normalization")["attempts"][0]["correct"] == 2  # readers see fresh data
+    assert quiz_taker.path_position("systematic") == 3
+    assert Progress.shared() is Progress.shared()
+
+
+def test_quiz_inside_a_path_is_recorded(tmp_path):
+    """`minimind path systematic --from 3`: step 3 is the normalization quiz; EOF at the next prompt."""
+    questions = len(quiz_answers("normalization").split(","))
+    result = cli("path", "systematic", "--from", "3", env={"MINIMIND_HOME": str(tmp_path)},
+                 input="A\n" * questions + "\n" * 3)
+    no_traceback(result)
+    assert f"Score: 2/{questions}" in result.stdout
+    data = json.loads((tmp_path / "progress.json").read_text())
+    assert data["quizzes"]["normalization"]["attempts"][0]["correct"] == 2
+    assert data["paths"]["systematic"]["next_step"] == 3
+
+
+@pytest.fixture
+def home_under_a_file(tmp_path):
+    """A MINIMIND_HOME that cannot exist: its parent is a regular file (root ignores chmod, not this)."""
+    (tmp_path / "afile").write_text("not a folder")
+    return tmp_path / "afile" / "home"
+
+
+def test_quiz_with_an_unwritable_home_keeps_its_score_and_exits_0(home_under_a_file):
+    answers = quiz_answers("normalization")
+    result = cli("quiz", "normalization", "--answers", answers, env={"MINIMIND_HOME": str(home_under_a_file)})
+    no_traceback(result)
+    assert result.returncode == 0 and "Score: 2/" in result.stdout
+    assert result.stderr.count("progress could not be recorded") == 1
+    assert str(home_under_a_file / "progress.json") in result.stderr and "MINIMIND_HOME" in result.stderr
+
+
+@pytest.mark.slow
+def test_training_run_with_an_unwritable_home_succeeds(home_under_a_file, tmp_path):
+    result = cli("train", "pretrain", "--max-steps", "2", "--eval-every", "0", "--save-dir", str(tmp_path / "out"),
+                 env={"MINIMIND_HOME": str(home_under_a_file)}, cwd=tmp_path)
+    no_traceback(result)
+    assert result.returncode == 0 and "pretrain done" in result.stdout
+    assert result.stderr.count("progress could not be recorded") == 1
+    assert (tmp_path / "out" / "pretrain_192.safetensors").exists()
+
+
+def test_failed_writes_warn_once_and_keep_the_result_in_memory(tmp_path, monkeypatch, capsys):
+    def refuse(path, text):  # what a read-only folder does to a non-root user
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("minimind_notes.progress.atomic_write_text", refuse)
+    p = Progress(tmp_path / "p.json")
+    p.record_experiment("normalization", "exp1", passed=True, quick=True, seconds=1, checks=3)
+    p.record_training("pretrain", {"val_ppl": 4.2}, "data.jsonl", own_data=False)
+    entry = p.record_quiz("normalization", 5, 6, ["q3"], review=False, questions=6)
+    assert entry["missed"] == ["q3"] and p.experiment("normalization", "exp1")["passed"]
+    err = capsys.readouterr().err
+    assert err.count("progress could not be recorded") == 1 and "Permission denied" in err
+    assert not (tmp_path / "p.json").exists()
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes through chmod 0o500")
+def test_read_only_home_folder(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o500)
+    try:
+        result = cli("quiz", "normalization", "--answers", quiz_answers("normalization"),
+                     env={"MINIMIND_HOME": str(home)})
+    finally:
+        home.chmod(0o700)
+    no_traceback(result)
+    assert result.returncode == 0 and "progress could not be recorded" in result.stderr
+
+
+def test_progress_file_that_is_a_folder_is_left_alone(tmp_path, capsys):
+    (tmp_path / "progress.json").mkdir()
+    (tmp_path / "progress.json" / "keep.txt").write_text("mine")
+    p = Progress(tmp_path / "progress.json")
+    p.record_experiment("normalization", "exp1", passed=True, quick=True, seconds=1, checks=3)
+    assert (tmp_path / "progress.json" / "keep.txt").read_text() == "mine"
+    err = capsys.readouterr().err
+    assert err.count("progress could not be recorded") == 1 and "Is a directory" in err
+    assert p.experiment("normalization", "exp1")  # kept in memory for this process
+
+
+def test_unreadable_progress_file_is_never_replaced(tmp_path, monkeypatch):
+    """A file the writer cannot read (permissions) must not be overwritten by a fresh record."""
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"version": 1, "experiments": {"a/exp1": {"passed": True}}}))
+    real = Path.read_bytes
+
+    def denied(self):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    Progress(path).record_experiment("b", "exp1", passed=True, quick=True, seconds=1, checks=1)
+    monkeypatch.undo()
+    assert json.loads(path.read_text())["experiments"] == {"a/exp1": {"passed": True}}
+
+
+def test_corrupt_files_get_distinct_backups(tmp_path):
+    path = tmp_path / "progress.json"
+    for text in ("{ broken one", "[1, 2]"):
+        path.write_text(text)
+        assert "starting fresh" in Progress(path).warning
+    backups = sorted(tmp_path.glob("progress.json.bak-*"))
+    assert sorted(b.read_text() for b in backups) == sorted(["{ broken one", "[1, 2]"])
