@@ -177,3 +177,93 @@ def test_corrupt_files_get_distinct_backups(tmp_path):
         assert "starting fresh" in Progress(path).warning
     backups = sorted(tmp_path.glob("progress.json.bak-*"))
     assert sorted(b.read_text() for b in backups) == sorted(["{ broken one", "[1, 2]"])
+
+
+# ================================================================== 2. notes
+
+LOG_CRLF = ("# Learning log\r\n\r\nNewest first.\r\n\r\n## 2026-11-29\r\n\r\n### What I did\r\n- one\r\n"
+            "\r\n### Thoughts\r\n- a line\u2028with a line separator\r\n\r\n## 2026-11-28\r\n\r\n- old\r\n")
+
+
+def notes_folder(tmp_path: Path, text: str | bytes, name: str = "learning_log.md") -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir(exist_ok=True)
+    (docs / name).write_bytes(text.encode() if isinstance(text, str) else text)
+    return docs / name
+
+
+def log_today(tmp_path: Path, text: str, *extra: str, date: str = "2026-11-29") -> subprocess.CompletedProcess:
+    # "today" is pinned to the date the test expects
+    code = ("import sys, datetime as d; from minimind_notes.notes import append_log; from pathlib import Path; "
+            f"print(append_log(Path(sys.argv[1]), sys.argv[2], today=d.date.fromisoformat({date!r})))")
+    return subprocess.run([sys.executable, "-c", code, str(tmp_path / "docs" / "learning_log.md"), text, *extra],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_log_keeps_crlf_and_line_separators_inserting_only_the_new_line(tmp_path):
+    log = notes_folder(tmp_path, LOG_CRLF)
+    result = log_today(tmp_path, "two")
+    assert result.returncode == 0 and "today's entry" in result.stdout, result.stderr
+    assert log.read_bytes() == LOG_CRLF.replace("- one\r\n", "- one\r\n- two\r\n").encode()
+
+
+def test_log_new_day_goes_on_top_in_the_files_style(tmp_path):
+    log = notes_folder(tmp_path, LOG_CRLF)
+    assert log_today(tmp_path, "new day", date="2026-11-30").returncode == 0
+    top = "## 2026-11-30\r\n\r\n### What I did\r\n- new day\r\n\r\n"
+    assert log.read_bytes() == LOG_CRLF.replace("## 2026-11-29", top + "## 2026-11-29", 1).encode()
+
+
+def test_log_at_the_end_is_a_plain_append(tmp_path):
+    text = "# Log\n\n## 2026-11-29\n\n### What I did\n- one"  # no final newline
+    log = notes_folder(tmp_path, text)
+    inode = log.stat().st_ino
+    assert log_today(tmp_path, "two").returncode == 0
+    assert log.read_bytes() == (text + "\n- two\n").encode() and log.stat().st_ino == inode
+
+
+def test_log_writes_through_a_symlink(tmp_path):
+    real = tmp_path / "elsewhere" / "my_log.md"
+    real.parent.mkdir()
+    real.write_text("# Log\n\n## 2026-11-28\n- old\n")
+    real.chmod(0o640)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "learning_log.md").symlink_to(real)
+    assert log_today(tmp_path, "linked").returncode == 0
+    assert (tmp_path / "docs" / "learning_log.md").is_symlink()
+    assert real.read_text() == "# Log\n\n## 2026-11-29\n\n### What I did\n- linked\n\n## 2026-11-28\n- old\n"
+    assert real.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in real.parent.iterdir()] == ["my_log.md"]  # no temp file left behind
+
+
+def test_log_and_check_name_the_non_utf8_line(tmp_path):
+    bad = b"# Log\n\n## 2026-11-29\n- caf\xe9 in Latin-1\n"
+    log = notes_folder(tmp_path, bad)
+    notes_folder(tmp_path, "# Knowledge base\n", "knowledge_base.md")
+    for result in (cli("notes", "log", "more", "--dir", str(tmp_path)), cli("notes", "check", str(tmp_path))):
+        no_traceback(result)
+        assert result.returncode == 1
+        assert f"{log}:4: not UTF-8" in result.stderr.replace("\n", "") and "UTF-8" in result.stderr
+    assert log.read_bytes() == bad
+
+
+def test_check_counts_lines_like_an_editor(tmp_path):
+    notes_folder(tmp_path, "# Log\n\nx\u2028y\u0085z\n## 2026-13-01\n")
+    notes_folder(tmp_path, "# KB\n", "knowledge_base.md")
+    result = cli("notes", "check", str(tmp_path))
+    assert result.returncode == 1 and "learning_log.md:4:" in result.stdout.replace("\n", "")
+
+
+def test_log_refuses_empty_text_and_init_keeps_a_dangling_link(tmp_path):
+    notes_folder(tmp_path, "# Log\n")
+    result = cli("notes", "log", "  ", "--dir", str(tmp_path))
+    no_traceback(result)
+    assert result.returncode == 1 and "empty" in result.stderr
+    kb = tmp_path / "docs" / "knowledge_base.md"
+    kb.symlink_to(tmp_path / "not-yet-there.md")
+    assert cli("notes", "init", str(tmp_path)).returncode == 0
+    assert kb.is_symlink()
+    (tmp_path / "plain").write_text("a file")
+    result = cli("notes", "init", str(tmp_path / "plain"))
+    no_traceback(result)
+    assert result.returncode == 1 and "cannot create the notes folder" in result.stderr
