@@ -6,11 +6,14 @@ Real processes, real files, a real loopback HTTP server; each failure must be on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -267,3 +270,165 @@ def test_log_refuses_empty_text_and_init_keeps_a_dangling_link(tmp_path):
     result = cli("notes", "init", str(tmp_path / "plain"))
     no_traceback(result)
     assert result.returncode == 1 and "cannot create the notes folder" in result.stderr
+
+
+# ================================================================== 3. downloads
+
+BLOB = bytes(range(256)) * 1200 + b"\n"  # 307,201 bytes: more than one OVERLAP, less than a chunk
+BLOB_SHA = hashlib.sha256(BLOB).hexdigest()
+LOGIN = b"\n  <!DOCTYPE html><html><body>Please sign in</body></html>"
+
+
+class Handler(BaseHTTPRequestHandler):
+    """/files (Range), /nolength (half, no Content-Length, close), /halfsize (announces and sends half),
+    /login (an HTML page); /hf/ROUTE/... redirects to /ROUTE/... carrying X-Linked-Size/-Etag, as Hugging
+    Face does; /hfbad/ROUTE/... the same with a wrong X-Linked-Etag."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        route = self.path.strip("/").split("/")[0]
+        if route in ("hf", "hfbad"):
+            etag = BLOB_SHA if route == "hf" else "0" * 64
+            target = self.path.strip("/").split("/", 1)[1]
+            return self._send(302, b"", {"Location": f"/{target}", "X-Linked-Size": str(len(BLOB)),
+                                         "X-Linked-Etag": f'"{etag}"'})
+        if route == "nolength":
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(BLOB[: len(BLOB) // 2])
+            return None
+        if route == "halfsize":
+            return self._send(200, BLOB[: len(BLOB) // 2])
+        if route == "login":
+            return self._send(200, LOGIN, {"Content-Type": "text/html"})
+        start = int(self.headers.get("Range", "bytes=0-").removeprefix("bytes=").split("-")[0])
+        if self.headers.get("Range") is None:
+            return self._send(200, BLOB)
+        return self._send(206, BLOB[start:], {"Content-Range": f"bytes {start}-{len(BLOB) - 1}/{len(BLOB)}"})
+
+    def _send(self, code: int, body: bytes, extra: dict | None = None) -> None:
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+def fetch_cli(server: str, route: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return cli("data", "download", "--file", "dpo.jsonl", "--dir", str(tmp_path / "data"), *args,
+               env={"MINIMIND_DATA_URL": f"{server}/{route}/{{file}}"}, cwd=tmp_path)
+
+
+def test_body_cut_without_content_length_is_not_saved(server, tmp_path):
+    result = fetch_cli(server, "nolength", tmp_path)
+    no_traceback(result)
+    assert result.returncode == 1 and "Saved" not in result.stdout
+    assert "cannot be checked" in result.stderr and "dpo.jsonl.part" in result.stderr
+    assert not (tmp_path / "data" / "dpo.jsonl").exists()
+
+
+def test_server_announcing_half_is_caught_by_the_published_size(server, tmp_path):
+    result = fetch_cli(server, "halfsize", tmp_path)  # nothing says otherwise: saved, but not as verified
+    assert result.returncode == 0 and "unverified (no published sha256)" in result.stdout
+    hub = fetch_cli(server, "hf/halfsize", tmp_path, "--force")  # Hugging Face publishes the real size
+    no_traceback(hub)
+    assert hub.returncode == 1 and "X-Linked-Size says 307,201" in hub.stderr
+    hub = fetch_cli(server, "hf/files", tmp_path, "--force")
+    assert hub.returncode == 0 and "Saved" in hub.stdout and "unverified" not in hub.stdout
+    assert (tmp_path / "data" / "dpo.jsonl").read_bytes() == BLOB
+
+
+def test_html_login_page_is_refused_and_the_part_kept(server, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "dpo.jsonl.part").write_bytes(BLOB[:1000])
+    result = fetch_cli(server, "login", tmp_path)
+    no_traceback(result)
+    assert result.returncode == 1 and "sent a web page" in result.stderr and "login" in result.stderr
+    assert "browser" in result.stderr
+    assert not (tmp_path / "data" / "dpo.jsonl").exists()
+    assert (tmp_path / "data" / "dpo.jsonl.part").read_bytes() == BLOB[:1000]  # not replaced by the page
+
+
+@pytest.mark.parametrize("stale", [b"\0" * len(BLOB), b"\0" * 5000, BLOB[:200_000] + b"\0" * 50_000])
+def test_stale_part_is_noticed_and_downloaded_again(server, tmp_path, stale):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "dpo.jsonl.part").write_bytes(stale)
+    result = fetch_cli(server, "files", tmp_path)
+    no_traceback(result)
+    assert result.returncode == 0 and "starting again from 0" in result.stdout
+    assert (tmp_path / "data" / "dpo.jsonl").read_bytes() == BLOB
+
+
+def test_wrong_published_sha256_is_deleted(server, tmp_path):
+    result = fetch_cli(server, "hfbad/files", tmp_path)
+    no_traceback(result)
+    assert result.returncode == 1 and "X-Linked-Etag" in result.stderr and BLOB_SHA in result.stderr
+    assert list((tmp_path / "data").iterdir()) == []
+
+
+def test_download_dir_that_is_a_file(server, tmp_path):
+    (tmp_path / "data").write_text("a file")
+    result = fetch_cli(server, "files", tmp_path)
+    no_traceback(result)
+    assert result.returncode == 1 and "is a file, not a folder" in result.stderr and "--dir" in result.stderr
+
+
+@pytest.fixture
+def catalogue(monkeypatch):
+    """The real catalogue with exact bytes/sha256 for `dpo` (as tools/refresh_catalog.py would write)."""
+    from minimind_notes.data import download as dl
+
+    real = dl.catalog()
+    entries = [dict(e, bytes=len(BLOB), sha256=BLOB_SHA) if e["name"] == "dpo" else e for e in real["entries"]]
+    monkeypatch.setattr(dl, "catalog", lambda: {**real, "entries": entries})
+
+
+def test_catalogue_size_and_hash_decide(server, tmp_path, monkeypatch, catalogue):
+    from typer.testing import CliRunner
+
+    from minimind_notes.cli.app import app
+
+    runner = CliRunner()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MINIMIND_DATA_URL", f"{server}/halfsize/{{file}}")
+    half = runner.invoke(app, ["data", "download", "dpo"])
+    assert half.exit_code == 1 and "but the catalogue says 307,201" in half.output
+    assert not list((tmp_path / "dataset").iterdir())
+    monkeypatch.setenv("MINIMIND_DATA_URL", f"{server}/files/{{file}}")
+    good = runner.invoke(app, ["data", "download", "dpo"])
+    assert good.exit_code == 0 and "Saved" in good.output and "unverified" not in good.output
+
+    assert runner.invoke(app, ["data", "verify", "dpo"]).exit_code == 0
+    saved = tmp_path / "dataset" / "dpo.jsonl"
+    for damage, status in ((BLOB[:-1] + b"?", "wrong hash"), (BLOB + b"\n", "wrong size"), (LOGIN, "web page")):
+        saved.write_bytes(damage)
+        result = runner.invoke(app, ["data", "verify", "dpo"])
+        assert result.exit_code == 1 and f"{status} dataset/dpo.jsonl" in result.output
+    saved.unlink()
+    result = runner.invoke(app, ["data", "verify", "dpo"])
+    assert result.exit_code == 1 and "missing" in result.output
+
+
+def test_verify_without_published_hashes_says_unverified(tmp_path):
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "rlaif.jsonl").write_text('{"conversations": []}\n')
+    result = cli("data", "verify", cwd=tmp_path)
+    assert result.returncode == 0 and "unverified" in result.stdout and "rlaif.jsonl" in result.stdout
+    empty = cli("data", "verify", "--dir", str(tmp_path / "nothing"), cwd=tmp_path)
+    no_traceback(empty)
+    assert empty.returncode == 2 and "no catalogue file" in empty.stderr
