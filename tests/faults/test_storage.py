@@ -432,3 +432,83 @@ def test_verify_without_published_hashes_says_unverified(tmp_path):
     empty = cli("data", "verify", "--dir", str(tmp_path / "nothing"), cwd=tmp_path)
     no_traceback(empty)
     assert empty.returncode == 2 and "no catalogue file" in empty.stderr
+
+
+# ------------------------------------------------------------------ the catalogue's maintainer script
+
+TOKENIZER_CONFIG = b'{"model_max_length": 32768}\n'
+
+
+def lfs_item(path: str, data: bytes) -> dict:
+    return {"type": "file", "path": path, "size": 134, "oid": "1" * 40,
+            "lfs": {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}}
+
+
+class FakeHub(BaseHTTPRequestHandler):
+    """Hugging Face's tree API (two pages for the dataset), and one small non-LFS file to hash."""
+
+    listings = {
+        "/api/datasets/jingyaogong/minimind_dataset/tree/main?recursive=1":
+            ([lfs_item("dpo.jsonl", b"dpo"), {"type": "directory", "path": "images"}], "?page=2"),
+        "/api/datasets/jingyaogong/minimind_dataset/tree/main?page=2": ([lfs_item("rlaif.jsonl", b"rl")], None),
+        "/api/models/jingyaogong/MiniMind2-Pytorch/tree/main?recursive=1": (
+            [lfs_item("full_sft_512.pth", b"w512"), lfs_item("full_sft_768.pth", b"w768"),
+             {"type": "file", "path": "tokenizer_config.json", "size": len(TOKENIZER_CONFIG), "oid": "2" * 40}],
+            None),
+    }
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path == "/jingyaogong/MiniMind2-Pytorch/resolve/main/tokenizer_config.json":
+            body, headers = TOKENIZER_CONFIG, {}
+        elif self.path in self.listings:
+            items, following = self.listings[self.path]
+            body = json.dumps(items).encode()
+            base = self.path.split("?")[0]
+            headers = {"Link": f'<http://{self.headers["Host"]}{base}{following}>; rel="next"'} if following else {}
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_refresh_catalog_fills_values_from_the_hub_listing_and_keeps_the_rest(tmp_path):
+    from minimind_notes.data.download import CATALOG_PATH
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    copy = tmp_path / "catalog.yaml"
+    copy.write_text(CATALOG_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    try:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "refresh_catalog.py"), "--catalog", str(copy),
+             "--endpoint", f"http://127.0.0.1:{httpd.server_address[1]}", "--only", "dpo,rlaif,minimind2-weights"],
+            capture_output=True, text=True, timeout=60, env={**os.environ, "MINIMIND_DATA_URL": "http://nowhere/"})
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert result.returncode == 1, result.stderr  # tokenizer.json is not in the listing: reported, not guessed
+    assert "FAILED  minimind2-weights/tokenizer.json: not in the listing" in result.stderr
+    assert "Traceback" not in result.stderr
+    sha = {name: hashlib.sha256(data).hexdigest() for name, data in
+           (("dpo", b"dpo"), ("rlaif", b"rl"), ("512", b"w512"), ("768", b"w768"), ("tc", TOKENIZER_CONFIG))}
+    before, after = CATALOG_PATH.read_text(encoding="utf-8").splitlines(), copy.read_text(encoding="utf-8").splitlines()
+    changed = {(a, b) for a, b in zip(before, after, strict=True) if a != b}
+    assert changed == {
+        ("    bytes: null", "    bytes: 3"), ("    sha256: null", f"    sha256: {sha['dpo']}"),
+        ("    bytes: null", "    bytes: 2"), ("    sha256: null", f"    sha256: {sha['rlaif']}"),
+        ("      - {file: full_sft_512.pth, bytes: null, sha256: null}",
+         f"      - {{file: full_sft_512.pth, bytes: 4, sha256: {sha['512']}}}"),
+        ("      - {file: full_sft_768.pth, bytes: null, sha256: null}",
+         f"      - {{file: full_sft_768.pth, bytes: 4, sha256: {sha['768']}}}"),
+        ("      - {file: tokenizer_config.json, bytes: null, sha256: null}",
+         f"      - {{file: tokenizer_config.json, bytes: {len(TOKENIZER_CONFIG)}, sha256: {sha['tc']}}}"),
+    }
+    assert sum(a != b for a, b in zip(before, after, strict=True)) == 7  # nothing else, comments included
