@@ -512,3 +512,64 @@ def test_refresh_catalog_fills_values_from_the_hub_listing_and_keeps_the_rest(tm
          f"      - {{file: tokenizer_config.json, bytes: {len(TOKENIZER_CONFIG)}, sha256: {sha['tc']}}}"),
     }
     assert sum(a != b for a, b in zip(before, after, strict=True)) == 7  # nothing else, comments included
+
+
+# ================================================================== 4. token cache
+
+def prepare_cli(corpus: Path, cache: Path) -> subprocess.CompletedProcess:
+    return cli("data", "prepare", str(corpus), env={"MINIMIND_CACHE": str(cache)})
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("".join(json.dumps({"text": f"Document {i}: the cat sat on the mat, {i * 7} times."}) + "\n"
+                            for i in range(200)))
+    return path
+
+
+def tokens_of(result: subprocess.CompletedProcess) -> str:
+    return result.stdout.split("->")[1].split("tokens")[0].strip()
+
+
+@pytest.mark.parametrize("damage", ["cut in half", "altered bytes", "broken sidecar", "sidecar without digest"])
+def test_damaged_cache_is_rebuilt_with_one_line(corpus, tmp_path, damage):
+    cache = tmp_path / "cache"
+    first = prepare_cli(corpus, cache)
+    assert first.returncode == 0, first.stderr
+    (bin_path,), (meta_path,) = cache.glob("*.bin"), cache.glob("*.json")
+    whole = bin_path.read_bytes()
+    if damage == "cut in half":
+        bin_path.write_bytes(whole[: len(whole) // 2])
+    elif damage == "altered bytes":
+        bin_path.write_bytes(whole[:100] + bytes(10) + whole[110:])
+    elif damage == "broken sidecar":
+        meta_path.write_text('{"tokens": 12, "sour')
+    else:
+        meta = json.loads(meta_path.read_text())
+        del meta["digest"]
+        meta_path.write_text(json.dumps(meta))
+    again = prepare_cli(corpus, cache)
+    no_traceback(again)
+    assert again.returncode == 0 and tokens_of(again) == tokens_of(first)
+    assert again.stderr.count("rebuilding it from") == 1 and str(bin_path) in again.stderr.replace("\n", "")
+    assert bin_path.read_bytes() == whole
+    quiet = prepare_cli(corpus, cache)  # intact now: reused without a word
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_non_utf8_text_corpus_names_the_line(tmp_path):
+    corpus = tmp_path / "story.txt"
+    corpus.write_bytes("第一行\nsecond line\n".encode() + "第三行 GBK".encode("gbk") + b"\n")
+    result = prepare_cli(corpus, tmp_path / "cache")
+    no_traceback(result)
+    assert result.returncode == 1 and f"{corpus}:3: not UTF-8" in result.stderr.replace("\n", "")
+    assert "UTF-8" in result.stderr and "iconv" in result.stderr
+
+
+def test_unwritable_cache_is_one_message(corpus, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    result = prepare_cli(corpus, tmp_path / "afile" / "cache")
+    no_traceback(result)
+    assert result.returncode == 1 and "cannot write the token cache" in result.stderr
+    assert "MINIMIND_CACHE" in result.stderr
