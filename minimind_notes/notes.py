@@ -146,9 +146,10 @@ def append_log(log: Path, text: str, lang: str = "en", today: date | None = None
 
     Every byte of the log other than the new lines stays as it was: line endings (the new lines
     follow the file's own), characters such as U+2028, a symlink (its target is written)."""
+    if log.exists() and not log.is_file():
+        raise NotesError(f"{log} is not a file", hint="move it aside; `minimind notes init` then writes a fresh log")
     if not log.is_file():
-        raise NotesError(f"no learning log at {log}" if not log.exists() else f"{log} is not a file",
-                         hint="create it with: minimind notes init")
+        raise NotesError(f"no learning log at {log}", hint="create it with: minimind notes init")
     if not text.strip():
         raise NotesError("nothing to add: the text is empty", hint='minimind notes log "what I did today"')
     target = log.resolve()

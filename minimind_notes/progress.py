@@ -43,6 +43,14 @@ def empty() -> dict[str, Any]:
     return {"version": VERSION, **{section: {} for section in SECTIONS}}
 
 
+def is_progress_record(data: Any) -> bool:
+    """The shape record_* relies on: dict sections of dict records (training: lists of runs)."""
+    if not isinstance(data, dict) or not all(isinstance(data.get(s, {}), dict) for s in SECTIONS):
+        return False
+    return all(isinstance(record, list if section == "training" else dict)
+               for section in SECTIONS for record in data.get(section, {}).values())
+
+
 def warn_once(message: str) -> None:
     """A warning on stderr, printed once per process however often it recurs."""
     if message in _warned:
@@ -107,7 +115,7 @@ class Progress:
     def _read(self, locked: bool = False) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_bytes().decode("utf-8"))
-            if not isinstance(data, dict) or not all(isinstance(data.get(s, {}), dict) for s in SECTIONS):
+            if not is_progress_record(data):
                 raise ValueError("not a progress record")
         except (FileNotFoundError, NotADirectoryError):  # nothing recorded yet (or nowhere to record it)
             return empty()
@@ -147,7 +155,11 @@ class Progress:
         return empty()
 
     def _cannot_use(self, error: OSError) -> None:
-        why = f"{error.strerror}: {error.filename}" if error.strerror and error.filename else str(error)
+        blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+        if isinstance(error, (FileExistsError, NotADirectoryError)) and blocker:
+            why = f"{blocker} is a file, not a folder"
+        else:
+            why = f"{error.strerror}: {error.filename}" if error.strerror and error.filename else str(error)
         self.warning = (f"progress could not be recorded in {self.path} ({why}); results "
                         "still stand but are not remembered. Make that folder writable, or set MINIMIND_HOME "
                         "to a writable folder.")

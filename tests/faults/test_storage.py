@@ -173,6 +173,29 @@ def test_unreadable_progress_file_is_never_replaced(tmp_path, monkeypatch):
     assert json.loads(path.read_text())["experiments"] == {"a/exp1": {"passed": True}}
 
 
+def test_home_that_is_a_file_is_named_and_reset_refuses_in_one_message(tmp_path):
+    home = tmp_path / "afile"
+    home.write_text("not a folder")
+    answers = quiz_answers("normalization")
+    result = cli("quiz", "normalization", "--answers", answers, env={"MINIMIND_HOME": str(home)})
+    assert result.returncode == 0 and f"{home} is a file, not a folder" in result.stderr.replace("\n", "")
+    reset = cli("progress", "reset", "--yes", env={"MINIMIND_HOME": str(home)})
+    no_traceback(reset)
+    assert reset.returncode == 1 and "cannot reset" in reset.stderr and "MINIMIND_HOME" in reset.stderr
+
+
+def test_record_of_the_wrong_shape_is_moved_aside_not_a_crash(tmp_path):
+    path = tmp_path / "progress.json"
+    path.write_text(json.dumps({"quizzes": {"normalization": 5}, "paths": {"systematic": 3}}))
+    result = cli("quiz", "normalization", "--answers", quiz_answers("normalization"),
+                 env={"MINIMIND_HOME": str(tmp_path)})
+    no_traceback(result)
+    assert result.returncode == 0 and "not a progress record" in result.stderr
+    (backup,) = tmp_path.glob("progress.json.bak-*")
+    assert json.loads(backup.read_text())["quizzes"] == {"normalization": 5}  # kept for the learner
+    assert json.loads(path.read_text())["quizzes"]["normalization"]["attempts"]
+
+
 def test_corrupt_files_get_distinct_backups(tmp_path):
     path = tmp_path / "progress.json"
     for text in ("{ broken one", "[1, 2]"):
@@ -248,6 +271,13 @@ def test_log_and_check_name_the_non_utf8_line(tmp_path):
         assert result.returncode == 1
         assert f"{log}:4: not UTF-8" in result.stderr.replace("\n", "") and "UTF-8" in result.stderr
     assert log.read_bytes() == bad
+
+
+def test_log_that_is_a_folder(tmp_path):
+    (tmp_path / "docs" / "learning_log.md").mkdir(parents=True)
+    result = cli("notes", "log", "text", "--dir", str(tmp_path))
+    no_traceback(result)
+    assert result.returncode == 1 and "is not a file" in result.stderr and "move it aside" in result.stderr
 
 
 def test_check_counts_lines_like_an_editor(tmp_path):
