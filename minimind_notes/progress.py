@@ -92,7 +92,7 @@ class Progress:
         self.path = path or home_dir() / "progress.json"
         self.warning: str | None = None  # why the file was moved aside or cannot be used, if it was
         self._unsaved: dict[str, Any] | None = None  # the records in memory after a failed write
-        self._read()
+        self._read()  # a broken file is reported (and moved aside) now, not at the first record
 
     @classmethod
     def shared(cls) -> Progress:
@@ -186,7 +186,7 @@ class Progress:
     def record_experiment(self, module: str, experiment: str, passed: bool, quick: bool,
                           seconds: float, checks: int) -> None:
         record = {"passed": passed, "quick": quick, "seconds": seconds, "checks": checks, "date": now()}
-        self._update(lambda data: data["experiments"].__setitem__(f"{module}/{experiment}", record))
+        self._update(lambda data: data["experiments"].update({f"{module}/{experiment}": record}))
 
     def experiment(self, module: str, experiment: str) -> dict[str, Any] | None:
         return self.data["experiments"].get(f"{module}/{experiment}")
