@@ -8,12 +8,13 @@ through the whole file. `check_notes` finds what breaks those rules, with line n
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from minimind_notes.errors import MiniMindError
-from minimind_notes.fileio import atomic_write_text
+from minimind_notes.fileio import atomic_path, atomic_write_text
 
 LOG, KB = "learning_log.md", "knowledge_base.md"
 DATE_HEADING = re.compile(r"^## +(\S+)\s*$")
@@ -109,14 +110,18 @@ class Problem:
 
 
 def init_notes(folder: Path, lang: str = "en", today: date | None = None) -> list[tuple[Path, bool]]:
-    """Write the two templates into folder/docs; an existing file is never touched.
+    """Write the two templates into folder/docs; an existing file (or link) is never touched.
     Returns (path, written) pairs."""
     docs = folder / "docs"
-    docs.mkdir(parents=True, exist_ok=True)
+    try:
+        docs.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise NotesError(f"cannot create the notes folder {docs} ({e.strerror or e})",
+                         hint="give a folder whose docs/ can be a directory: minimind notes init FOLDER") from None
     out = []
     for name, text in TEMPLATES[lang].items():
         path = docs / name
-        if path.exists():
+        if path.exists() or path.is_symlink():
             out.append((path, False))
             continue
         atomic_write_text(path, text.format(today=(today or date.today()).isoformat()))
@@ -124,13 +129,38 @@ def init_notes(folder: Path, lang: str = "en", today: date | None = None) -> lis
     return out
 
 
+def read_notes(path: Path) -> str:
+    """The file's text, exactly (no newline translation); non-UTF-8 bytes are one message with the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise NotesError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x}); nothing was changed",
+                         hint="save the file as UTF-8 in your editor (or fix that line), then run the "
+                              "command again") from None
+
+
 def append_log(log: Path, text: str, lang: str = "en", today: date | None = None) -> str:
-    """Add `text` as a bullet under today's entry (created at the top when missing)."""
+    """Add `text` as a bullet under today's entry (created at the top when missing).
+
+    Every byte of the log other than the new lines stays as it was: line endings (the new lines
+    follow the file's own), characters such as U+2028, a symlink (its target is written)."""
+    if log.exists() and not log.is_file():
+        raise NotesError(f"{log} is not a file", hint="move it aside; `minimind notes init` then writes a fresh log")
     if not log.is_file():
         raise NotesError(f"no learning log at {log}", hint="create it with: minimind notes init")
+    if not text.strip():
+        raise NotesError("nothing to add: the text is empty", hint='minimind notes log "what I did today"')
+    target = log.resolve()
+    old = read_notes(target)
+    nl = "\r\n" if old.partition("\n")[0].endswith("\r") else "\n"  # the file's style, from its first line
+    lines = old.split("\n")  # "\n" only: str.splitlines would also split at U+2028 and friends
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
     day = (today or date.today()).isoformat()
-    lines = log.read_text(encoding="utf-8").splitlines()
-    bullet = f"- {text.strip()}"
+    bullet = "- " + f"{nl}  ".join(text.strip().replace("\r\n", "\n").split("\n"))
     dates = [(i, m.group(1)) for i, line in enumerate(lines) if (m := DATE_HEADING.match(line))]
     if dates and dates[0][1] == day:
         start = dates[0][0]
@@ -140,22 +170,29 @@ def append_log(log: Path, text: str, lang: str = "en", today: date | None = None
         at = start + 1
         if first_section is not None:
             at = first_section + 1
-            while at < end and lines[at].startswith("- "):
+            while at < end and lines[at].startswith(("- ", "  ")):  # bullets and their continued lines
                 at += 1
-        lines.insert(at, bullet)
-        where = "today's entry"
+        new, where = [bullet], "today's entry"
     else:
         at = dates[0][0] if dates else len(lines)
-        entry = [f"## {day}", "", f"### {SECTIONS[lang][0]}", bullet, ""]
-        lines[at:at] = entry
-        where = "a new entry"
-    atomic_write_text(log, "\n".join(lines) + "\n")
+        new, where = [f"## {day}", "", f"### {SECTIONS[lang][0]}", bullet, ""], "a new entry"
+    pos = starts[at] if at < len(lines) else len(old)
+    insert = nl.join(new) + nl
+    if pos == len(old) and old and not old.endswith("\n"):
+        insert = nl + insert  # the last line had no newline of its own
+    if pos == len(old):
+        with open(target, "ab") as f:  # the common case at the end of the file: a plain append
+            f.write(insert.encode("utf-8"))
+    else:
+        with atomic_path(target) as tmp:  # in the target's folder, so a symlinked log stays a link
+            shutil.copymode(target, tmp)
+            tmp.write_bytes((old[:pos] + insert + old[pos:]).encode("utf-8"))
     return where
 
 
 def check_log(path: Path) -> list[Problem]:
     problems, previous = [], None
-    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for no, line in enumerate(read_notes(path).split("\n"), 1):
         m = DATE_HEADING.match(line)
         if not m:
             continue
@@ -175,7 +212,7 @@ def check_log(path: Path) -> list[Problem]:
 
 def check_knowledge_base(path: Path) -> list[Problem]:
     problems, topic, question = [], 0, 0
-    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for no, line in enumerate(read_notes(path).split("\n"), 1):
         if m := TOPIC_HEADING.match(line):
             n = int(m.group(1))
             if n != topic + 1:

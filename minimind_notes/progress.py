@@ -1,21 +1,34 @@
 """The learner's progress: a small JSON file under MINIMIND_HOME (default ~/.minimind).
 
-Written atomically. A corrupt or unreadable file is moved aside to
-`progress.json.bak-<time>` and a fresh one starts: the learner is told, nothing crashes.
+Several processes share it (a quiz in one terminal while an experiment runs in another), so
+every record is a merge: lock `progress.json.lock`, re-read the file, apply the one change,
+write it atomically, unlock. Readers re-read it too (no stale copy outlives a change on disk).
+
+Nothing here turns a finished run into a failure: a file that cannot be written (read-only
+home, MINIMIND_HOME under a file, a full disk) prints one warning and the result stands.
+A corrupt file is moved aside to `progress.json.bak-<time>` and a fresh one starts.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from minimind_notes.errors import MiniMindError
 from minimind_notes.fileio import atomic_write_text
 
 VERSION = 1
+SECTIONS = ("experiments", "quizzes", "training", "paths")
+T = TypeVar("T")
+_shared: dict[Path, Progress] = {}
+_warned: set[str] = set()
 
 
 def home_dir() -> Path:
@@ -27,44 +40,153 @@ def now() -> str:
 
 
 def empty() -> dict[str, Any]:
-    return {"version": VERSION, "experiments": {}, "quizzes": {}, "training": {}, "paths": {}}
+    return {"version": VERSION, **{section: {} for section in SECTIONS}}
+
+
+def is_progress_record(data: Any) -> bool:
+    """The shape record_* relies on: dict sections of dict records (training: lists of runs)."""
+    if not isinstance(data, dict) or not all(isinstance(data.get(s, {}), dict) for s in SECTIONS):
+        return False
+    return all(isinstance(record, list if section == "training" else dict)
+               for section in SECTIONS for record in data.get(section, {}).values())
+
+
+def warn_once(message: str) -> None:
+    """A warning on stderr, printed once per process however often it recurs."""
+    if message in _warned:
+        return
+    _warned.add(message)
+    from minimind_notes.cli.console import err_console
+
+    err_console.print(f"[yellow]Warning:[/] {message}", soft_wrap=True, markup=True, highlight=False)
+
+
+@contextlib.contextmanager
+def file_lock(lock_path: Path) -> Iterator[None]:
+    """An exclusive lock held on `lock_path` (created if missing, never removed: removing a lock
+    file lets two processes lock two different files)."""
+    with open(lock_path, "a+b") as f:
+        if os.name == "nt":
+            import msvcrt
+
+            f.seek(0)
+            msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)  # retries for ~10 s, then OSError
+            try:
+                yield
+            finally:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
+            yield
 
 
 class Progress:
+    """Records of experiments, quizzes, training runs and path positions.
+
+    Use `Progress.shared()` (or `progress()`) in commands: one object per process and file."""
+
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or home_dir() / "progress.json"
-        self.warning: str | None = None  # set when a broken file was moved aside
-        self.data = self._load()
+        self.warning: str | None = None  # why the file was moved aside or cannot be used, if it was
+        self._unsaved: dict[str, Any] | None = None  # the records in memory after a failed write
+        self._read()  # a broken file is reported (and moved aside) now, not at the first record
 
-    def _load(self) -> dict[str, Any]:
-        if not self.path.exists():
-            return empty()
+    @classmethod
+    def shared(cls) -> Progress:
+        """The process's one Progress for the current MINIMIND_HOME."""
+        path = home_dir() / "progress.json"
+        if path not in _shared:
+            _shared[path] = cls(path)
+        return _shared[path]
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The records as they are on disk now (change them through record_*)."""
+        return self._unsaved if self._unsaved is not None else self._read()
+
+    # -- reading and merging -------------------------------------------------------------
+    def _read(self, locked: bool = False) -> dict[str, Any]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or not isinstance(data.get("experiments", {}), dict):
+            data = json.loads(self.path.read_bytes().decode("utf-8"))
+            if not is_progress_record(data):
                 raise ValueError("not a progress record")
-        except (OSError, ValueError, UnicodeDecodeError) as e:
-            backup = self.path.with_name(f"{self.path.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}")
-            try:
-                os.replace(self.path, backup)
-                where = f"moved to {backup}"
-            except OSError:
-                where = "left in place"
-            self.warning = f"progress file {self.path} was unreadable ({e}); {where}; starting fresh"
+        except (FileNotFoundError, NotADirectoryError):  # nothing recorded yet (or nowhere to record it)
             return empty()
-        base = empty()
-        base.update(data)
-        return base
+        except OSError as e:  # a folder named progress.json, no permission
+            if locked:
+                raise  # a writer must not replace what it could not read
+            self._cannot_use(e)
+            return empty()
+        except ValueError as e:  # includes UnicodeDecodeError
+            return self._move_aside(e) if locked else self._repair()
+        return {**empty(), **data}
 
-    def save(self) -> None:
-        atomic_write_text(self.path, json.dumps(self.data, indent=2, ensure_ascii=False))
+    def _repair(self) -> dict[str, Any]:
+        """A corrupt file seen without the lock: look again under it (a writer may have just replaced it)."""
+        try:
+            with file_lock(self.lock_path):
+                return self._read(locked=True)
+        except OSError as e:
+            self._cannot_use(e)
+            return empty()
+
+    def _backup_path(self) -> Path:
+        """`progress.json.bak-<time>`, with -1, -2, ... when that second already has one."""
+        stem = f"{self.path.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}"
+        names = (stem + (f"-{i}" if i else "") for i in itertools.count())
+        return next(p for name in names if not (p := self.path.with_name(name)).exists())
+
+    def _move_aside(self, error: Exception) -> dict[str, Any]:
+        backup = self._backup_path()
+        try:
+            os.replace(self.path, backup)
+            where = f"moved to {backup}"
+        except OSError:
+            where = "left in place"
+        self.warning = f"progress file {self.path} was unreadable ({error}); {where}; starting fresh"
+        warn_once(self.warning)
+        return empty()
+
+    def _cannot_use(self, error: OSError) -> None:
+        blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+        if isinstance(error, (FileExistsError, NotADirectoryError)) and blocker:
+            why = f"{blocker} is a file, not a folder"
+        else:
+            why = f"{error.strerror}: {error.filename}" if error.strerror and error.filename else str(error)
+        self.warning = (f"progress could not be recorded in {self.path} ({why}); results "
+                        "still stand but are not remembered. Make that folder writable, or set MINIMIND_HOME "
+                        "to a writable folder.")
+        warn_once(self.warning)
+
+    def _update(self, change: Callable[[dict[str, Any]], T]) -> T:
+        """Apply `change` to the file's current records under the lock. If the file cannot be
+        written, keep the change in memory, warn once, and carry on: a finished run, experiment
+        or quiz never fails for its bookkeeping."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with file_lock(self.lock_path):
+                data = self._read(locked=True)
+                result = change(data)
+                atomic_write_text(self.path, json.dumps(data, indent=2, ensure_ascii=False))
+            self._unsaved = None
+            return result
+        except OSError as e:
+            self._cannot_use(e)
+            self._unsaved = data = self._unsaved or self._read()
+            return change(data)
 
     # -- experiments -------------------------------------------------------------------
     def record_experiment(self, module: str, experiment: str, passed: bool, quick: bool,
                           seconds: float, checks: int) -> None:
-        self.data["experiments"][f"{module}/{experiment}"] = {
-            "passed": passed, "quick": quick, "seconds": seconds, "checks": checks, "date": now()}
-        self.save()
+        record = {"passed": passed, "quick": quick, "seconds": seconds, "checks": checks, "date": now()}
+        self._update(lambda data: data["experiments"].update({f"{module}/{experiment}": record}))
 
     def experiment(self, module: str, experiment: str) -> dict[str, Any] | None:
         return self.data["experiments"].get(f"{module}/{experiment}")
@@ -74,41 +196,55 @@ class Progress:
         return int(self.data["paths"].get(path_id, {}).get("next_step", 0))
 
     def set_path_position(self, path_id: str, next_step: int, total: int) -> None:
-        entry = self.data["paths"].setdefault(path_id, {})
-        entry.update(next_step=next_step, total=total, date=now())
-        if next_step >= total:
-            entry["completed"] = now()
-        self.save()
+        def change(data: dict[str, Any]) -> None:
+            entry = data["paths"].setdefault(path_id, {})
+            entry.update(next_step=next_step, total=total, date=now())
+            if next_step >= total:
+                entry["completed"] = now()
+
+        self._update(change)
 
     # -- quizzes -------------------------------------------------------------------------
     def record_quiz(self, module: str, correct: int, total: int, missed: list[str], review: bool,
                     questions: int) -> dict[str, Any]:
         """One attempt. A full attempt sets the missed list; a review removes what is now right.
         `questions` is the size of the whole bank, so a review's share counts the whole quiz."""
-        entry = self.data["quizzes"].setdefault(module, {"best": 0.0, "missed": [], "attempts": []})
-        entry["attempts"].append({"date": now(), "correct": correct, "total": total, "review": review})
-        # a review asks only the missed questions: keep those still wrong
-        entry["missed"] = [q for q in entry["missed"] if q in missed] if review else list(missed)
-        entry["best"] = max(entry["best"], (questions - len(entry["missed"])) / max(questions, 1))
-        entry["date"] = now()
-        self.save()
-        return entry
+        def change(data: dict[str, Any]) -> dict[str, Any]:
+            entry = data["quizzes"].setdefault(module, {"best": 0.0, "missed": [], "attempts": []})
+            entry["attempts"].append({"date": now(), "correct": correct, "total": total, "review": review})
+            # a review asks only the missed questions: keep those still wrong
+            entry["missed"] = [q for q in entry["missed"] if q in missed] if review else list(missed)
+            entry["best"] = max(entry["best"], (questions - len(entry["missed"])) / max(questions, 1))
+            entry["date"] = now()
+            return entry
+
+        return self._update(change)
 
     def quiz(self, module: str) -> dict[str, Any] | None:
         return self.data["quizzes"].get(module)
 
     # -- training runs -------------------------------------------------------------------
     def record_training(self, stage: str, metrics: dict[str, Any], data_path: str, own_data: bool) -> None:
-        self.data["training"].setdefault(stage, []).append(
-            {"date": now(), "data": data_path, "own_data": own_data, **metrics})
-        self.save()
+        run = {"date": now(), "data": data_path, "own_data": own_data, **metrics}
+        self._update(lambda data: data["training"].setdefault(stage, []).append(run))
 
     def reset(self) -> Path | None:
         """Start over; the old file is kept as progress.json.bak-<time>."""
         backup = None
-        if self.path.exists():
-            backup = self.path.with_name(f"{self.path.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}")
-            os.replace(self.path, backup)
-        self.data = empty()
-        self.save()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with file_lock(self.lock_path):
+                if self.path.exists():
+                    backup = self._backup_path()
+                    os.replace(self.path, backup)
+                atomic_write_text(self.path, json.dumps(empty(), indent=2))
+        except OSError as e:
+            raise MiniMindError(f"cannot reset {self.path} ({e})",
+                                hint="make that folder writable, or set MINIMIND_HOME to a writable folder") from None
+        self._unsaved = None
         return backup
+
+
+def progress() -> Progress:
+    """The process's one Progress (see Progress.shared)."""
+    return Progress.shared()

@@ -70,12 +70,54 @@ def data_download_cmd(
                          hint="`minimind data list` shows the names")
     for target in _targets(name, files or [], source, url):
         dest = dir / target.filename
-        if dest.exists() and not force:
-            console.print(f"{dest} is already there (--force downloads it again).")
+        if dest.is_file() and not force:
+            console.print(f"{dest} is already there (--force downloads it again; `minimind data verify` "
+                          "checks it).")
             continue
         console.print(f"Downloading {target.url}\n  -> {dest}")
-        download(target.url, dest, target.size, target.sha256, hint=source_hint(source or default_source()))
-        console.print(f"[green]Saved[/] {dest} ({human_bytes(dest.stat().st_size)})")
+        done = download(target.url, dest, target.size, target.sha256, hint=source_hint(source or default_source()),
+                        say=lambda text: console.print(f"[yellow]{text}[/]"))
+        if done.sha256:
+            console.print(f"[green]Saved[/] {dest} ({human_bytes(done.size)}): size and sha256 match "
+                          f"{done.checked}")
+        else:
+            console.print(f"[yellow]Saved, unverified (no published sha256)[/] {dest} ({human_bytes(done.size)}): "
+                          f"its size matches {done.checked}, but no source publishes its sha256",
+                          soft_wrap=True)
+
+
+@data_app.command("verify")
+def data_verify_cmd(
+    name: str | None = typer.Argument(None, metavar="[NAME]",
+                                      help="A name from `minimind data list` (default: every catalogue file "
+                                           "found in --dir)."),
+    dir: Path = typer.Option(Path("dataset"), "--dir", "-d", help="Folder the files were saved into."),
+) -> None:
+    """Check downloaded files against the catalogue's exact size and sha256."""
+    from minimind_notes.data.download import entries, find_entry, verify_file
+    from minimind_notes.errors import UsageError
+
+    if name is not None:
+        entry = find_entry(name)
+        if entry is None:
+            raise UsageError(f"unknown data set {name!r}", hint="`minimind data list` shows the names")
+        chosen = [entry]
+    else:
+        chosen = entries()
+    rows = [(e, f, dir / (e.save_as if e.save_as and not e.is_bundle else f)) for e in chosen for f in e.files]
+    if name is None:
+        rows = [r for r in rows if r[2].exists()]
+        if not rows:
+            raise UsageError(f"no catalogue file in {dir}", hint="give --dir the folder you downloaded into")
+    bad = 0
+    for entry, file, path in rows:
+        status, detail = verify_file(path, *entry.expected(file))
+        bad += status not in ("ok", "unverified")
+        colour = {"ok": "green", "unverified": "yellow"}.get(status, "red")
+        console.print(f"[{colour}]{status}[/] {path}" + (f": {detail}" if detail else ""), soft_wrap=True)
+    if bad:
+        console.print(f"{bad} file(s) are not what the catalogue describes: download them again with --force.")
+        raise typer.Exit(1)
 
 
 def _targets(name: str | None, files: list[str], source: str | None, url: str | None) -> list:

@@ -62,7 +62,7 @@ def doctor() -> None:
         rows.append(("curriculum", str(content_root()), ok))
     except Exception as e:  # noqa: BLE001 - doctor reports, never crashes
         rows.append(("curriculum", "not found", f"[red]{e}[/]"))
-    progress = Progress()
+    progress = Progress.shared()
     rows.append(("progress file", str(home_dir() / "progress.json"),
                  f"[yellow]{progress.warning}[/]" if progress.warning else ok))
     table = Table(title="minimind doctor")

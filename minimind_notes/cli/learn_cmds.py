@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from minimind_notes.cli.app import app
-from minimind_notes.cli.console import console, err_console
+from minimind_notes.cli.console import console
 
 LANG_OPTION = typer.Option(None, "--lang", envvar="MINIMIND_LANG", help="Language: en or zh.")
 
@@ -50,10 +50,7 @@ def _setup(lang: str | None):  # noqa: ANN202
     from minimind_notes.progress import Progress
 
     lang = resolve_lang(lang)
-    progress = Progress()
-    if progress.warning:
-        err_console.print(f"[yellow]Warning:[/] {progress.warning}")
-    return load_curriculum(), progress, lang
+    return load_curriculum(), Progress.shared(), lang  # it warns itself about a broken file
 
 
 @app.command("list")

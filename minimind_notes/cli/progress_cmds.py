@@ -134,5 +134,5 @@ def reset(
     if not yes and not typer.confirm(t("reset_q", lang), default=False):
         console.print(t("kept", lang))
         raise typer.Exit(1)
-    backup = Progress().reset()
+    backup = Progress.shared().reset()
     console.print(t("reset_done", lang, backup=backup or "-"))

@@ -116,7 +116,7 @@ def record_run(cfg, summary) -> None:  # noqa: ANN001
     own = not data.is_relative_to(data_dir().resolve())
     metrics = {"steps": summary.steps, "tokens": summary.tokens, "seconds": round(summary.seconds, 1),
                "train_loss": summary.train_loss, "weights": summary.weights, **summary.final_eval}
-    Progress().record_training(cfg.save_name, metrics, str(data), own)
+    Progress.shared().record_training(cfg.save_name, metrics, str(data), own)
 
 
 def launch_torchrun(nproc: int) -> None:

@@ -3,10 +3,14 @@
 The catalogue (`catalog.yaml` beside this file) names the files; `resolve` turns a name into a URL
 for a source (ModelScope or Hugging Face); `download` fetches it:
 
-* bytes go to `NAME.part`; an interrupted download resumes from there with `Range: bytes=N-`
-  (a server that ignores Range and answers 200 restarts it from 0);
-* the result is checked against the size the server announced, the catalogue's exact size and
-  sha256 when it has them, and only then renamed to `NAME`;
+* bytes go to `NAME.part`; an interrupted download resumes from there with `Range`, asking again
+  for the last 64 KiB it already has and comparing them, so a stale `.part` (zeros, an older
+  version of the file) is noticed and the download starts again from 0;
+* the result is accepted only when its size matches every source that gives one (the catalogue's
+  `bytes`, Hugging Face's X-Linked-Size, Content-Length) and its sha256 every source that gives one
+  (the catalogue's `sha256`, Hugging Face's X-Linked-Etag); with no sha256 anywhere the file is
+  saved as "unverified", and with no size either it is not accepted at all;
+* a web page (a login or error page) where data or weights are expected is refused;
 * a failed or refused request raises MiniMindError naming the URL and what went wrong, with a hint
   on the other source or a mirror.
 
@@ -20,8 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import chain
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
@@ -34,6 +41,7 @@ URL_ENV = "MINIMIND_DATA_URL"
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
 MIRROR_HINT = "HF_ENDPOINT=https://hf-mirror.com"
 CHUNK = 1 << 20
+OVERLAP = 64 * 1024  # bytes of a .part asked for again on resume, to check they are the same file's
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -50,19 +58,25 @@ class Entry:
     repo: str = "dataset"
     urls: dict[str, str] = field(default_factory=dict)
     save_as: str | None = None
-    bytes: int | None = None
-    sha256: str | None = None
+    checks: dict[str, tuple[int | None, str | None]] = field(default_factory=dict)  # file -> (bytes, sha256)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Entry:
+        """`file` + `bytes` + `sha256`, or `files`: a list of {file, bytes, sha256} (a bundle)."""
         raw = dict(raw)
-        files = raw.pop("files", None) or [raw.pop("file")]
-        raw.pop("file", None)
-        return cls(files=tuple(files), **raw)
+        items = raw.pop("files", None) or [{"file": raw.pop("file"), "bytes": raw.pop("bytes", None),
+                                            "sha256": raw.pop("sha256", None)}]
+        items = [i if isinstance(i, dict) else {"file": i} for i in items]
+        checks = {i["file"]: (i.get("bytes"), i.get("sha256")) for i in items}
+        return cls(files=tuple(checks), checks=checks, **raw)
 
     @property
     def is_bundle(self) -> bool:
         return len(self.files) > 1
+
+    def expected(self, file: str) -> tuple[int | None, str | None]:
+        """The exact (bytes, sha256) of one of its files, None where the catalogue does not know."""
+        return self.checks.get(file, (None, None))
 
 
 class Resolved(NamedTuple):
@@ -195,16 +209,14 @@ def resolve_file(file: str, source: str | None = None, repo: str = "dataset",
     """Any file of the dataset (or model) repository, named as published (`--file NAME`)."""
     source = source or default_source()
     url = file_url(file, source, repo, url_template)
-    known = next((e for e in entries() if e.repo == repo and not e.urls and e.files == (file,)), None)
-    size, sha = (known.bytes, known.sha256) if known else (None, None)
-    return Resolved(url, file, size, sha)
+    known = next((e for e in entries() if e.repo == repo and not e.urls and file in e.files), None)
+    return Resolved(url, file, *(known.expected(file) if known else (None, None)))
 
 
 def _resolved(entry: Entry, file: str, source: str, url_template: str | None) -> Resolved:
     url = entry_url(entry, file, source, url_template)
-    single = not entry.is_bundle
-    filename = (entry.save_as if single and entry.save_as else file)
-    return Resolved(url, filename, entry.bytes if single else None, entry.sha256 if single else None)
+    filename = entry.save_as if not entry.is_bundle and entry.save_as else file
+    return Resolved(url, filename, *entry.expected(file))
 
 
 # --------------------------------------------------------------------------- download
@@ -224,55 +236,99 @@ def human_bytes(n: int | None) -> str:
     return f"{value:.1f} GB"
 
 
+class Downloaded(NamedTuple):
+    """A file accepted under its final name, and what vouched for it."""
+
+    path: Path
+    size: int
+    sha256: str | None  # the sha256 it was checked against; None: no source published one
+    checked: str  # which sources it matched, in words
+
+
+class Published(NamedTuple):
+    """What the server says about the whole file (not just this response)."""
+
+    total: int | None  # Content-Length of a 200, or the total of Content-Range
+    size: int | None  # X-Linked-Size (Hugging Face: the LFS file's size)
+    sha256: str | None  # X-Linked-Etag (Hugging Face: the LFS file's sha256)
+
+
 def download(url: str, dest: str | os.PathLike, expected_size: int | None = None, sha256: str | None = None,
-             chunk: int = CHUNK, timeout: float = 30, hint: str | None = None, progress: bool = True) -> Path:
+             chunk: int = CHUNK, timeout: float = 30, hint: str | None = None, progress: bool = True,
+             say: Callable[[str], None] = lambda text: None) -> Downloaded:
     """Fetch `url` to `dest`, resuming `dest.part` if an earlier try left one; verify; rename.
 
-    The final name appears only for a file whose size (Content-Length, `expected_size`) and
-    sha256 (when given) are right. A transfer cut short keeps its `.part` for the next try;
-    a complete transfer with the wrong size or hash is deleted. Note that a `.part` left from an
-    older version of the remote file cannot be told apart: give `sha256` where it matters.
+    The final name appears only for a file whose size matches every source that gives one
+    (`expected_size`, X-Linked-Size, Content-Length; at least one must) and whose sha256 matches
+    every source that gives one (`sha256`, X-Linked-Etag). A transfer cut short keeps its `.part`
+    for the next try; a complete transfer with the wrong size or hash is deleted. `say` hears
+    what the download decided on its own (a stale `.part` started again).
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = part_path(dest)
     hint = hint or source_hint()
-    total = _fetch(url, part, chunk, timeout, hint, progress)
-    _verify(url, part, total, expected_size, sha256, hint)
-    os.replace(part, dest)
-    return dest
+    _check_target(dest)
+    part = part_path(dest)
+    published = _fetch(url, part, chunk, timeout, hint, progress, say)
+    return _verify(url, part, dest, published, expected_size, sha256, hint)
 
 
-def _fetch(url: str, part: Path, chunk: int, timeout: float, hint: str, progress: bool) -> int | None:
-    """Write the remote file into `part` (appending when the server honours Range); return its size."""
+def _check_target(dest: Path) -> None:
+    """One clear message when the download cannot land where it is asked to."""
+    folder = next((p for p in (dest.parent, *dest.parent.parents) if p.exists() or p.is_symlink()), None)
+    if folder is not None and not folder.is_dir():
+        raise MiniMindError(f"cannot save {dest.name} into {dest.parent}: {folder} is a file, not a folder",
+                            hint="give --dir a folder (it is created if missing)")
+    if dest.is_dir():
+        raise MiniMindError(f"cannot save {dest}: a folder of that name is in the way",
+                            hint="move that folder, or give another --dir")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MiniMindError(f"cannot create {dest.parent} ({e.strerror or e})",
+                            hint="give --dir a folder you can write to") from None
+
+
+def _fetch(url: str, part: Path, chunk: int, timeout: float, hint: str, progress: bool,
+           say: Callable[[str], None]) -> Published:
+    """Write the remote file into `part`, appending when the server honours Range and the bytes
+    we have agree with its copy; return what the server published about the whole file."""
     for _attempt in range(3):
         have = part.stat().st_size if part.exists() else 0
-        with _request(url, have, timeout, hint) as response:
+        overlap = min(have, OVERLAP)  # asked for again, to check that what we have is this file
+        start = have - overlap
+        with _request(url, start if have else None, timeout, hint) as response:
+            linked = _linked(response)
             status = response.status_code
-            if status == 416 and have:
+            if status == 206 and have and _range_start(response) == start:
                 total = _range_total(response)
-                if total is None or total == have:
-                    return have  # already complete: verified by the caller
-            elif status == 206 and have and _range_start(response) == have:
-                total = _range_total(response)
-                _write(response, part, "ab", have, total, url, chunk, hint, progress)
-                return total
+                tail = _tail(part, overlap)
+                if (total is None or total >= have) and _write(response, part, "ab", have, total, url, chunk,
+                                                               hint, progress, expect=tail):
+                    return Published(total, *linked)
             elif status == 200:
                 total = _content_length(response)
                 _write(response, part, "wb", 0, total, url, chunk, hint, progress)
-                return total
+                return Published(total, *linked)
             elif status not in (206, 416):
                 raise _status_error(url, response, hint)
-        part.unlink(missing_ok=True)  # a range answer that does not fit what we have: start again from 0
+        say(f"{part.name} does not match the file on the server (left from another version, or damaged): "
+            "starting again from 0")
+        part.unlink(missing_ok=True)
     raise MiniMindError(f"download failed: {url} kept answering a range request that does not fit", hint)
 
 
-def _request(url: str, have: int, timeout: float, hint: str):  # noqa: ANN202 - a requests.Response
+def _tail(path: Path, n: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(-n, os.SEEK_END)
+        return f.read(n)
+
+
+def _request(url: str, start: int | None, timeout: float, hint: str):  # noqa: ANN202 - a requests.Response
     import requests
 
     headers = {"Accept-Encoding": "identity"}  # sizes and ranges count the bytes as stored
-    if have:
-        headers["Range"] = f"bytes={have}-"
+    if start is not None:
+        headers["Range"] = f"bytes={start}-"
     try:
         return requests.get(url, headers=headers, stream=True, timeout=timeout)
     except requests.Timeout:
@@ -281,6 +337,17 @@ def _request(url: str, have: int, timeout: float, hint: str):  # noqa: ANN202 - 
         host = urlsplit(url).netloc or url
         raise MiniMindError(f"download failed: cannot connect to {host} for {url} ({type(e).__name__})",
                             hint) from None
+
+
+def _linked(response: Any) -> tuple[int | None, str | None]:
+    """Hugging Face's X-Linked-Size and X-Linked-Etag (the LFS sha256), on the answer or a redirect."""
+    size = sha = None
+    for r in (*response.history, response):
+        value = r.headers.get("X-Linked-Size", "")
+        size = int(value) if value.isdigit() else size
+        etag = r.headers.get("X-Linked-Etag", "").removeprefix("W/").strip('"').lower()
+        sha = etag if re.fullmatch(r"[0-9a-f]{64}", etag) else sha
+    return size, sha
 
 
 def _status_error(url: str, response: Any, hint: str) -> MiniMindError:
@@ -295,17 +362,44 @@ def _status_error(url: str, response: Any, hint: str) -> MiniMindError:
                          + f": {what}. No file was written.", hint)
 
 
+def looks_like_html(head: bytes) -> bool:
+    return head.lstrip()[:9].lower().startswith((b"<!doctype", b"<html"))
+
+
+def _web_page(url: str, name: str, hint: str) -> MiniMindError:
+    return MiniMindError(f"{url} sent a web page (a login or error page), not the file {name}; it was not saved",
+                         "open the URL in a browser to read the page: the file may need a login, or be gone "
+                         "from this source; " + hint)
+
+
 def _write(response: Any, part: Path, mode: str, have: int, total: int | None, url: str,
-           chunk: int, hint: str, progress: bool) -> None:
+           chunk: int, hint: str, progress: bool, expect: bytes = b"") -> bool:
+    """Stream the body into `part` (mode "wb" from 0, "ab" to append). With `expect`, the body
+    starts with bytes we already have: False (nothing written) when they differ."""
     import requests
     from tqdm import tqdm
 
+    name = part.name.removesuffix(".part")
     written = have
-    bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-               desc=part.name.removesuffix(".part"), disable=not progress, leave=False)
+    blocks = response.iter_content(chunk_size=chunk)
     try:
+        head = b""
+        for block in blocks:  # the overlap to compare, or the first block to look at
+            head += block
+            if len(head) >= max(len(expect), 1):
+                break
+        if expect:
+            if len(head) < len(expect) and head == expect[: len(head)]:
+                raise requests.ConnectionError("closed while checking the bytes we have")
+            if head[: len(expect)] != expect:
+                return False
+            head = head[len(expect):]
+        elif looks_like_html(head) and not name.lower().endswith((".html", ".htm")):
+            raise _web_page(url, name, hint)  # before a 200 replaces a .part we may have
+        bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
+                   desc=name, disable=not progress, leave=False)
         with bar, open(part, mode) as f:
-            for block in response.iter_content(chunk_size=chunk):
+            for block in chain([head], blocks):
                 f.write(block)
                 written += len(block)
                 bar.update(len(block))
@@ -316,26 +410,68 @@ def _write(response: Any, part: Path, mode: str, have: int, total: int | None, u
             "run the same command again to resume from there; " + hint) from None
     except OSError as e:
         raise MiniMindError(f"cannot write {part}: {e}", "check the free disk space and --dir") from None
+    return True
 
 
-def _verify(url: str, part: Path, total: int | None, expected_size: int | None, sha256: str | None,
-            hint: str) -> None:
+def _verify(url: str, part: Path, dest: Path, published: Published, expected_size: int | None,
+            sha256: str | None, hint: str) -> Downloaded:
     size = part.stat().st_size
-    if total is not None and size < total:
+    with open(part, "rb") as f:
+        if looks_like_html(f.read(1024)) and not dest.name.lower().endswith((".html", ".htm")):
+            part.unlink()
+            raise _web_page(url, dest.name, hint)
+    sizes = {label: n for label, n in (("the catalogue", expected_size), ("the server's X-Linked-Size", published.size),
+                                       ("the size the server announced", published.total)) if n is not None}
+    # Short of what the transfer announced, or (announcing nothing) of a published size: cut, resumable.
+    if size < (published.total if published.total is not None else max(sizes.values(), default=0)):
+        said = ", ".join(f"{label} says {n:,}" for label, n in sizes.items())
+        raise MiniMindError(f"download of {url} is incomplete: {size:,} bytes arrived ({said}); "
+                            f"the partial file is kept as {part}",
+                            "run the same command again to resume from there; " + hint)
+    for label, n in sizes.items():
+        if size != n:
+            _reject(part, f"download of {url} gave {size:,} bytes, but {label} says {n:,}", hint)
+    hashes = {label: h.lower() for label, h in (("the catalogue", sha256), ("the server's X-Linked-Etag",
+                                                                            published.sha256)) if h}
+    if hashes:
+        actual = file_sha256(part)
+        for label, h in hashes.items():
+            if actual != h:
+                _reject(part, f"download of {url} has sha256 {actual}, but {label} says {h}", hint)
+    elif not sizes:
         raise MiniMindError(
-            f"download of {url} ended after {size:,} of the {total:,} bytes the server announced; "
-            f"the partial file is kept as {part}", "run the same command again to resume from there; " + hint)
-    if total is not None and size > total:
-        _reject(part, f"download of {url} gave {size:,} bytes, more than the {total:,} announced", hint)
-    if expected_size is not None and size != expected_size:
-        _reject(part, f"download of {url} gave {size:,} bytes, but {expected_size:,} were expected", hint)
-    if sha256 and (actual := file_sha256(part)) != sha256.lower():
-        _reject(part, f"download of {url} has sha256 {actual}, but {sha256.lower()} was expected", hint)
+            f"download of {url} cannot be checked: neither the catalogue nor the server gives its size or "
+            f"sha256, so a cut transfer would look complete; the {size:,} bytes are kept as {part}",
+            "try the other source (Hugging Face publishes sizes and hashes), or check the file yourself and "
+            "rename it; " + hint)
+    os.replace(part, dest)
+    checked = " and ".join(sorted({*sizes, *hashes}))
+    return Downloaded(dest, size, next(iter(hashes.values()), None), checked)
 
 
 def _reject(part: Path, message: str, hint: str) -> None:
     part.unlink(missing_ok=True)
     raise MiniMindError(f"{message}; the download was deleted ({part.name}).", hint)
+
+
+def verify_file(path: Path, size: int | None, sha256: str | None) -> tuple[str, str]:
+    """(status, detail) of a file on disk against the catalogue: ok, wrong size, wrong hash, web page,
+    missing, or unverified (the catalogue gives no sha256)."""
+    if not path.is_file():
+        return "missing", ""
+    actual = path.stat().st_size
+    with open(path, "rb") as f:
+        if looks_like_html(f.read(1024)) and not path.name.lower().endswith((".html", ".htm")):
+            return "web page", "a saved login or error page, not the data"
+    if size is not None and actual != size:
+        return "wrong size", f"{actual:,} bytes, the catalogue says {size:,}"
+    if sha256:
+        digest = file_sha256(path)
+        if digest != sha256.lower():
+            return "wrong hash", f"sha256 {digest}, the catalogue says {sha256.lower()}"
+        return "ok", ""
+    return "unverified", ("its size matches; the catalogue has no sha256 for it" if size is not None
+                          else "the catalogue has no size or sha256 for it")
 
 
 def file_sha256(path: Path, chunk: int = CHUNK) -> str:

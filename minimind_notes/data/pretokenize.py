@@ -1,12 +1,15 @@
 """Tokenize a pretraining corpus once into a uint16 memmap, packed documents joined by eos.
 
 `prepare(source, tokenizer)` writes `<cache>/<name>.<tokenizer hash>.bin` and a JSON
-sidecar (tokenizer hash, source size and mtime, token count). A changed source or
-tokenizer rebuilds it; an unchanged one is reused at once.
+sidecar (tokenizer hash, source size and mtime, token count, a digest of the .bin). A changed
+source or tokenizer rebuilds it; so does a cache that disagrees with its sidecar (a .bin cut
+short or altered, a sidecar that does not parse), with one line saying why. An unchanged,
+intact one is reused at once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -22,20 +25,48 @@ import numpy as np
 from minimind_notes.data.jsonl import DataError, iter_jsonl
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.fileio import atomic_path, atomic_write_text
+from minimind_notes.progress import home_dir, warn_once
 
 
 def cache_dir() -> Path:
-    from minimind_notes.progress import home_dir
-
     return Path(os.environ.get("MINIMIND_CACHE") or home_dir() / "cache")
+
+
+DIGEST_BLOCK, DIGEST_BLOCKS = 1 << 20, 64
+
+
+def content_digest(path: Path) -> str:
+    """blake2b of the size and up to 64 evenly spaced 1 MiB blocks, first and last included: the
+    whole file up to 64 MiB (the embedded corpus's cache: ~2 ms), a bounded sample above."""
+    size = path.stat().st_size
+    n = -(-size // DIGEST_BLOCK)
+    picks = range(n) if n <= DIGEST_BLOCKS else sorted({i * (n - 1) // (DIGEST_BLOCKS - 1)
+                                                        for i in range(DIGEST_BLOCKS)})
+    digest = hashlib.blake2b(size.to_bytes(8, "little"), digest_size=16)
+    with open(path, "rb") as f:
+        for i in picks:
+            f.seek(i * DIGEST_BLOCK)
+            digest.update(f.read(DIGEST_BLOCK))
+    return digest.hexdigest()
+
+
+def read_text_file(path: Path) -> str:
+    """A plain-text corpus; non-UTF-8 bytes are one message with the line."""
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}")
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x})",
+                        hint="convert the file to UTF-8 (e.g. iconv -f GBK -t UTF-8), or fix that line") from None
 
 
 def iter_documents(path: Path, skip_bad: bool = False, bad: list[str] | None = None) -> Iterator[str]:
     """Texts of a pretraining file: JSONL rows with "text", or a plain-text file (one document)."""
     if path.suffix != ".jsonl":
-        if not path.is_file():
-            raise DataError(f"data file not found: {path}")
-        yield path.read_text(encoding="utf-8")
+        yield read_text_file(path)
         return
     for lineno, row in iter_jsonl(path, skip_bad, bad):
         text = row.get("text")
@@ -98,29 +129,54 @@ def prepare(source: str | os.PathLike, tokenizer: MiniMindTokenizer, out_dir: Pa
               "source_mtime": stat.st_mtime, "tokenizer": tokenizer.fingerprint(),
               "skip_bad": skip_bad}  # a cache built with --skip-bad must not pass for a checked one
     if meta_path.is_file() and bin_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        if all(meta.get(k) == v for k, v in wanted.items()):
+        meta, problem = check_cache(bin_path, meta_path)
+        if problem is None and all(meta.get(k) == v for k, v in wanted.items()):
             return PackedTokens(bin_path, meta)
+        if problem is not None:
+            warn_once(f"token cache {bin_path} {problem}: rebuilding it from {source}")
 
     start = time.perf_counter()
     bad: list[str] = []
     n_tokens = n_docs = 0
     # Two stages overlap: the Rust encoder works on batch i+1 (GIL released, all cores) while
     # Python packs and writes batch i. The flat array is one write per batch, not one per doc.
-    with atomic_path(bin_path) as tmp, open(tmp, "wb") as out, ThreadPoolExecutor(1) as encoder:
-        pending = None
-        for batch in batched(iter_documents(source, skip_bad, bad), batch_docs):
-            queued = encoder.submit(tokenizer.encode_batch, batch)  # starts as soon as the last one ends
+    try:
+        with atomic_path(bin_path) as tmp, open(tmp, "wb") as out, ThreadPoolExecutor(1) as encoder:
+            pending = None
+            for batch in batched(iter_documents(source, skip_bad, bad), batch_docs):
+                queued = encoder.submit(tokenizer.encode_batch, batch)  # starts as soon as the last one ends
+                if pending is not None:
+                    n_tokens += write_packed(out, pending.result(), tokenizer)
+                pending = queued
+                n_docs += len(batch)
             if pending is not None:
                 n_tokens += write_packed(out, pending.result(), tokenizer)
-            pending = queued
-            n_docs += len(batch)
-        if pending is not None:
-            n_tokens += write_packed(out, pending.result(), tokenizer)
-    if n_tokens == 0:
-        bin_path.unlink(missing_ok=True)
-        raise DataError(f"{source}: no documents to train on (empty dataset)")
-    meta = {**wanted, "tokens": n_tokens, "documents": n_docs, "skipped_lines": len(bad),
-            "vocab_size": tokenizer.vocab_size, "seconds": round(time.perf_counter() - start, 3)}
-    atomic_write_text(meta_path, json.dumps(meta, indent=2))
+        if n_tokens == 0:
+            bin_path.unlink(missing_ok=True)
+            raise DataError(f"{source}: no documents to train on (empty dataset)")
+        meta = {**wanted, "tokens": n_tokens, "documents": n_docs, "skipped_lines": len(bad),
+                "vocab_size": tokenizer.vocab_size, "seconds": round(time.perf_counter() - start, 3),
+                "digest": content_digest(bin_path)}
+        atomic_write_text(meta_path, json.dumps(meta, indent=2))
+    except OSError as e:
+        if e.filename and Path(e.filename) == source:
+            raise DataError(f"cannot read {source} ({e.strerror})") from None
+        raise DataError(f"cannot write the token cache in {out_dir} ({e})",
+                        hint="free some disk space, or set MINIMIND_CACHE to a writable folder") from None
     return PackedTokens(bin_path, meta)
+
+
+def check_cache(bin_path: Path, meta_path: Path) -> tuple[dict, str | None]:
+    """(sidecar, None) when the .bin is what its sidecar describes, else (?, why not)."""
+    try:
+        meta = json.loads(meta_path.read_bytes())
+    except (OSError, ValueError) as e:
+        return {}, f"has an unreadable sidecar {meta_path.name} ({e})"
+    if not isinstance(meta, dict) or not isinstance(meta.get("tokens"), int) or not meta.get("digest"):
+        return {}, f"has a sidecar {meta_path.name} without its token count or digest"
+    size = bin_path.stat().st_size
+    if size != 2 * meta["tokens"]:
+        return meta, f"holds {size // 2:,} tokens but was built with {meta['tokens']:,} (cut short or replaced)"
+    if content_digest(bin_path) != meta["digest"]:
+        return meta, "does not match its digest (the file was altered)"
+    return meta, None
