@@ -25,3 +25,10 @@ class UsageError(MiniMindError):
     """A wrong name or option on the command line (exit code 2, like typer's own)."""
 
     exit_code = 2
+
+
+class RunExists(UsageError):
+    """A new training run would replace an earlier one: --resume, --overwrite or --run-name must say what to do.
+    Its own exit code lets `minimind path` keep an earlier walk's run and go on."""
+
+    exit_code = 3

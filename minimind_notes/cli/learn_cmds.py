@@ -21,6 +21,10 @@ UI = {
     "aliases": {"en": "names", "zh": "名称"},
     "running": {"en": "Running {module} {exp}: {title}", "zh": "运行 {module} {exp}:{title}"},
     "step": {"en": "Step {i}/{n}", "zh": "第 {i}/{n} 步"},
+    "train_kept": {"en": "This stage was trained on an earlier walk: that run is kept (redo it with the same "
+                         "command plus --overwrite, or continue it with --resume).",
+                   "zh": "这一阶段在之前走这条路径时已经训练过:保留那次的结果(想重来,在同一命令后加 --overwrite;"
+                         "想接着训练,加 --resume)。"},
     "press": {"en": "Press Enter to continue (Ctrl-C to stop; the path resumes here)",
               "zh": "按回车继续(Ctrl-C 退出,下次从这里继续)"},
     "path_done": {"en": "Path '{path}' complete: {n} steps.", "zh": "路径 {path} 完成:共 {n} 步。"},
@@ -187,8 +191,11 @@ def path(
         raise UsageError(f"unknown path {name!r}", hint=f"choose one of: {', '.join(curriculum.paths)}")
     lp = curriculum.paths[name]
     steps = lp.steps
+    if from_step is not None and not 1 <= from_step <= len(steps):
+        raise UsageError(f"--from {from_step} is out of range: the {name} path has steps 1 to {len(steps)}",
+                         hint=f"see them with: minimind path {name} --dry-run")
     start = progress.path_position(name) if from_step is None else from_step - 1
-    if start >= len(steps) or start < 0:
+    if start >= len(steps):  # a finished path starts over
         start = 0
     console.print(Panel(f"{pick(lp.goal, lang)}\n{len(steps)} steps, ~{lp.minutes} min",
                         title=pick(lp.title, lang)))
@@ -234,11 +241,14 @@ def run_step(curriculum, progress, step, lang: str, quick: bool, interactive: bo
         import subprocess
         import sys
 
-        from minimind_notes.errors import MiniMindError
+        from minimind_notes.errors import MiniMindError, RunExists
 
         wants_quick = quick and step.command[0] == "train" and "--quick" not in step.command
         args = [*step.command] + (["--quick"] if wants_quick else [])
         code = subprocess.run([sys.executable, "-m", "minimind_notes", *args]).returncode
+        if code == RunExists.exit_code:  # trained on an earlier walk: keep that run, go on
+            console.print(t("train_kept", lang))
+            return
         if code:
             raise MiniMindError(f"step `minimind {' '.join(args)}` failed (exit code {code})",
                                 hint="fix what it reported above, then run the path again: it resumes here")

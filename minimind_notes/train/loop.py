@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from minimind_notes.device import autocast, autocast_dtype, pick_device, precision_name, synchronize
-from minimind_notes.errors import MiniMindError, UsageError
+from minimind_notes.errors import MiniMindError, RunExists, UsageError
 from minimind_notes.fileio import atomic_path, atomic_write_text, remove_stale_temps
 from minimind_notes.model import MiniMindForCausalLM, load_weights, preset, save_checkpoint
 from minimind_notes.train.config import DEFAULTS, TrainConfig, find_weight, weight_path
@@ -51,12 +51,6 @@ from minimind_notes.train.stop import StopRequest
 
 class TrainingDiverged(MiniMindError):
     pass
-
-
-class RunExists(UsageError):
-    """An earlier run would be replaced: the learner must say --resume, --overwrite or --run-name."""
-
-    exit_code = 3
 
 
 @dataclass
