@@ -64,7 +64,7 @@ def run(ctx: ExperimentContext) -> None:
             "SFT 基座:hidden 64、2 层,从零在加法对话上训练 {s} 步(只报结果的回复大多差一点)。"
             "GRPO:{g} 步,每步 4 个 prompt x {G} 个采样,学习率 {lr},beta {b}。",
             s=sft_steps, g=steps, G=GROUP, lr=LR, b=BETA)
-    lab = addition_lab(ctx.out_dir / "lab", ctx.seed, sft_steps)
+    lab = addition_lab(ctx.out_dir / "lab", ctx.seed, sft_steps, ctx.precision)
     trainer = grpo_trainer(lab, steps, LR, BETA, ctx.seed)
     tok = trainer.tok
     curve = {0: evaluate(trainer.model, lab, tok, samples)}

@@ -72,7 +72,7 @@ def run(ctx: ExperimentContext) -> None:
     ctx.log("One SFT base ({s} steps), then GRPO for {g} steps at lr {lr} with grpo_beta = {b}.",
             "同一个 SFT 基座({s} 步),然后分别用 grpo_beta = {b} 跑 {g} 步 GRPO,学习率 {lr}。",
             s=sft_steps, g=steps, lr=LR, b=", ".join(map(str, BETAS)))
-    lab = addition_lab(ctx.out_dir / "lab", ctx.seed, sft_steps)
+    lab = addition_lab(ctx.out_dir / "lab", ctx.seed, sft_steps, ctx.precision)
     results, traces = {}, {}
     for beta in BETAS:
         trainer = grpo_trainer(lab, steps, LR, beta, ctx.seed)
