@@ -11,8 +11,8 @@ HEAD = {
     "check": {"en": "check", "zh": "检验"},
     "finding": {"en": "finding", "zh": "结论"},
     "plots": {"en": "Plots", "zh": "图表"},
-    "summary": {"en": "{n_pass}/{n} checks passed in {seconds:.1f} s, training in {precision}; numbers in {path}",
-                "zh": "{n_pass}/{n} 项检验通过,用时 {seconds:.1f} 秒,训练精度 {precision};数据见 {path}"},
+    "summary": {"en": "{n_pass}/{n} checks passed in {seconds:.1f} s (precision {precision}); numbers in {path}",
+                "zh": "{n_pass}/{n} 项检验通过,用时 {seconds:.1f} 秒(精度 {precision});数据见 {path}"},
 }
 
 
