@@ -13,15 +13,14 @@ not checked: another process on the machine can move a timing, not an operation 
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from minimind_notes.curriculum.experiment import ExperimentContext, main
+from minimind_notes.curriculum.measure import interleaved_times, median_ratio, recorded_ops
 from minimind_notes.model import RMSNorm
 
 DIM = 512
@@ -35,47 +34,13 @@ def layer_norm_from_scratch(x: torch.Tensor, weight: torch.Tensor, bias: torch.T
     return (x - mean) * torch.rsqrt(var + eps) * weight + bias
 
 
-class _OpCounter(TorchDispatchMode):
-    """Records every tensor operation PyTorch runs: its name, input sizes and output size."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ops: list[tuple[str, list[int], int]] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
-        out = func(*args, **(kwargs or {}))
-        if isinstance(out, torch.Tensor):
-            sizes = [a.numel() for a in args if isinstance(a, torch.Tensor)]
-            self.ops.append((func.overloadpacket.__name__, sizes, out.numel()))
-        return out
-
-
 def count_work(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> dict:
     """Tensor operations `fn(x)` runs; reductions among them (output smaller than the input); and
     passes over the full tensor (operations that read an input as large as x): a normalization is
     limited by memory traffic, so these passes are what its time follows."""
-    with _OpCounter() as counter:
-        fn(x)
-    return {"ops": len(counter.ops), "reductions": sum(out < max(ins, default=0) for _, ins, out in counter.ops),
-            "full_passes": sum(x.numel() in ins for _, ins, _ in counter.ops),
-            "names": [name for name, _, _ in counter.ops]}
-
-
-def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> tuple[dict, list[dict]]:
-    """Median seconds of each function, timed in rounds (each function once per round, in turn),
-    and every round's times, so that a burst of load elsewhere hits all of them alike."""
-    for fn in fns.values():
-        for _ in range(3):
-            fn()  # warm-up: allocator and caches
-    rounds = []
-    for _ in range(repeats):
-        times = {}
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name] = time.perf_counter() - start
-        rounds.append(times)
-    return {name: statistics.median(r[name] for r in rounds) for name in fns}, rounds
+    ops = recorded_ops(lambda: fn(x))
+    return {"ops": len(ops), "reductions": sum(op.output_size < max(op.input_sizes, default=0) for op in ops),
+            "full_passes": sum(x.numel() in op.input_sizes for op in ops), "names": [op.name for op in ops]}
 
 
 @torch.no_grad()
@@ -93,12 +58,11 @@ def run(ctx: ExperimentContext) -> None:
     repeats = 15 if ctx.quick else 40
     work = {"rms": count_work(rms, big),
             "ln": count_work(lambda v: layer_norm_from_scratch(v, ln.weight, ln.bias), big)}
-    t, rounds = interleaved_medians({"rms": lambda: rms(big),
-                                     "ln": lambda: layer_norm_from_scratch(big, ln.weight, ln.bias),
-                                     "fused": lambda: F.layer_norm(big, (DIM,), ln.weight, ln.bias)}, repeats)
-    per_round = sorted(r["rms"] / r["ln"] for r in rounds)  # each round's ratio: load drifts cancel
-    ratio = statistics.median(per_round)
-    spread = (per_round[len(per_round) // 4], per_round[(3 * len(per_round)) // 4])
+    rounds = interleaved_times({"rms": lambda: rms(big),
+                                "ln": lambda: layer_norm_from_scratch(big, ln.weight, ln.bias),
+                                "fused": lambda: F.layer_norm(big, (DIM,), ln.weight, ln.bias)}, repeats)
+    t = {name: statistics.median(r[name] for r in rounds) for name in rounds[0]}
+    ratio, *spread = median_ratio(rounds, "rms", "ln")
     ctx.metric("max_diff_zero_mean_input", same_on_centred)
     ctx.metric("max_diff_shifted_input", diff_on_shifted)
     ctx.metric("work", work)
