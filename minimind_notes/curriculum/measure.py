@@ -23,6 +23,7 @@ class Op:
     name: str  # the aten operation, e.g. 'mean', 'index_add'
     input_sizes: list[int]  # numel of each tensor argument
     output_size: int
+    allocates: bool  # the output is new memory, not a view of an input (view, transpose, expand, ...)
 
 
 class _Recorder(TorchDispatchMode):
@@ -34,8 +35,10 @@ class _Recorder(TorchDispatchMode):
         out = func(*args, **(kwargs or {}))
         first = out[0] if isinstance(out, (tuple, list)) and out else out
         if isinstance(first, torch.Tensor):
-            self.ops.append(Op(func.overloadpacket.__name__,
-                               [a.numel() for a in args if isinstance(a, torch.Tensor)], first.numel()))
+            inputs = [a for a in args if isinstance(a, torch.Tensor)]
+            storage = first.untyped_storage().data_ptr()
+            self.ops.append(Op(func.overloadpacket.__name__, [a.numel() for a in inputs], first.numel(),
+                               all(a.untyped_storage().data_ptr() != storage for a in inputs)))
         return out
 
 
