@@ -71,3 +71,13 @@ def median_ratio(rounds: list[dict[str, float]], a: str, b: str) -> tuple[float,
     cancels load that drifts from one round to the next."""
     ratios = sorted(r[a] / r[b] for r in rounds)
     return statistics.median(ratios), ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]
+
+
+def counted_flops(fn: Callable[[], Any]) -> int:
+    """FLOPs of the matrix multiplies `fn()` runs, as torch.utils.flop_counter counts them (mm, bmm,
+    addmm, ...). Kernels without a FLOP formula, such as the CPU's fused attention, count 0."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
