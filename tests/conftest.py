@@ -27,7 +27,9 @@ def _token_cache(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch, _token_cache):
-    """No test reads or writes the real ~/.minimind (progress); one token cache per session."""
+    """No test reads or writes the real ~/.minimind (progress); one token cache per session. Training
+    runs in fp32 unless a test asks for bf16, so no result depends on whether this CPU has bf16."""
     monkeypatch.setenv("MINIMIND_HOME", str(tmp_path_factory.mktemp("minimind-home")))
     monkeypatch.setenv("MINIMIND_CACHE", str(_token_cache))
+    monkeypatch.setenv("MINIMIND_PRECISION", "fp32")
     monkeypatch.delenv("MINIMIND_LANG", raising=False)

@@ -60,7 +60,8 @@ def config(corpus, tmp_path, stage="pretrain", **kw):
                 val_path=str(corpus / val) if val else None, tokenizer=str(corpus / "tok"),
                 hidden_size=64, num_hidden_layers=2, max_seq_len=64, batch_size=8, max_steps=30,
                 save_dir=str(tmp_path / "out"), eval_every=0, save_every=10, log_every=5, eval_batches=2,
-                from_weight="none", learning_rate=3e-3, warmup_steps=5, device="cpu")
+                from_weight="none", learning_rate=3e-3, warmup_steps=5, device="cpu",
+                precision="fp32")  # exact comparisons (resume, DDP) must not depend on the CPU's bf16
     base.update(kw)
     return TrainConfig(**base)
 

@@ -18,8 +18,11 @@ def _version(name: str) -> str | None:
 
 
 @app.command()
-def doctor() -> None:
-    """Python, torch and package versions, device, threads, bf16 speed, disk, and what to fix."""
+def doctor(
+    precision: str | None = typer.Option(None, "--precision", "--dtype",
+                                         help="Check this precision instead of $MINIMIND_PRECISION / auto."),
+) -> None:
+    """Python, torch and package versions, device, threads, precision and bf16 support, disk, and what to fix."""
     import os
     import platform
     import shutil
@@ -29,7 +32,8 @@ def doctor() -> None:
     from rich.table import Table
 
     from minimind_notes.content import content_root
-    from minimind_notes.device import autocast_dtype, pick_device, precision_name
+    from minimind_notes.device import PRECISION_ENV, autocast_dtype, cpu_has_fast_bf16, pick_device, precision_name
+    from minimind_notes.errors import UsageError
     from minimind_notes.progress import Progress, home_dir
 
     rows: list[tuple[str, str, str]] = []  # (what, value, status/fix)
@@ -52,9 +56,16 @@ def doctor() -> None:
     rows.append(("device (auto)", detail, ok if device.type != "cpu" else
                  "ok: CPU (the quick and systematic paths need nothing more)"))
     rows.append(("CPU threads", f"{torch.get_num_threads()} of {os.cpu_count()} cores", ok))
-    amp = autocast_dtype(device)
-    rows.append(("training precision", precision_name(amp),
-                 ok if amp else "ok: no native bf16 here, so training runs in fp32 (never fp16 on CPU)"))
+    native_bf16 = cpu_has_fast_bf16()
+    rows.append(("CPU native bf16", "yes (AVX-512-BF16 / AMX)" if native_bf16 else "no",
+                 ok if native_bf16 else "ok: auto trains in fp32 here (never fp16 on CPU); bf16 works but is slow"))
+    source = "--precision" if precision else f"${PRECISION_ENV}" if os.environ.get(PRECISION_ENV) else "default"
+    requested = precision or os.environ.get(PRECISION_ENV) or "auto"
+    try:
+        amp = autocast_dtype(device, precision)
+        rows.append(("training precision", f"{requested} ({source}) -> {precision_name(amp)} on {device}", ok))
+    except UsageError as e:  # doctor reports a bad setting as a row to fix
+        rows.append(("training precision", f"{requested} ({source})", f"[red]{e.message}: {e.hint}[/]"))
     free = shutil.disk_usage(".").free / 2**30
     rows.append(("free disk (here)", f"{free:.1f} GiB", ok if free > 2 else
                  "[yellow]low: the real MiniMind datasets need 2-30 GiB[/]"))

@@ -91,7 +91,7 @@ def list_cmd(
 
 
 def run_and_report(curriculum, progress, module, experiment, lang: str, quick: bool = False,  # noqa: ANN001
-                   seed: int = 42, out: Path | None = None, as_json: bool = False) -> bool:
+                   seed: int = 42, out: Path | None = None, as_json: bool = False, precision: str = "fp32") -> bool:
     """Run one experiment, print its findings (or JSON), record it; True if every check held."""
     import json
 
@@ -106,7 +106,7 @@ def run_and_report(curriculum, progress, module, experiment, lang: str, quick: b
     out_dir = out or Path("minimind-results") / module.id / experiment.id
     echo = (lambda text: None) if as_json else console.print
     result = run_experiment(module.path(curriculum.root) / experiment.file, module.id, experiment.id,
-                            quick, seed, out_dir, lang, echo)
+                            quick, seed, out_dir, lang, echo, precision)
     progress.record_experiment(module.id, experiment.id, result.passed, quick, result.seconds,
                                len(result.findings))
     if as_json:
@@ -126,15 +126,20 @@ def run(
     all_: bool = typer.Option(False, "--all", help="Run all of the module's experiments."),
     quick: bool = typer.Option(False, "--quick", help="Smaller, faster settings."),
     seed: int = typer.Option(42, help="Random seed."),
+    precision: str = typer.Option("fp32", "--precision", "--dtype",
+                                  help="What the experiment's training runs in: fp32 (the findings' setting), bf16 "
+                                       "or auto. $MINIMIND_PRECISION does not apply."),
     out: Path | None = typer.Option(None, help="Results folder (default ./minimind-results/MODULE/EXP)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     lang: str | None = LANG_OPTION,
 ) -> None:
     """Run an experiment: it measures, plots, and checks its findings against the numbers."""
+    from minimind_notes.curriculum.experiment import experiment_precision
     from minimind_notes.curriculum.resolve import find_experiment, find_module
     from minimind_notes.errors import UsageError
 
     curriculum, progress, lang = _setup(lang)
+    precision = experiment_precision(precision)  # a bad value stops here, before anything runs
     mod = find_module(curriculum, module)
     if all_ == (experiment is not None):
         raise UsageError("name one experiment or give --all",
@@ -143,7 +148,7 @@ def run(
     ok = True
     for exp in experiments:
         out_dir = out / exp.id if (out and all_) else out
-        ok &= run_and_report(curriculum, progress, mod, exp, lang, quick, seed, out_dir, as_json)
+        ok &= run_and_report(curriculum, progress, mod, exp, lang, quick, seed, out_dir, as_json, precision)
     if not ok:
         raise typer.Exit(1)
 

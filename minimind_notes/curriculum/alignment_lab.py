@@ -102,6 +102,7 @@ class AdditionLab:
     held_rows: list[Row]  # every phrasing of the held-out sums
     held_sums: list[arithmetic.Sum]
     base: Any  # stage_lab.StageRun of the SFT base
+    precision: str  # what the base trained in; GRPO on it trains in the same
 
 
 # The lab model: hidden 64, 2 layers; the replies take at most ~8 tokens of the small vocabulary.
@@ -109,7 +110,7 @@ LAB_MODEL = dict(hidden_size=64, num_hidden_layers=2, max_seq_len=64)
 GRPO_LAB = dict(batch_size=4, grpo_group=8, grpo_max_new_tokens=12, grpo_temperature=1.0, warmup_steps=0)
 
 
-def addition_lab(out_dir: Path, seed: int, sft_steps: int, top: int = 6, sloppy: float = 0.8,
+def addition_lab(out_dir: Path, seed: int, sft_steps: int, precision: str, top: int = 6, sloppy: float = 0.8,
                  rows: int = 1500) -> AdditionLab:
     """Write the SFT conversations, the RL prompts and a tokenizer, then train the SFT base from
     scratch with the real trainer (checkpoint full_sft_64.safetensors in out_dir)."""
@@ -128,8 +129,8 @@ def addition_lab(out_dir: Path, seed: int, sft_steps: int, top: int = 6, sloppy:
     small_tokenizer(chat_texts(convs), tok_dir, 512)
     base = run_stage("sft", out_dir, data_path=str(sft_path), val_path=None, from_weight="none",
                      tokenizer=str(tok_dir), batch_size=16, max_steps=sft_steps, learning_rate=1e-2,
-                     warmup_steps=5, seed=seed, **LAB_MODEL)
-    return AdditionLab(out_dir, tok_dir, rl_path, rl_rows, prompt_rows(held_sums), held_sums, base)
+                     warmup_steps=5, seed=seed, precision=precision, **LAB_MODEL)
+    return AdditionLab(out_dir, tok_dir, rl_path, rl_rows, prompt_rows(held_sums), held_sums, base, precision)
 
 
 def grpo_trainer(lab: AdditionLab, steps: int, learning_rate: float, beta: float, seed: int) -> Any:
@@ -139,7 +140,7 @@ def grpo_trainer(lab: AdditionLab, steps: int, learning_rate: float, beta: float
 
     cfg = lab_config("grpo", lab.out_dir, data_path=str(lab.rl_path), val_path=None, from_weight="full_sft",
                      tokenizer=str(lab.tokenizer_dir), max_steps=steps, learning_rate=learning_rate,
-                     grpo_beta=beta, seed=seed, **LAB_MODEL, **GRPO_LAB)
+                     grpo_beta=beta, seed=seed, precision=lab.precision, **LAB_MODEL, **GRPO_LAB)
     return Trainer(cfg, echo=lambda text: None)
 
 

@@ -38,6 +38,7 @@ class ExperimentResult:
     experiment: str
     quick: bool
     seed: int
+    precision: str  # what the experiment's training ran in: fp32 or bf16 (autocast)
     seconds: float
     findings: list[Finding]
     metrics: dict[str, Any]
@@ -65,11 +66,14 @@ def _plain(value: Any) -> Any:
 
 
 class ExperimentContext:
+    """What an experiment runs with. `precision` (fp32 or bf16) is what its training must use:
+    pass `precision=ctx.precision` to the lab trainers, so a finding does not depend on the CPU."""
+
     def __init__(self, module: str, experiment: str, quick: bool = False, seed: int = 42,
                  out_dir: Path | None = None, lang: str = "en",
-                 echo: Callable[[str], None] | None = None) -> None:
+                 echo: Callable[[str], None] | None = None, precision: str = "fp32") -> None:
         self.module, self.experiment = module, experiment
-        self.quick, self.seed, self.lang = quick, seed, lang
+        self.quick, self.seed, self.lang, self.precision = quick, seed, lang, precision
         self.out_dir = Path(out_dir or Path("minimind-results") / module / experiment)
         self.echo = echo or (lambda text: None)
         self.findings: list[Finding] = []
@@ -145,13 +149,23 @@ def load_run_function(path: Path) -> Callable[[ExperimentContext], Any]:
     return run
 
 
-def run_experiment(path: Path, module: str, experiment: str, quick: bool = False, seed: int = 42,
-                   out_dir: Path | None = None, lang: str = "en",
-                   echo: Callable[[str], None] | None = None) -> ExperimentResult:
-    """Run one experiment file and write metrics.json beside its plots."""
+def experiment_precision(precision: str) -> str:
+    """fp32 or bf16: `auto` resolved for the CPU, where the lab models train."""
     import torch
 
-    ctx = ExperimentContext(module, experiment, quick, seed, out_dir, lang, echo)
+    from minimind_notes.device import autocast_dtype
+
+    return "fp32" if autocast_dtype(torch.device("cpu"), precision) is None else "bf16"
+
+
+def run_experiment(path: Path, module: str, experiment: str, quick: bool = False, seed: int = 42,
+                   out_dir: Path | None = None, lang: str = "en",
+                   echo: Callable[[str], None] | None = None, precision: str = "fp32") -> ExperimentResult:
+    """Run one experiment file and write metrics.json beside its plots. Findings are stated for
+    fp32 training unless `precision` asks otherwise ($MINIMIND_PRECISION does not apply here)."""
+    import torch
+
+    ctx = ExperimentContext(module, experiment, quick, seed, out_dir, lang, echo, experiment_precision(precision))
     run = load_run_function(path)
     threads = torch.get_num_threads()
     start = time.perf_counter()
@@ -160,8 +174,9 @@ def run_experiment(path: Path, module: str, experiment: str, quick: bool = False
         run(ctx)
     finally:
         torch.set_num_threads(threads)
-    result = ExperimentResult(module, experiment, quick, seed, round(time.perf_counter() - start, 3),
-                              ctx.findings, ctx.metrics, ctx.plots, ctx.tables, str(ctx.out_dir))
+    seconds = round(time.perf_counter() - start, 3)
+    result = ExperimentResult(module, experiment, quick, seed, ctx.precision, seconds, ctx.findings, ctx.metrics,
+                              ctx.plots, ctx.tables, str(ctx.out_dir))
     if not result.findings:
         raise MiniMindError(f"experiment {module} {experiment} stated no findings")
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
@@ -181,12 +196,14 @@ def main(file: str) -> None:
     parser = argparse.ArgumentParser(description=f"Run {path.name}")
     parser.add_argument("--quick", action="store_true", help="smaller, faster settings")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "auto"),
+                        help="what the experiment's training runs in (default fp32)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--lang", default=None, help="en or zh (default: MINIMIND_LANG or en)")
     args = parser.parse_args()
     module = path.parent.parent.name.split("-", 1)[-1]
     lang = resolve_lang(args.lang)
     result = run_experiment(path, module, path.stem.split("_")[0], args.quick, args.seed, args.out,
-                            lang, echo=print)
+                            lang, echo=print, precision=args.precision)
     print_result(result, lang)
     sys.exit(0 if result.passed else 1)

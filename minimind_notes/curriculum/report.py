@@ -11,8 +11,8 @@ HEAD = {
     "check": {"en": "check", "zh": "检验"},
     "finding": {"en": "finding", "zh": "结论"},
     "plots": {"en": "Plots", "zh": "图表"},
-    "summary": {"en": "{n_pass}/{n} checks passed in {seconds:.1f} s; numbers in {path}",
-                "zh": "{n_pass}/{n} 项检验通过,用时 {seconds:.1f} 秒;数据见 {path}"},
+    "summary": {"en": "{n_pass}/{n} checks passed in {seconds:.1f} s (precision {precision}); numbers in {path}",
+                "zh": "{n_pass}/{n} 项检验通过,用时 {seconds:.1f} 秒(精度 {precision});数据见 {path}"},
 }
 
 
@@ -39,4 +39,4 @@ def print_result(result: ExperimentResult, lang: str = "en", console=None) -> No
     n_pass = sum(f.passed for f in result.findings)
     path = f"{result.out_dir}/metrics.json"
     console.print(pick(HEAD["summary"], lang).format(
-        n_pass=n_pass, n=len(result.findings), seconds=result.seconds, path=path))
+        n_pass=n_pass, n=len(result.findings), seconds=result.seconds, precision=result.precision, path=path))

@@ -1,6 +1,6 @@
 """The project's real trainer at lab scale, for experiments about the training stages.
 
-`run_stage("pretrain", ctx.out_dir, max_steps=60)` trains a small model through the same
+`run_stage("pretrain", ctx.out_dir, precision=ctx.precision, max_steps=60)` trains a small model through the same
 `Trainer` that `minimind train` uses (same objectives, data readers, checkpoints), quietly,
 with every checkpoint under the experiment's own folder, and hands back the model.
 """
@@ -39,15 +39,16 @@ class StageRun:
         return [(int(m["step"]), m["loss"]) for m in self.metrics if "loss" in m]
 
 
-def lab_config(stage: str, out_dir: str | Path, **overrides: Any) -> TrainConfig:
-    """A TrainConfig for `stage` with the lab defaults, saving under `out_dir`."""
+def lab_config(stage: str, out_dir: str | Path, *, precision: str, **overrides: Any) -> TrainConfig:
+    """A TrainConfig for `stage` with the lab defaults, saving under `out_dir`. `precision` has no
+    default on purpose: an experiment passes its ctx.precision, so no finding rides on the CPU's bf16."""
     values = {**LAB_DEFAULTS, **overrides}
-    return TrainConfig(stage=stage, save_dir=str(out_dir), **values)
+    return TrainConfig(stage=stage, save_dir=str(out_dir), precision=precision, **values)
 
 
-def run_stage(stage: str, out_dir: str | Path, **overrides: Any) -> StageRun:
+def run_stage(stage: str, out_dir: str | Path, *, precision: str, **overrides: Any) -> StageRun:
     """Train one stage with the real trainer; `from_weight` names a stage already run in `out_dir`."""
-    trainer = Trainer(lab_config(stage, out_dir, **overrides), echo=lambda text: None)
+    trainer = Trainer(lab_config(stage, out_dir, precision=precision, **overrides), echo=lambda text: None)
     summary = trainer.run()
     lines = (Path(summary.run_dir) / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     return StageRun(summary, trainer.model.eval(), trainer.tok, [json.loads(line) for line in lines if line])

@@ -3,19 +3,24 @@
 LayerNorm centres each vector (subtract the mean) and scales it to unit variance, then
 applies a weight and a bias. RMSNorm only scales to unit root-mean-square and applies a
 weight. This experiment measures where they agree (zero-mean input), where they differ,
-their parameter counts, and their speed, timed fairly: same dtype, warm-up, median of
-repeats, and both written with the same primitive operations.
+their parameter counts, the work each does (tensor operations, reductions and passes over
+the full tensor, counted as they run), and their speed, timed fairly: same dtype, warm-up,
+both written with the same primitive operations, the repeats interleaved (A, B, C, A, B, C, ...)
+so that load from other processes falls on all of them, and medians. The speed is reported,
+not checked: another process on the machine can move a timing, not an operation count.
 """
 
 from __future__ import annotations
 
-import time
+import statistics
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from minimind_notes.curriculum.experiment import ExperimentContext, main
+from minimind_notes.curriculum.measure import interleaved_times, median_ratio, recorded_ops
 from minimind_notes.model import RMSNorm
 
 DIM = 512
@@ -29,15 +34,13 @@ def layer_norm_from_scratch(x: torch.Tensor, weight: torch.Tensor, bias: torch.T
     return (x - mean) * torch.rsqrt(var + eps) * weight + bias
 
 
-def median_seconds(fn, repeats: int) -> float:  # noqa: ANN001
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+def count_work(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> dict:
+    """Tensor operations `fn(x)` runs; reductions among them (output smaller than the input); and
+    passes over the full tensor (operations that read an input as large as x): a normalization is
+    limited by memory traffic, so these passes are what its time follows."""
+    ops = recorded_ops(lambda: fn(x))
+    return {"ops": len(ops), "reductions": sum(op.output_size < max(op.input_sizes, default=0) for op in ops),
+            "full_passes": sum(x.numel() in op.input_sizes for op in ops), "names": [op.name for op in ops]}
 
 
 @torch.no_grad()
@@ -53,23 +56,30 @@ def run(ctx: ExperimentContext) -> None:
     rows = 256 if ctx.quick else 1024
     big = torch.randn(rows * 16, DIM)
     repeats = 15 if ctx.quick else 40
-    t_rms = median_seconds(lambda: rms(big), repeats)
-    t_ln_scratch = median_seconds(lambda: layer_norm_from_scratch(big, ln.weight, ln.bias), repeats)
-    t_ln_fused = median_seconds(lambda: F.layer_norm(big, (DIM,), ln.weight, ln.bias), repeats)
-    ratio = t_rms / t_ln_scratch
+    work = {"rms": count_work(rms, big),
+            "ln": count_work(lambda v: layer_norm_from_scratch(v, ln.weight, ln.bias), big)}
+    rounds = interleaved_times({"rms": lambda: rms(big),
+                                "ln": lambda: layer_norm_from_scratch(big, ln.weight, ln.bias),
+                                "fused": lambda: F.layer_norm(big, (DIM,), ln.weight, ln.bias)}, repeats)
+    t = {name: statistics.median(r[name] for r in rounds) for name in rounds[0]}
+    ratio, *spread = median_ratio(rounds, "rms", "ln")
     ctx.metric("max_diff_zero_mean_input", same_on_centred)
     ctx.metric("max_diff_shifted_input", diff_on_shifted)
-    ctx.metric("ms_rmsnorm", t_rms * 1e3)
-    ctx.metric("ms_layernorm_same_ops", t_ln_scratch * 1e3)
-    ctx.metric("ms_layernorm_fused_kernel", t_ln_fused * 1e3)
-    ctx.table({"en": f"Normalizing {rows * 16} x {DIM} fp32 values (median of {repeats})",
-               "zh": f"归一化 {rows * 16} x {DIM} 个 fp32 数值({repeats} 次取中位数)"},
-              ["norm", "parameters", "reductions", "ms"],
-              [["RMSNorm (MiniMind)", sum(p.numel() for p in rms.parameters()), 1, t_rms * 1e3],
-               ["LayerNorm, same primitive ops", sum(p.numel() for p in ln.parameters()), 2,
-                t_ln_scratch * 1e3],
-               ["LayerNorm, PyTorch fused kernel", sum(p.numel() for p in ln.parameters()), 2,
-                t_ln_fused * 1e3]])
+    ctx.metric("work", work)
+    ctx.metric("ms_rmsnorm", t["rms"] * 1e3)
+    ctx.metric("ms_layernorm_same_ops", t["ln"] * 1e3)
+    ctx.metric("ms_layernorm_fused_kernel", t["fused"] * 1e3)
+    ctx.metric("time_ratio_rms_to_ln", ratio)
+    ctx.metric("time_ratio_quartiles", list(spread))
+    n_rms, n_ln = sum(p.numel() for p in rms.parameters()), sum(p.numel() for p in ln.parameters())
+    ctx.table({"en": f"Normalizing {rows * 16} x {DIM} fp32 values (median of {repeats} interleaved rounds)",
+               "zh": f"归一化 {rows * 16} x {DIM} 个 fp32 数值({repeats} 轮交替计时取中位数)"},
+              ["norm", "parameters", "tensor ops", "reductions", "full-tensor passes", "ms"],
+              [["RMSNorm (MiniMind)", n_rms, work["rms"]["ops"], work["rms"]["reductions"],
+                work["rms"]["full_passes"], t["rms"] * 1e3],
+               ["LayerNorm, same primitive ops", n_ln, work["ln"]["ops"], work["ln"]["reductions"],
+                work["ln"]["full_passes"], t["ln"] * 1e3],
+               ["LayerNorm, PyTorch fused kernel", n_ln, "1 kernel", "-", "-", t["fused"] * 1e3]])
 
     ctx.finding(
         "On zero-mean input LayerNorm and RMSNorm give the same output: max difference {d:.2e} "
@@ -86,21 +96,27 @@ def run(ctx: ExperimentContext) -> None:
         "(check: exactly half)",
         "宽度 {dim} 时 RMSNorm 有 {p_rms} 个参数(只有 weight),LayerNorm 有 {p_ln} 个(weight + bias)"
         "(检验:正好一半)",
-        2 * sum(p.numel() for p in rms.parameters()) == sum(p.numel() for p in ln.parameters()),
-        p_rms=sum(p.numel() for p in rms.parameters()), p_ln=sum(p.numel() for p in ln.parameters()),
-        dim=DIM)
+        2 * n_rms == n_ln, p_rms=n_rms, p_ln=n_ln, dim=DIM)
+    rw, lw = work["rms"], work["ln"]
     ctx.finding(
-        "Built from the same primitive ops, RMSNorm takes {r:.2f}x the time of LayerNorm: one reduction "
-        "and no centring (check: < 1.0; the from-scratch LayerNorm matches PyTorch's to {e:.1e})",
-        "用同样的基本算子实现时,RMSNorm 耗时是 LayerNorm 的 {r:.2f} 倍:少一次归约、不做中心化"
-        "(检验:< 1.0;手写 LayerNorm 与 PyTorch 的相差 {e:.1e})",
-        ratio < 1.0 and scratch_error < 1e-5, r=ratio, e=scratch_error)
+        "Built from the same primitive ops, RMSNorm does less work: {o1} tensor ops, {r1} reduction and {p1} passes "
+        "over the full tensor, against LayerNorm's {o2}, {r2} and {p2} (counted as they ran; check: one reduction "
+        "fewer and fewer full passes; the from-scratch LayerNorm matches PyTorch's to {e:.1e}). Timed here, "
+        "RMSNorm took {r:.2f}x LayerNorm's time (median of {n} interleaved rounds, middle half {lo:.2f}-{hi:.2f}); "
+        "a timing is reported, not checked, since other processes on the machine move it",
+        "用同样的基本算子实现时,RMSNorm 做的事更少:{o1} 个张量运算、{r1} 次归约、{p1} 次读完整张量,"
+        "LayerNorm 是 {o2}、{r2}、{p2}(运行时计数;检验:少一次归约,读完整张量的次数更少;手写 LayerNorm 与 "
+        "PyTorch 的相差 {e:.1e})。这里实测 RMSNorm 耗时是 LayerNorm 的 {r:.2f} 倍({n} 轮交替计时的中位数,"
+        "中间一半在 {lo:.2f}-{hi:.2f});耗时只报告、不作检验,因为机器上的其他进程会影响它",
+        rw["reductions"] + 1 == lw["reductions"] and rw["full_passes"] < lw["full_passes"] and scratch_error < 1e-5,
+        o1=rw["ops"], r1=rw["reductions"], p1=rw["full_passes"], o2=lw["ops"], r2=lw["reductions"],
+        p2=lw["full_passes"], e=scratch_error, r=ratio, n=repeats, lo=spread[0], hi=spread[1])
     ctx.log("A fused kernel changes the picture: PyTorch's LayerNorm kernel takes {f:.2f} ms here vs "
             "{r:.2f} ms for the op-by-op RMSNorm. Fewer operations is an advantage of the algorithm; how "
             "fast it runs also depends on the kernel (GPU stacks ship fused RMSNorm kernels).",
             "融合算子会改变结论:这里 PyTorch 的 LayerNorm 融合内核耗时 {f:.2f} ms,逐算子实现的 RMSNorm "
             "耗时 {r:.2f} ms。运算更少是算法的优势;实际速度还取决于内核实现(GPU 上有融合的 RMSNorm 内核)。",
-            f=t_ln_fused * 1e3, r=t_rms * 1e3)
+            f=t["fused"] * 1e3, r=t["rms"] * 1e3)
 
     plt = ctx.plt
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -111,7 +127,7 @@ def run(ctx: ExperimentContext) -> None:
     axes[0].set_title("Same vector, two norms")
     axes[0].legend()
     axes[1].bar(["RMSNorm", "LayerNorm\n(same ops)", "LayerNorm\n(fused)"],
-                [t_rms * 1e3, t_ln_scratch * 1e3, t_ln_fused * 1e3])
+                [t["rms"] * 1e3, t["ln"] * 1e3, t["fused"] * 1e3])
     axes[1].set_ylabel("ms (median)")
     axes[1].set_title("Time to normalize")
     ctx.savefig(fig, "layernorm_vs_rmsnorm.png")

@@ -102,7 +102,8 @@ def training_words(path: str) -> set[str]:
 def pretrain(ctx: ExperimentContext) -> tuple[Trainer, dict]:
     """Train step by step as Trainer.run() does (same LR schedule, same time box), stopping to look."""
     settings = QUICK if ctx.quick else FULL
-    trainer = Trainer(lab_config("pretrain", ctx.out_dir, seed=ctx.seed, **settings), echo=lambda t: None)
+    cfg = lab_config("pretrain", ctx.out_dir, seed=ctx.seed, precision=ctx.precision, **settings)
+    trainer = Trainer(cfg, echo=lambda t: None)
     words = training_words(trainer.cfg.data_path)
     steps, evals, samples = [], [dict(step=0, tokens=0, **trainer.evaluate())], [take_samples(trainer, words, ctx.seed)]
     next_eval, sample_marks = 1, list(SAMPLE_AT)

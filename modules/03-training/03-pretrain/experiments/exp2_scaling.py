@@ -47,9 +47,9 @@ def non_embedding(model: torch.nn.Module) -> int:
     return sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n)
 
 
-def train_size(hidden: int, marks: list[int], seed: int, out_dir: str, eval_batches: int) -> dict:
+def train_size(hidden: int, marks: list[int], seed: int, out_dir: str, eval_batches: int, precision: str) -> dict:
     """One model through the real Trainer; held-out loss at each mark, training seconds per step."""
-    cfg = lab_config("pretrain", out_dir, hidden_size=hidden, max_steps=marks[-1], seed=seed,
+    cfg = lab_config("pretrain", out_dir, hidden_size=hidden, max_steps=marks[-1], seed=seed, precision=precision,
                      eval_batches=eval_batches, **SETTINGS)
     trainer = Trainer(cfg, echo=lambda t: None)
     points, seconds = [], 0.0
@@ -87,8 +87,8 @@ def run(ctx: ExperimentContext) -> None:
             "warm-up {w} 步后保持不变,种子 {seed};在第 {m} 步测验证集损失。",
             h=" / ".join(map(str, sizes)), s=marks[-1], b=SETTINGS["batch_size"], t=SETTINGS["max_seq_len"],
             lr=SETTINGS["learning_rate"], w=SETTINGS["warmup_steps"], seed=ctx.seed, m=", ".join(map(str, marks)))
-    runs = {h: train_size(h, marks, ctx.seed, str(ctx.out_dir), eval_batches) for h in sizes}
-    noise_run = train_size(sizes[0], marks, ctx.seed + 1, str(ctx.out_dir), eval_batches)
+    runs = {h: train_size(h, marks, ctx.seed, str(ctx.out_dir), eval_batches, ctx.precision) for h in sizes}
+    noise_run = train_size(sizes[0], marks, ctx.seed + 1, str(ctx.out_dir), eval_batches, ctx.precision)
     ctx.metric("runs", {str(h): r for h, r in runs.items()})
     ctx.metric("noise_run", noise_run)
     tokens = [p["tokens"] for p in runs[sizes[0]]["points"]]

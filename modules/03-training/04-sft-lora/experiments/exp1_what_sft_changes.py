@@ -126,8 +126,8 @@ def run(ctx: ExperimentContext) -> None:
     torch.set_num_threads(1)  # small matrices: one thread is fastest and steady on a busy CPU
     s = settings(ctx.quick)
     out = ctx.out_dir / "checkpoints"
-    pre = run_stage("pretrain", out, seed=ctx.seed, **s["pretrain"])
-    sft = run_stage("sft", out, from_weight="pretrain", seed=ctx.seed, **s["sft"])
+    pre = run_stage("pretrain", out, seed=ctx.seed, precision=ctx.precision, **s["pretrain"])
+    sft = run_stage("sft", out, from_weight="pretrain", seed=ctx.seed, precision=ctx.precision, **s["sft"])
     tok = sft.tokenizer
     p, q = s["pretrain"], s["sft"]
     ctx.log("hidden 128, 2 layers, {n:,} parameters. Pretrain: {ps} steps of {pb} x {pt} tokens, lr {pl}. "

@@ -83,15 +83,15 @@ def identity_paths() -> dict:
             "val_path": str(data_dir() / "lora_identity_val.jsonl")}
 
 
-def tune_lora(out: Path, base: Path, rank: int, s: dict, seed: int) -> StageRun:
+def tune_lora(out: Path, base: Path, rank: int, s: dict, seed: int, precision: str) -> StageRun:
     return run_stage("lora", out / f"lora_r{rank}", from_weight=str(base), lora_rank=rank, lora_alpha=2.0 * rank,
-                     learning_rate=s["lora_lr"], seed=seed, **s["tune"])
+                     learning_rate=s["lora_lr"], seed=seed, precision=precision, **s["tune"])
 
 
-def tune_full(out: Path, base: Path, s: dict, seed: int) -> StageRun:
+def tune_full(out: Path, base: Path, s: dict, seed: int, precision: str) -> StageRun:
     """Full fine-tuning is the SFT stage (every weight trains) run on the identity set."""
     return run_stage("sft", out / "full_ft", from_weight=str(base), learning_rate=s["full_lr"], seed=seed,
-                     **identity_paths(), **s["tune"])
+                     precision=precision, **identity_paths(), **s["tune"])
 
 
 def chat_loss(model: nn.Module, val: SFTDataset, tok: MiniMindTokenizer, rows: int = 32) -> float:
@@ -135,16 +135,16 @@ def run(ctx: ExperimentContext) -> None:
     show_counts(ctx, counts)
 
     out = ctx.out_dir / "checkpoints"
-    run_stage("pretrain", out, seed=ctx.seed, **s["pretrain"])
-    base_run = run_stage("sft", out, from_weight="pretrain", seed=ctx.seed, **s["sft"])
+    run_stage("pretrain", out, seed=ctx.seed, precision=ctx.precision, **s["pretrain"])
+    base_run = run_stage("sft", out, from_weight="pretrain", seed=ctx.seed, precision=ctx.precision, **s["sft"])
     base = Path(base_run.summary.weights)
     tok = base_run.tokenizer
     sft_val = SFTDataset(data_dir() / "sft_val.jsonl", tok, SEQ)
     id_val = SFTDataset(data_dir() / "lora_identity_val.jsonl", tok, SEQ)
     before = {"chat_loss": chat_loss(base_run.model, sft_val, tok), "replies": replies(base_run.model, tok, QUESTIONS)}
 
-    runs = {r: tune_lora(out, base, r, s, ctx.seed) for r in s["ranks"]}
-    runs["full"] = tune_full(out, base, s, ctx.seed)
+    runs = {r: tune_lora(out, base, r, s, ctx.seed, ctx.precision) for r in s["ranks"]}
+    runs["full"] = tune_full(out, base, s, ctx.seed, ctx.precision)
     results = {k: summarize(v, sft_val, tok) for k, v in runs.items()}
     merged = merge_check(runs[s["compare"]].model, id_val)
     ctx.metric("runs", {str(k): v for k, v in results.items()})

@@ -82,10 +82,10 @@ def run(ctx: ExperimentContext) -> None:
     train_path, held_path, tok_dir, kinds = prepare(ctx)
     lab = ctx.out_dir / "lab"
     base = run_stage("sft", lab, from_weight="none", tokenizer=tok_dir, max_steps=sft_steps, learning_rate=1e-2,
-                     warmup_steps=5, seed=ctx.seed, **LAB)
+                     warmup_steps=5, seed=ctx.seed, precision=ctx.precision, **LAB)
     trainer = Trainer(lab_config("dpo", lab, data_path=train_path, val_path=held_path, from_weight="full_sft",
                                  tokenizer=tok_dir, epochs=epochs, learning_rate=DPO_LR, dpo_beta=BETA,
-                                 warmup_steps=0, seed=ctx.seed, **LAB), echo=lambda text: None)
+                                 warmup_steps=0, seed=ctx.seed, precision=ctx.precision, **LAB), echo=lambda text: None)
     ctx.log("SFT base: {s} steps on sft.jsonl (held-out loss {l:.2f}). DPO: {n} training pairs, {e} epoch(s) = {t} "
             "steps of 8 pairs, lr {lr}, beta {b}; {h} held-out pairs.",
             "SFT 基座:在 sft.jsonl 上训练 {s} 步(验证 loss {l:.2f})。DPO:{n} 对训练数据,{e} 个 epoch = {t} 步、"

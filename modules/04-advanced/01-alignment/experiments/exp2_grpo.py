@@ -13,14 +13,18 @@ SFT imitates all of it.
 GRPO (GRPOObjective, the one `minimind train grpo` runs) then samples 8 replies per RL prompt,
 rewards the ones whose last number is the sum, and pushes up the replies that beat their group's
 average. Every few steps we measure, on the held-out sums: the accuracy of sampled replies
-(temperature 1, the way GRPO samples; 8 or 16 per prompt) with its binomial standard error, greedy
-accuracy, and which reply style the model picks and how often each style is right.
+(temperature 1, the way GRPO samples; 16 per prompt) with its binomial standard error, greedy
+accuracy, which reply style the model picks and how often each style is right, and how likely a
+group of 8 of a prompt's replies is to carry no signal (all rewards equal).
 
 A small tokenizer (the project's BPE trained on this text) keeps each GRPO step cheap; see
 minimind_notes/curriculum/alignment_lab.py.
 """
 
 from __future__ import annotations
+
+from math import comb
+from statistics import stdev
 
 import torch
 
@@ -49,22 +53,28 @@ def evaluate(model: torch.nn.Module, lab: AdditionLab, tok, samples: int) -> dic
     share = {s: styles.count(s) / len(styles) for s in STYLES}
     right = {s: (sum(w for w, t in zip(rewards, styles, strict=True) if t == s) / styles.count(s)
                  if styles.count(s) else 0.0) for s in STYLES}
-    # A GRPO group whose rewards are all equal has zero advantage: it teaches nothing.
-    groups = [rewards[i * samples:i * samples + GROUP] for i in range(len(rows))]
-    flat = sum(len(set(g)) == 1 for g in groups) / len(groups)
+    flat = [flat_chance(int(sum(rewards[i * samples:(i + 1) * samples])), samples) for i in range(len(rows))]
     return {"sampled": sampled, "n": n, "greedy": greedy, "n_greedy": n_greedy, "share": share,
-            "right": right, "flat_groups": flat}
+            "right": right, "flat_groups": sum(flat) / len(flat), "flat_by_prompt": flat}
+
+
+def flat_chance(right: int, n: int) -> float:
+    """The chance that a GRPO group of GROUP replies, drawn from a prompt's n replies of which `right`
+    were right, got all-equal rewards (zero advantage, so it teaches nothing): C(right, G) + C(n - right, G)
+    over C(n, G). Averaged over every group the n replies hold, it estimates p^G + (1 - p)^G without
+    bias, with less noise than one group per prompt."""
+    return (comb(right, GROUP) + comb(n - right, GROUP)) / comb(n, GROUP)
 
 
 def run(ctx: ExperimentContext) -> None:
     torch.set_num_threads(1)  # tiny matrices: one thread is fastest and steady on a busy CPU
-    sft_steps, steps, every, samples = (300, 30, 10, 8) if ctx.quick else (400, 60, 10, 16)
+    sft_steps, steps, every, samples = (300, 30, 10, 16) if ctx.quick else (400, 60, 10, 16)
     ctx.log("SFT base: hidden 64, 2 layers, trained from scratch for {s} steps on addition conversations "
             "(result-only replies mostly near misses). GRPO: {g} steps, 4 prompts x {G} samples, lr {lr}, beta {b}.",
             "SFT 基座:hidden 64、2 层,从零在加法对话上训练 {s} 步(只报结果的回复大多差一点)。"
             "GRPO:{g} 步,每步 4 个 prompt x {G} 个采样,学习率 {lr},beta {b}。",
             s=sft_steps, g=steps, G=GROUP, lr=LR, b=BETA)
-    lab = addition_lab(ctx.out_dir / "lab", ctx.seed, sft_steps)
+    lab = addition_lab(ctx.out_dir / "lab", ctx.seed, sft_steps, ctx.precision)
     trainer = grpo_trainer(lab, steps, LR, BETA, ctx.seed)
     tok = trainer.tok
     curve = {0: evaluate(trainer.model, lab, tok, samples)}
@@ -92,7 +102,7 @@ def report(ctx: ExperimentContext, lab: AdditionLab, curve: dict, rewards: list[
     ctx.table({"en": "Which reply style the sampled replies use, and how often each is right",
                "zh": "采样回复用的是哪种风格,各自的正确率"},
               ["GRPO step", "'The answer is N.'", "its accuracy", "restates the sum", "its accuracy",
-               f"groups of {GROUP} all equal"],
+               f"chance a group of {GROUP} is all equal"],
               [[k, v["share"]["result"], v["right"]["result"], v["share"]["restate"], v["right"]["restate"],
                 v["flat_groups"]] for k, v in curve.items()])
     first, last = curve[0], curve[max(curve)]
@@ -127,13 +137,19 @@ def report(ctx: ExperimentContext, lab: AdditionLab, curve: dict, rewards: list[
             "RL prompt 上的组平均奖励:前 {k} 步 {a:.3f},后 {k} 步 {b:.3f}。留出题上的贪心准确率:{g0:.3f} -> {g1:.3f}"
             "(它可能升也可能降:RL 在训练题上的更新也会挪动留出题的答案)。",
             a=sum(rewards[:k]) / k, b=sum(rewards[-k:]) / k, k=k, g0=first["greedy"], g1=last["greedy"])
+    rise = [b - a for a, b in zip(first["flat_by_prompt"], last["flat_by_prompt"], strict=True)]
+    mean_rise, rise_se = sum(rise) / n_prompts, stdev(rise) / n_prompts ** 0.5  # paired: the same prompts
+    ctx.metric("flat_rise", mean_rise)
+    ctx.metric("flat_rise_se", rise_se)
     ctx.finding(
-        "The better the model, the less a group teaches: the share of held-out prompts whose {G} samples all got the "
-        "same reward (every advantage 0, so no gradient) went from {a:.2f} to {b:.2f} as accuracy rose (check: up by "
-        "more than 0.05)",
-        "模型越好,一组采样能教的就越少:{G} 个采样奖励全部相同(优势全为 0,没有梯度)的留出 prompt 比例,"
-        "随准确率上升从 {a:.2f} 变为 {b:.2f}(检验:上升超过 0.05)",
-        last["flat_groups"] - first["flat_groups"] > 0.05, G=GROUP, a=first["flat_groups"], b=last["flat_groups"])
+        "The better the model, the less a group teaches: the chance that a group of {G} samples of a held-out prompt "
+        "all got the same reward (every advantage 0, so no gradient) went from {a:.2f} to {b:.2f} as accuracy rose: "
+        "+{d:.2f}, {z:.1f} standard errors (paired over {n} prompts, {s} samples each; check: rise > 2 SE)",
+        "模型越好,一组采样能教的就越少:留出 prompt 的一组 {G} 个采样奖励全部相同(优势全为 0,没有梯度)的概率,"
+        "随准确率上升从 {a:.2f} 变为 {b:.2f}:+{d:.2f},是标准误差的 {z:.1f} 倍({n} 个 prompt 配对,每个 {s} 个采样;"
+        "检验:上升 > 2 SE)",
+        mean_rise > 2 * rise_se, G=GROUP, a=first["flat_groups"], b=last["flat_groups"], d=mean_rise,
+        z=mean_rise / rise_se if rise_se else float("inf"), n=n_prompts, s=samples)
 
 
 def plot(ctx: ExperimentContext, curve: dict, rewards: list[float]) -> None:

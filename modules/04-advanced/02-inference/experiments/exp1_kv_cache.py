@@ -6,9 +6,10 @@ from an 8-token prompt with `minimind_notes.model.generate`, once with the KV ca
 (`use_cache=True`: each step feeds one token and attends to the stored keys and values) and once
 without (each step re-runs the whole sequence so far).
 
-(a) Speed: tokens per second for several generation lengths, and the cost of one step after contexts
-    of different lengths. Times are CPU seconds of this process (time.process_time, one thread), so
-    other programs on a shared machine do not inflate them.
+(a) Cost: the matmul FLOPs of generating several lengths and of one step after contexts of different
+    lengths, counted (torch.utils.flop_counter), and the same timed: tokens per second and ms per step.
+    Times are CPU seconds of this process (time.process_time, one thread), so other programs on a
+    shared machine do not inflate them much; still, the counts are checked and the times reported.
 (b) Correctness: the two modes must produce the same tokens, and the step-by-step cached logits must
     equal one full forward pass over the same sequence up to float32 rounding.
 (c) Memory: the bytes of the returned cache tuples, (B, T, n_kv, head_dim) per layer for K and for V,
@@ -22,6 +23,7 @@ import time
 import torch
 
 from minimind_notes.curriculum.experiment import ExperimentContext, main
+from minimind_notes.curriculum.measure import counted_flops
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM, SamplingConfig, preset, stream_generate
 
 PROMPT = 8
@@ -29,18 +31,21 @@ PROMPT = 8
 
 def timed_generation(model: MiniMindForCausalLM, prompt: torch.Tensor, new_tokens: int,
                      use_cache: bool) -> dict:
-    """Greedy generation of new_tokens: the tokens, and tokens per CPU second of this process."""
+    """Greedy generation of new_tokens: the tokens, tokens per CPU second of this process, and the
+    matmul FLOPs of a second, counted run."""
     cfg = SamplingConfig(max_new_tokens=new_tokens, temperature=0, eos_token_id=None)
+    generation = lambda: [int(t[0]) for t in stream_generate(model, prompt, cfg=cfg, use_cache=use_cache)]
     start = time.process_time()
-    tokens = [int(t[0]) for t in stream_generate(model, prompt, cfg=cfg, use_cache=use_cache)]
-    return {"tokens": tokens, "tok_s": new_tokens / (time.process_time() - start)}
+    tokens = generation()
+    return {"tokens": tokens, "tok_s": new_tokens / (time.process_time() - start), "flops": counted_flops(generation)}
 
 
 @torch.no_grad()
 def step_seconds(model: MiniMindForCausalLM, ids: torch.Tensor, contexts: list[int], reps: int,
                  rounds: int = 3) -> dict:
     """The cost of producing one more token after `context` tokens: with the cache (one token in, the
-    context's K and V already stored) and without (all context + 1 tokens in again).
+    context's K and V already stored) and without (all context + 1 tokens in again): its matmul FLOPs,
+    counted, and its time.
 
     CPU time of this process, fastest of rounds x reps tries, the contexts interleaved round by round,
     so that what is left of a busy machine's noise (cache misses, frequency changes) hits all alike.
@@ -58,7 +63,7 @@ def step_seconds(model: MiniMindForCausalLM, ids: torch.Tensor, contexts: list[i
                 start = time.process_time()
                 fn()
                 best[key] = min(best[key], time.process_time() - start)
-    return best
+    return {key: {"seconds": best[key], "flops": counted_flops(fn)} for key, fn in calls.items()}
 
 
 @torch.no_grad()
@@ -105,11 +110,15 @@ def run(ctx: ExperimentContext) -> None:
         runs[n] = {mode: timed_generation(model, prompt, n, mode == "cache") for mode in ("cache", "no cache")}
     speed = {n: r["cache"]["tok_s"] / r["no cache"]["tok_s"] for n, r in runs.items()}
     same = {n: r["cache"]["tokens"] == r["no cache"]["tokens"] for n, r in runs.items()}
+    saved = {n: r["no cache"]["flops"] / r["cache"]["flops"] for n, r in runs.items()}
     ctx.metric("tok_s", {f"{n}_{mode}": r[mode]["tok_s"] for n, r in runs.items() for mode in r})
+    ctx.metric("generation_matmul_flops", {f"{n}_{mode}": r[mode]["flops"] for n, r in runs.items() for mode in r})
     ctx.table({"en": "(a, b) Greedy generation with and without the KV cache",
                "zh": "(a, b) 带与不带 KV cache 的贪心生成"},
-              ["new tokens", "tokens/s with cache", "tokens/s without", "speed-up", "same tokens"],
-              [[n, runs[n]["cache"]["tok_s"], runs[n]["no cache"]["tok_s"], speed[n], same[n]] for n in lengths])
+              ["new tokens", "tokens/s with cache", "tokens/s without", "speed-up", "matmul FLOPs without / with",
+               "same tokens"],
+              [[n, runs[n]["cache"]["tok_s"], runs[n]["no cache"]["tok_s"], speed[n], saved[n], same[n]]
+               for n in lengths])
 
     longest = lengths[-1]
     sequence = torch.cat([prompt, torch.tensor([runs[longest]["cache"]["tokens"]])], dim=1)
@@ -117,12 +126,16 @@ def run(ctx: ExperimentContext) -> None:
 
     contexts = [PROMPT] + lengths
     steps = step_seconds(model, sequence, contexts, reps=4 if ctx.quick else 8)
-    ctx.metric("step_ms", {f"{t}_{mode}": 1e3 * v for (t, mode), v in steps.items()})
-    ctx.table({"en": "(a) One decoding step after a context of T tokens (fastest of several tries)",
-               "zh": "(a) 在 T 个 token 的上下文之后解码一步的耗时(多次尝试取最快)"},
-              ["context T", "ms with cache (1 token in)", "ms without (T + 1 tokens in)", "ratio"],
-              [[t, 1e3 * steps[t, "cache"], 1e3 * steps[t, "no cache"], steps[t, "no cache"] / steps[t, "cache"]]
-               for t in contexts])
+    ctx.metric("step_ms", {f"{t}_{mode}": 1e3 * v["seconds"] for (t, mode), v in steps.items()})
+    ctx.metric("step_matmul_flops", {f"{t}_{mode}": v["flops"] for (t, mode), v in steps.items()})
+    ctx.table({"en": "(a) One decoding step after a context of T tokens: matmul FLOPs (counted) and time (fastest "
+                     "of several tries)",
+               "zh": "(a) 在 T 个 token 的上下文之后解码一步:矩阵乘法 FLOPs(计数)与耗时(多次尝试取最快)"},
+              ["context T", "MFLOPs with cache", "MFLOPs without", "ms with cache (1 token in)",
+               "ms without (T + 1 tokens in)", "time ratio"],
+              [[t, steps[t, "cache"]["flops"] / 1e6, steps[t, "no cache"]["flops"] / 1e6,
+                1e3 * steps[t, "cache"]["seconds"], 1e3 * steps[t, "no cache"]["seconds"],
+                steps[t, "no cache"]["seconds"] / steps[t, "cache"]["seconds"]] for t in contexts])
 
     sizes = []
     for n in lengths:
@@ -135,23 +148,26 @@ def run(ctx: ExperimentContext) -> None:
               [[s["tokens"], str(s["shape"]), s["measured"], s["formula"], s["measured"] // s["tokens"]]
                for s in sizes])
 
-    findings(ctx, config, model, runs, speed, same, logit_gap, sizes)
+    findings(ctx, config, model, runs, speed, saved, same, logit_gap, sizes)
     findings_steps(ctx, steps, contexts)
     plot(ctx, runs, lengths, steps, contexts)
 
 
 def findings(ctx: ExperimentContext, config: MiniMindConfig, model: MiniMindForCausalLM, runs: dict, speed: dict,
-             same: dict, logit_gap: float, sizes: list[dict]) -> None:
+             saved: dict, same: dict, logit_gap: float, sizes: list[dict]) -> None:
     lo, hi = min(runs), max(runs)
     ctx.finding(
-        "With the cache, generating {hi} tokens runs at {c:.0f} tokens/s vs {u:.0f} without: {s:.1f}x faster; "
-        "for {lo} tokens {s0:.1f}x: the longer the generation, the more the cache saves (check: > 2x at {hi} "
-        "tokens and more than at {lo}; one timed run each, so the middle lengths may not line up)",
-        "有 cache 时生成 {hi} 个 token 的速度是 {c:.0f} tokens/s,没有时是 {u:.0f}:快 {s:.1f} 倍;"
-        "生成 {lo} 个 token 时快 {s0:.1f} 倍:生成得越长,cache 省得越多(检验:{hi} 个 token 时 > 2 倍,且大于 "
-        "{lo} 个 token 时;每种只计时一次,中间长度的数值未必单调)",
-        speed[hi] > 2 and speed[hi] > speed[lo], hi=hi, lo=lo, c=runs[hi]["cache"]["tok_s"],
-        u=runs[hi]["no cache"]["tok_s"], s=speed[hi], s0=speed[lo])
+        "Generating {hi} tokens without the cache costs {f:.1f}x the matmul FLOPs of generating them with it, "
+        "{f0:.1f}x for {lo} tokens: the longer the generation, the more the cache saves (counted; check: > 2x at "
+        "{hi} tokens and more than at {lo}). Timed, the cache ran at {c:.0f} tokens/s vs {u:.0f} without, {s:.1f}x "
+        "faster, and {s0:.1f}x for {lo} tokens (one timed run each; reported, not checked: other processes move a "
+        "timing)",
+        "不用 cache 生成 {hi} 个 token 的矩阵乘法 FLOPs 是用 cache 时的 {f:.1f} 倍,生成 {lo} 个 token 时是 "
+        "{f0:.1f} 倍:生成得越长,cache 省得越多(计数;检验:{hi} 个 token 时 > 2 倍,且大于 {lo} 个 token 时)。"
+        "计时:有 cache 时 {c:.0f} tokens/s,没有时 {u:.0f},快 {s:.1f} 倍;{lo} 个 token 时快 {s0:.1f} 倍"
+        "(每种只计时一次;只报告、不作检验:其他进程会影响耗时)",
+        saved[hi] > 2 and saved[hi] > saved[lo], hi=hi, lo=lo, f=saved[hi], f0=saved[lo],
+        c=runs[hi]["cache"]["tok_s"], u=runs[hi]["no cache"]["tok_s"], s=speed[hi], s0=speed[lo])
     ctx.finding(
         "The cache changes the cost, not the result: the greedy tokens are identical at every length ({ok}), and "
         "feeding {t} tokens one at a time through the cache gives the logits of one full pass to within {g:.1e} "
@@ -179,24 +195,29 @@ def findings(ctx: ExperimentContext, config: MiniMindConfig, model: MiniMindForC
 
 def findings_steps(ctx: ExperimentContext, steps: dict, contexts: list[int]) -> None:
     lo, hi = contexts[0], contexts[-1]
-    grow = steps[hi, "no cache"] / steps[lo, "no cache"]
+    flops = {key: v["flops"] for key, v in steps.items()}
+    sec = {key: v["seconds"] for key, v in steps.items()}
+    grow = flops[hi, "no cache"] / flops[lo, "no cache"]
     # Extra time per token of context; a cached step's is so small that noise can make it negative: clamp at 0.
-    per_token = {mode: max(0.0, (steps[hi, mode] - steps[lo, mode]) / (hi - lo)) for mode in ("cache", "no cache")}
+    per_token = {mode: max(0.0, (sec[hi, mode] - sec[lo, mode]) / (hi - lo)) for mode in ("cache", "no cache")}
     less = per_token["no cache"] / max(per_token["cache"], 1e-12)
     ctx.finding(
-        "Why: one step after {lo} tokens costs {c0:.1f} ms with the cache and {u0:.1f} ms without; after {hi} "
-        "tokens {c1:.1f} ms vs {u1:.1f} ms. Without the cache the step re-runs every position and grows {gu:.1f}x: "
-        "each token of context adds {du:.3f} ms. With it the step runs one position, and each token of context "
-        "adds only {dc:.4f} ms (attending to, and copying, a longer cache), {r} less (check: without grows "
-        "> 2.5x; per context token the cached step grows > 5x less)",
-        "原因:在 {lo} 个 token 之后解码一步,有 cache 要 {c0:.1f} ms,没有要 {u0:.1f} ms;在 {hi} 个 token 之后"
-        "分别是 {c1:.1f} ms 和 {u1:.1f} ms。没有 cache 时这一步要把所有位置重算一遍,耗时增长 {gu:.1f} 倍:上下文"
-        "每多一个 token 就多 {du:.3f} ms。有 cache 时只算一个位置,上下文每多一个 token 只多 {dc:.4f} ms(对更长"
-        "的 cache 做 attention 并拷贝它),少 {r_zh}(检验:无 cache 增长 > 2.5 倍;按每个上下文 token 计,有 "
-        "cache 的增量小 5 倍以上)",
-        grow > 2.5 and less > 5, lo=lo, hi=hi, c0=1e3 * steps[lo, "cache"], u0=1e3 * steps[lo, "no cache"],
-        c1=1e3 * steps[hi, "cache"], u1=1e3 * steps[hi, "no cache"], gu=grow, du=1e3 * per_token["no cache"],
-        dc=1e3 * per_token["cache"], r=f"{less:.0f}x" if less < 1000 else "over 1000x",
+        "Why: without the cache a step re-runs every position, so its matmul FLOPs grow {gu:.1f}x from a context "
+        "of {lo} tokens to {hi}; with it the step runs one position: {c0:.1f} and {c1:.1f} MFLOPs (the attention "
+        "over the cache is not in this count, which covers the projections and the MLP) (counted; check: without "
+        "grows > 2.5x, with stays the same). Timed: {tc0:.1f} ms with the cache and {tu0:.1f} ms without after {lo} "
+        "tokens, {tc1:.1f} vs {tu1:.1f} ms after {hi}; each token of context adds {du:.3f} ms without the cache "
+        "and {dc:.4f} ms with it (attending to, and copying, a longer cache), {r} less (reported, not checked)",
+        "原因:没有 cache 时每一步都要把所有位置重算一遍,所以上下文从 {lo} 个 token 增加到 {hi} 个时,一步的矩阵"
+        "乘法 FLOPs 增长 {gu:.1f} 倍;有 cache 时只算一个位置:{c0:.1f} 和 {c1:.1f} MFLOPs(这个计数包括投影和 MLP,"
+        "不含对 cache 的 attention)(计数;检验:无 cache 增长 > 2.5 倍,有 cache 不变)。计时:{lo} 个 token 之后,"
+        "有 cache {tc0:.1f} ms,没有 {tu0:.1f} ms;{hi} 个 token 之后 {tc1:.1f} 对 {tu1:.1f} ms;上下文每多一个 token,"
+        "没有 cache 多 {du:.3f} ms,有 cache 只多 {dc:.4f} ms(对更长的 cache 做 attention 并拷贝它),少 {r_zh}"
+        "(只报告、不作检验)",
+        grow > 2.5 and flops[hi, "cache"] == flops[lo, "cache"], lo=lo, hi=hi, gu=grow,
+        c0=flops[lo, "cache"] / 1e6, c1=flops[hi, "cache"] / 1e6, tc0=1e3 * sec[lo, "cache"],
+        tu0=1e3 * sec[lo, "no cache"], tc1=1e3 * sec[hi, "cache"], tu1=1e3 * sec[hi, "no cache"],
+        du=1e3 * per_token["no cache"], dc=1e3 * per_token["cache"], r=f"{less:.0f}x" if less < 1000 else "over 1000x",
         r_zh=f"{less:.0f} 倍" if less < 1000 else "1000 倍以上")
 
 
@@ -205,7 +226,7 @@ def plot(ctx: ExperimentContext, runs: dict, lengths: list[int], steps: dict, co
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for mode, style in (("cache", "o-"), ("no cache", "s--")):
         left.plot(lengths, [runs[n][mode]["tok_s"] for n in lengths], style, label=mode)
-        right.plot(contexts, [1e3 * steps[t, mode] for t in contexts], style, label=mode)
+        right.plot(contexts, [1e3 * steps[t, mode]["seconds"] for t in contexts], style, label=mode)
     left.set_xscale("log", base=2)
     left.set_xlabel(f"new tokens generated (after a {PROMPT}-token prompt)")
     left.set_ylabel("tokens per CPU second")

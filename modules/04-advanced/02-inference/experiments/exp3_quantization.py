@@ -11,11 +11,12 @@ on the embedded corpus, then copied and quantized with this project's from-scrat
   quantizes weights per tensor and also the activations, on the fly.
 
 For each we measure the bytes a checkpoint would hold, the held-out loss, the KL divergence of its
-next-byte distribution from the float model's, how often its top-1 prediction agrees, and decoding
-speed: the fastest of many repetitions of one cached decoding step after a 48-byte prompt, in CPU
-seconds of this process (time.process_time, one thread), as tokens per second. QuantLinear rebuilds
-the float weight in every forward, so this speed includes that Python-level dequantization; it does
-not show what a fused low-bit kernel would do.
+next-byte distribution from the float model's, how often its top-1 prediction agrees, the tensor
+operations of one cached decoding step (counted as they run), and decoding speed: the fastest of
+many repetitions of one cached decoding step after a 48-byte prompt, in CPU seconds of this process
+(time.process_time, one thread), as tokens per second. QuantLinear rebuilds the float weight in
+every forward, so this speed includes that Python-level dequantization; it does not show what a
+fused low-bit kernel would do.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from torch import nn
 
 from minimind_notes.curriculum.experiment import ExperimentContext, main
 from minimind_notes.curriculum.lab import ByteBatches, corpus_text, eval_loss, train_lm, unigram_entropy
+from minimind_notes.curriculum.measure import recorded_ops
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM, SamplingConfig, generate
 from minimind_notes.model.quantize import QuantLinear, model_size_bytes, quantize_model, torch_dynamic_int8
 
@@ -89,25 +91,32 @@ def continuation(model: nn.Module, prompt: torch.Tensor, new_tokens: int) -> str
 
 
 @torch.no_grad()
-def decode_step_seconds(models: dict[str, nn.Module], prompt: torch.Tensor, reps: int, rounds: int) -> dict:
-    """Fastest time of one cached decoding step (one new token after `prompt`) per model.
+def decode_step(models: dict[str, nn.Module], prompt: torch.Tensor, reps: int, rounds: int) -> dict:
+    """Per model, one cached decoding step (one new token after `prompt`): the tensor operations it
+    runs and how many are matrix multiplies (counted), and its fastest time.
 
     The same step is repeated (the cache is not extended), models interleaved round by round, and the
-    fastest repetition kept. CPU time of this process: other programs on a shared machine do not count.
+    fastest repetition kept. CPU time of this process: other programs on a shared machine do not count,
+    though they can still slow it (shared caches and memory), so the time is reported, not checked.
     """
-    states = {}
+    out = {}
+    steps = {}
     for name, model in models.items():
-        out = model(prompt, use_cache=True)
-        states[name] = (out.logits[:, -1:].argmax(-1), out.past_key_values)  # next token (1, 1), cache
+        first = model(prompt, use_cache=True)
+        token, past = first.logits[:, -1:].argmax(-1), first.past_key_values  # next token (1, 1), cache
+        steps[name] = lambda m=model, t=token, p=past: m(t, past_key_values=p, use_cache=True, logits_to_keep=1)
+        ops = recorded_ops(steps[name])
+        out[name] = {"ops": len(ops), "matmuls": sum(op.name in ("mm", "addmm", "bmm") for op in ops)}
     best = {name: math.inf for name in models}
     for _ in range(rounds):
-        for name, model in models.items():
-            token, past = states[name]
+        for name, step in steps.items():
             for _ in range(reps):
                 start = time.process_time()
-                model(token, past_key_values=past, use_cache=True, logits_to_keep=1)
+                step()
                 best[name] = min(best[name], time.process_time() - start)
-    return best
+    for name in models:
+        out[name]["seconds"] = best[name]
+    return out
 
 
 def run(ctx: ExperimentContext) -> None:
@@ -135,9 +144,10 @@ def run(ctx: ExperimentContext) -> None:
     for name, m in models.items():
         rows[name] = {"bytes": model_size_bytes(m), "loss": eval_loss(m, val), "weight_error": weight_error(model, m),
                       **compare_predictions(m, ref_logits, val)}
-    seconds = decode_step_seconds(models, val[:1, :48], reps, rounds=3)
+    steps = decode_step(models, val[:1, :48], reps, rounds=3)
     for name, m in models.items():
-        rows[name].update(tok_s=1 / seconds[name], text=continuation(m, val[:1, :16], new_tokens))
+        rows[name].update(tok_s=1 / steps[name]["seconds"], step_ops=steps[name]["ops"],
+                          step_matmuls=steps[name]["matmuls"], text=continuation(m, val[:1, :16], new_tokens))
     ctx.metric("results", {name: {k: v for k, v in r.items() if k != "text"} for name, r in rows.items()})
     ctx.metric("train_loss_last10", train_loss)
     base = rows["float32"]
@@ -201,14 +211,20 @@ def findings(ctx: ExperimentContext, rows: dict, unigram: float) -> None:
         ka=g32["kl"], kb=g64["kl"], kc=row4["kl"], pa=g32["agree"], pb=g64["agree"], pc=row4["agree"])
     s8, s4 = i8["tok_s"] / base["tok_s"], g32["tok_s"] / base["tok_s"]
     ctx.finding(
-        "Speed, honestly: a cached decoding step runs at {s8:.2f}x the float speed with INT8 and {s4:.2f}x with "
-        "INT4. QuantLinear rebuilds every float weight in Python on every step (INT4 also unpacks nibbles) and "
-        "then does the same float matmul, so the smaller stored weight buys memory, not time "
-        "(check: INT8 slower than float32, INT4 slower than INT8)",
-        "速度,实话实说:带 KV cache 的一步解码,INT8 的速度是浮点的 {s8:.2f} 倍,INT4 是 {s4:.2f} 倍。"
-        "QuantLinear 每一步都要用 Python 把所有浮点权重重建一遍(INT4 还要拆半字节),然后做的仍是同样的浮点"
-        "矩阵乘法,所以存得更小的权重换来的是内存,不是时间(检验:INT8 比 float32 慢,INT4 比 INT8 慢)",
-        s8 < 1.0 and g32["tok_s"] < i8["tok_s"], s8=s8, s4=s4)
+        "Speed, honestly: QuantLinear rebuilds every float weight on every step (INT4 also unpacks nibbles) and "
+        "then does the same float matmuls: a cached decoding step runs {o0} tensor operations in float32, {o8} with "
+        "INT8 and {o4} with INT4, and {m0} / {m8} / {m4} matrix multiplies (counted; check: more operations INT8 "
+        "than float32 and INT4 than INT8, the same matmuls). So the smaller stored weight buys memory, not time: "
+        "here the step ran at {s8:.2f}x the float speed with INT8 and {s4:.2f}x with INT4 (fastest CPU time of "
+        "interleaved repeats; reported, not checked: other processes move a timing)",
+        "速度,实话实说:QuantLinear 每一步都要把所有浮点权重重建一遍(INT4 还要拆半字节),然后做的仍是同样的"
+        "浮点矩阵乘法:带 KV cache 的一步解码,float32 执行 {o0} 个张量运算,INT8 {o8} 个,INT4 {o4} 个,矩阵乘法"
+        "分别是 {m0} / {m8} / {m4} 个(运行时计数;检验:INT8 的运算比 float32 多,INT4 比 INT8 多,矩阵乘法一样多)。"
+        "所以存得更小的权重换来的是内存,不是时间:这里 INT8 一步的速度是浮点的 {s8:.2f} 倍,INT4 是 {s4:.2f} 倍"
+        "(交替重复中最快的 CPU 时间;只报告、不作检验:其他进程会影响耗时)",
+        base["step_ops"] < i8["step_ops"] < g32["step_ops"] and base["step_matmuls"] == i8["step_matmuls"]
+        == g32["step_matmuls"], o0=base["step_ops"], o8=i8["step_ops"], o4=g32["step_ops"], m0=base["step_matmuls"],
+        m8=i8["step_matmuls"], m4=g32["step_matmuls"], s8=s8, s4=s4)
     if TORCH_INT8 in rows:
         t = rows[TORCH_INT8]
         ctx.finding(

@@ -62,7 +62,7 @@ def first_documents(path: Path, max_bytes: int | None) -> list[str]:
 
 
 def train_point(vocab: int, docs: list[str], val_docs: list[str], files: dict[str, Path], settings: dict,
-                seed: int, out: Path) -> dict:
+                seed: int, out: Path, precision: str) -> dict:
     """Tokenizer of `vocab` -> pretrain on windows of `window` bytes -> held-out loss, ppl, bpb."""
     tok = train_tokenizer(docs, out / f"tokenizer_{vocab}", vocab)
     text_bytes = sum(len(d.encode()) for d in val_docs)
@@ -71,7 +71,7 @@ def train_point(vocab: int, docs: list[str], val_docs: list[str], files: dict[st
     run = run_stage("pretrain", out / f"vocab_{vocab}", tokenizer=str(out / f"tokenizer_{vocab}"),
                     data_path=str(files["train"]), val_path=str(files["val"]), max_steps=settings["steps"],
                     max_seq_len=seq, batch_size=BATCH, hidden_size=settings["hidden"], eval_batches=1,
-                    seed=seed, from_weight="none")
+                    seed=seed, from_weight="none", precision=precision)
     m = perplexity(run.model, run.tokenizer, files["val"], seq_len=seq, max_windows=10**7)
     scored, exact_bytes = scored_tokens_and_bytes(tok, files["val"], seq, out / "cache")
     bits = m["val_loss"] * scored / math.log(2)  # the summed loss of the held-out text, in bits
@@ -117,7 +117,8 @@ def run(ctx: ExperimentContext) -> None:
             "窗口(种子 {seed})。验证文本:{v:,} 字节。", a=sum(len(d.encode()) for d in docs),
             h=settings["hidden"], s=settings["steps"], b=BATCH, w=settings["window"], seed=ctx.seed, v=val_bytes)
     with private_cache(ctx.out_dir / "cache"):
-        rows = [train_point(v, docs, val_docs, files, settings, ctx.seed, ctx.out_dir) for v in settings["vocabs"]]
+        rows = [train_point(v, docs, val_docs, files, settings, ctx.seed, ctx.out_dir, ctx.precision)
+                for v in settings["vocabs"]]
     ctx.metric("results", rows)
     ctx.table({"en": f"The same model and bytes, {len(rows)} ways of cutting text into tokens (259 = byte-level); "
                      "scored on the same held-out text",

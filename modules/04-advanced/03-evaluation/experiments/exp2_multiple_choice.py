@@ -123,9 +123,11 @@ def train_models(ctx: ExperimentContext) -> dict[str, tuple[nn.Module, MiniMindT
     s = (dict(hidden_size=64, pre_steps=60, pre_seq=64, sft_steps=30) if ctx.quick else
          dict(hidden_size=128, pre_steps=600, pre_seq=128, sft_steps=200))
     pre = run_stage("pretrain", ctx.out_dir, hidden_size=s["hidden_size"], max_seq_len=s["pre_seq"],
-                    max_steps=s["pre_steps"], eval_batches=2, seed=ctx.seed, from_weight="none")
+                    max_steps=s["pre_steps"], eval_batches=2, seed=ctx.seed, from_weight="none",
+                    precision=ctx.precision)
     sft = run_stage("sft", ctx.out_dir, hidden_size=s["hidden_size"], max_seq_len=128, max_steps=s["sft_steps"],
-                    eval_batches=2, seed=ctx.seed, from_weight="pretrain")
+                    eval_batches=2, seed=ctx.seed, from_weight="pretrain",
+                    precision=ctx.precision)
     torch.manual_seed(ctx.seed)
     untrained = MiniMindForCausalLM(pre.model.config).eval()
     ctx.log("Lab models (hidden {h}, 2 layers, vocab {v}): pretrained {p} steps (held-out bpb {pb:.3f}), then SFT "

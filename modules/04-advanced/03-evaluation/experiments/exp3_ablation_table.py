@@ -82,7 +82,7 @@ def run(ctx: ExperimentContext) -> None:
     quick = ctx.quick
     steps = 50 if quick else 200
     base = dict(hidden_size=64, max_seq_len=32 if quick else 64, batch_size=8, max_steps=steps, eval_batches=1,
-                from_weight="none", learning_rate=PEAK_LR)
+                from_weight="none", learning_rate=PEAK_LR, precision=ctx.precision)
     names = QUICK_ABLATIONS if quick else list(ABLATIONS)
     base_seeds = [ctx.seed + i for i in range(2 if quick else 3)]
     ablation_seeds = base_seeds[:1 if quick else 2]
