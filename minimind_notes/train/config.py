@@ -141,6 +141,9 @@ class TrainConfig:
             if getattr(self, name) is None:
                 setattr(self, name, getattr(d, name))
         self.check_ranges()  # before the values derived from them below
+        from minimind_notes.device import requested_precision
+
+        requested_precision(self.precision)  # a bad --precision or $MINIMIND_PRECISION stops here, not after loading
         if self.eval_batches is None:
             self.eval_batches = max(1, EVAL_ROWS // self.batch_size)
         if self.eval_every is None:
