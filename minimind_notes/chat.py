@@ -14,12 +14,18 @@ from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.errors import MiniMindError
 from minimind_notes.model import SamplingConfig, stream_generate
 
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
+
 
 def resolve_weights(name: str, save_dir: str | Path = "out") -> Path:
     """A checkpoint path, or a stage name: out/<name>_<hidden>[.safetensors|.pth] (one match)."""
     path = Path(name)
     if path.is_file():
         return path
+    if path.exists() or path.suffix in WEIGHT_SUFFIXES or len(path.parts) > 1:  # meant as a path
+        from minimind_notes.model.checkpoint import require_checkpoint
+
+        require_checkpoint(path)  # raises: a folder, or no such file
     found = sorted(p for ext in ("safetensors", "pth") for p in Path(save_dir).glob(f"{name}_*.{ext}")
                    if not p.name.endswith(".resume.pt"))
     if len(found) == 1:
