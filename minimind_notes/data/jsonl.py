@@ -17,7 +17,7 @@ from typing import Any
 
 from minimind_notes.errors import MiniMindError
 
-NOT_UTF8_HINT = "save the file as UTF-8 (most editors offer it under 'Save as' / encoding)"
+NOT_UTF8_HINT = "save the file as UTF-8 (most editors offer the encoding under 'Save as')"
 
 
 class DataError(MiniMindError):
@@ -71,9 +71,10 @@ def check_text(text: str, where: str) -> str:
     return text
 
 
-def iter_jsonl(path: str | os.PathLike, skip_bad: bool = False,
-               bad: list[str] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, row). Bad lines raise DataError, or with skip_bad are appended to `bad`."""
+def iter_lines(path: str | os.PathLike, skip_bad: bool = False,
+               bad: list[str] | None = None) -> Iterator[tuple[int, str]]:
+    """Yield (line number, line with its end) of a UTF-8 text file. Lines end at b"\n" only; a line
+    that is not UTF-8 raises DataError, or with skip_bad is skipped and its problem appended to `bad`."""
     path = require_file(path)
     with open(path, "rb") as f:  # binary lines end at b"\n" only
         for lineno, raw in enumerate(f, 1):
@@ -81,22 +82,35 @@ def iter_jsonl(path: str | os.PathLike, skip_bad: bool = False,
                 raw = raw.removeprefix(codecs.BOM_UTF8)
             try:
                 line = raw.decode("utf-8")
-                if not line.strip():
-                    continue
-                row = json.loads(line)
-                if not isinstance(row, dict):
-                    raise ValueError(f"expected a JSON object, got {type(row).__name__}")
             except UnicodeDecodeError as e:
-                problem = f"{path}:{lineno}: {utf8_problem(raw, e.start)}"
-            except ValueError as e:
-                problem = f"{path}:{lineno}: not a JSON object ({e})"
-            else:
-                yield lineno, row
+                bad_line(f"{path}:{lineno}: {utf8_problem(raw, e.start)}", skip_bad, bad, NOT_UTF8_HINT)
                 continue
-            if not skip_bad:
-                raise DataError(problem, hint="fix the line, or pass --skip-bad to skip such lines")
-            if bad is not None:
-                bad.append(problem)
+            yield lineno, line
+
+
+def bad_line(problem: str, skip_bad: bool, bad: list[str] | None, fix: str = "fix the line") -> None:
+    """Raise the problem of one line, or (skip_bad) note it in `bad` and go on. Callers that
+    collect `bad` lines are the commands with --skip-bad, so only their message offers it."""
+    if not skip_bad:
+        raise DataError(problem, hint=fix + (", or pass --skip-bad to skip such lines" if bad is not None else ""))
+    if bad is not None:
+        bad.append(problem)
+
+
+def iter_jsonl(path: str | os.PathLike, skip_bad: bool = False,
+               bad: list[str] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, row). Bad lines raise DataError, or with skip_bad are appended to `bad`."""
+    for lineno, line in iter_lines(path, skip_bad, bad):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+        except ValueError as e:
+            bad_line(f"{path}:{lineno}: not a JSON object ({e})", skip_bad, bad)
+            continue
+        yield lineno, row
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
