@@ -97,6 +97,54 @@ def stream_reply(model: nn.Module, tok: MiniMindTokenizer, prompt_ids: Sequence[
     return Reply(text, len(out), seconds)
 
 
+@dataclass
+class FittedPrompt:
+    ids: list[int]
+    note: str | None = None  # one line: what was left out to fit, if anything
+
+
+def fit_chat(tok: MiniMindTokenizer, messages: Sequence[dict[str, str]], budget: int) -> FittedPrompt:
+    """The conversation's ids plus the reply prompt in at most `budget` tokens: the oldest messages
+    go first (the system message stays); if the newest message alone is too long, its end stays."""
+    from minimind_notes.data.chat import chat_turns
+
+    system, *turns = chat_turns(messages)  # chat_turns puts a system message first
+    head, tail = tok.message_ids(*system), tok.generation_prompt_ids
+    pieces = [tok.message_ids(*turn) for turn in turns]
+    notes, dropped, dropped_tokens = [], 0, 0
+    while len(pieces) > 1 and len(head) + sum(map(len, pieces)) + len(tail) > budget:
+        dropped, dropped_tokens = dropped + 1, dropped_tokens + len(pieces.pop(0))
+    if dropped:
+        notes.append(f"dropped the {dropped} oldest message(s) ({dropped_tokens} tokens)")
+    if len(head) + sum(map(len, pieces)) + len(tail) > budget:
+        role, content = turns[-1] if turns else system
+        opening, closing = [tok.bos_token_id, *tok.encode_plain(f"{role}\n")], [tok.eos_token_id, *tok.newline_ids]
+        room = budget - len(head) - len(opening) - len(closing) - len(tail)
+        if not turns or room < 1:
+            raise MiniMindError(f"the system message alone ({len(head)} tokens) leaves no room in {budget} tokens",
+                                hint="shorten the system message, or lower --max-new-tokens")
+        content_ids = tok.encode_plain(content)
+        pieces[-1] = [*opening, *content_ids[-room:], *closing]
+        notes.append(f"kept the last {room} of the {len(content_ids)} tokens of the newest message")
+    ids = [*head, *(i for piece in pieces for i in piece), *tail]
+    return FittedPrompt(ids, "; ".join(notes) + f" to fit {budget} tokens" if notes else None)
+
+
+def fit_text(tok: MiniMindTokenizer, text: str, budget: int) -> FittedPrompt:
+    """<|im_start|> and the text to continue, its end kept when it is longer than `budget` tokens."""
+    ids = tok.encode_plain(text)
+    if len(ids) + 1 <= budget:
+        return FittedPrompt([tok.bos_token_id, *ids])
+    kept = ids[len(ids) + 1 - budget:]
+    return FittedPrompt([tok.bos_token_id, *kept], f"kept the last {len(kept)} of the {len(ids)} tokens of the "
+                                                    f"text to fit {budget} tokens")
+
+
+def prompt_budget(window: int, max_new_tokens: int) -> int:
+    """Tokens the prompt may take of the model's window: the rest is room for the reply (at most half)."""
+    return window - min(max(max_new_tokens, 1), window // 2)
+
+
 def is_chat_model(path: Path) -> bool:
     """Pretrained weights continue text; later stages answer in the chat template."""
     return not path.name.startswith("pretrain")

@@ -88,11 +88,11 @@ def option_scores(model: nn.Module, tok: MiniMindTokenizer, q: MCQuestion, chat:
         prompt = tok.apply_chat_template([{"role": "user", "content": q.question}], add_generation_prompt=True,
                                          tokenize=True)
     else:
-        prompt = [tok.bos_token_id, *tok.encode(q.question + " ")]
+        prompt = [tok.bos_token_id, *tok.encode_plain(q.question + " ")]
     device = next(model.parameters()).device
     scores = {}
     for letter, text in q.options.items():
-        option = tok.encode(text)
+        option = tok.encode_plain(text)
         ids = torch.tensor([prompt + option], device=device)
         logp = F.log_softmax(model(ids).logits[0, len(prompt) - 1:-1].float(), dim=-1)
         scores[letter] = float(logp.gather(1, ids[0, len(prompt):, None]).mean())

@@ -71,9 +71,10 @@ def train(
 @tokenizer_app.command("encode")
 def encode(text: str = typer.Argument(...), tokenizer: Path | None = TOKENIZER_OPTION) -> None:
     """Token ids of TEXT."""
+    from minimind_notes.data.jsonl import check_text
     from minimind_notes.data.tokenizer import MiniMindTokenizer
 
-    console.print(MiniMindTokenizer.from_dir(tokenizer).encode(text))
+    console.print(MiniMindTokenizer.from_dir(tokenizer).encode(check_text(text, "TEXT")))
 
 
 @tokenizer_app.command("decode")
@@ -81,8 +82,15 @@ def decode(ids: list[int] = typer.Argument(..., help="Token ids, separated by sp
            tokenizer: Path | None = TOKENIZER_OPTION) -> None:
     """Text of token IDS."""
     from minimind_notes.data.tokenizer import MiniMindTokenizer
+    from minimind_notes.errors import UsageError
 
-    console.print(MiniMindTokenizer.from_dir(tokenizer).decode(ids), markup=False)
+    tok = MiniMindTokenizer.from_dir(tokenizer)
+    outside = [i for i in ids if not 0 <= i < tok.vocab_size]
+    if outside:
+        raise UsageError(f"token id(s) {', '.join(map(str, outside))} outside the vocabulary "
+                         f"(0 to {tok.vocab_size - 1})",
+                         hint="pass ids printed by `minimind tokenizer encode` with the same tokenizer")
+    console.print(tok.decode(ids), markup=False)
 
 
 @tokenizer_app.command("inspect")
@@ -90,10 +98,11 @@ def inspect(text: str = typer.Argument(...), tokenizer: Path | None = TOKENIZER_
     """Each token of TEXT as readable text with its id, and the compression."""
     from rich.table import Table
 
+    from minimind_notes.data.jsonl import check_text
     from minimind_notes.data.tokenizer import MiniMindTokenizer
 
     tok = MiniMindTokenizer.from_dir(tokenizer)
-    ids = tok.encode(text)
+    ids = tok.encode(check_text(text, "TEXT"))
     table = Table(title=f"{len(text)} characters, {len(text.encode())} bytes -> {len(ids)} tokens "
                         f"({len(text) / max(len(ids), 1):.2f} chars/token)")
     table.add_column("#", justify="right")

@@ -124,7 +124,7 @@ def masked_ids(tokenizer: MiniMindTokenizer, messages: Sequence[dict[str, str]],
                max_len: int) -> tuple[list[int], list[int]]:
     """Token ids of the chat and their labels (-100 outside assistant replies), truncated."""
     ids = tokenizer.apply_chat_template(messages, tokenize=True)[:max_len]
-    prefix = [tokenizer.bos_token_id, *tokenizer.encode("assistant\n")]
+    prefix = tokenizer.generation_prompt_ids  # only the template's own markers are special ids
     labels = [IGNORE] * len(ids)
     i = 0
     while i < len(ids):

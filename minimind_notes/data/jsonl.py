@@ -66,7 +66,9 @@ def check_text(text: str, where: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise DataError(f"{where}: not UTF-8 text (a byte that is not UTF-8 at character {e.start + 1})",
+        code = ord(text[e.start])
+        what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"lone surrogate U+{code:04X}"
+        raise DataError(f"{where}: not UTF-8 text ({what} at character {e.start + 1})",
                         hint="type or paste the text again, or set your terminal to UTF-8") from None
     return text
 
