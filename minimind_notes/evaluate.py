@@ -90,9 +90,13 @@ def option_scores(model: nn.Module, tok: MiniMindTokenizer, q: MCQuestion, chat:
     else:
         prompt = [tok.bos_token_id, *tok.encode_plain(q.question + " ")]
     device = next(model.parameters()).device
+    window = model.config.max_position_embeddings
     scores = {}
     for letter, text in q.options.items():
         option = tok.encode_plain(text)
+        if len(prompt) + len(option) > window:
+            raise DataError(f"{q.where}: the question and option {letter} take {len(prompt) + len(option)} tokens, "
+                            f"more than the model's window of {window}", hint="shorten that row or leave it out")
         ids = torch.tensor([prompt + option], device=device)
         logp = F.log_softmax(model(ids).logits[0, len(prompt) - 1:-1].float(), dim=-1)
         scores[letter] = float(logp.gather(1, ids[0, len(prompt):, None]).mean())

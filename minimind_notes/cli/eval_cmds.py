@@ -21,8 +21,8 @@ def ppl(
     weights: str = WEIGHTS, tokenizer: str | None = TOKENIZER,
     data: str | None = typer.Option(None, "--data", help="Pretraining-format JSONL or text "
                                     "(default: the embedded held-out split)."),
-    seq_len: int = typer.Option(256, "--max-seq-len", "--max_seq_len"),
-    max_windows: int = typer.Option(200, "--max-windows"),
+    seq_len: int = typer.Option(256, "--max-seq-len", "--max_seq_len", min=1, help="Tokens per window."),
+    max_windows: int = typer.Option(200, "--max-windows", min=1),
     save_dir: str = typer.Option("out", "--save-dir", "--save_dir"),
 ) -> None:
     """Held-out loss, perplexity and bits per byte (comparable across tokenizers)."""
@@ -30,7 +30,7 @@ def ppl(
     from minimind_notes.content import data_dir
     from minimind_notes.evaluate import perplexity
 
-    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir)
+    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir, positions=seq_len + 1)
     source = data or str(data_dir() / "pretrain_val.jsonl")
     m = perplexity(model, tok, source, seq_len, max_windows)
     console.print(f"{path} on {source}: {m['tokens']:,} tokens, loss {m['val_loss']:.4f} nats/token, "

@@ -171,14 +171,17 @@ def load_weights(model: nn.Module, path_or_state: str | os.PathLike | dict) -> N
 
 
 def load_model(path: str | os.PathLike, config: MiniMindConfig | None = None,
-               device: str | torch.device = "cpu") -> nn.Module:
-    """A MiniMindForCausalLM with the weights of `path`; the config comes from the file's
-    metadata, else from `config`, else is inferred from the tensor shapes."""
+               device: str | torch.device = "cpu", min_positions: int = 0) -> nn.Module:
+    """A MiniMindForCausalLM with the weights of `path`; the config comes from `config`, else from
+    the file's metadata, else is inferred from the tensor shapes. `min_positions` lengthens the
+    RoPE tables when the config's max_position_embeddings is shorter: they hold no weights."""
     from minimind_notes.model.model import MiniMindForCausalLM
 
     config = config or read_config(path)
     if config is None:
         config = MiniMindConfig(**infer_config(read_state_dict(path)))
+    if config.max_position_embeddings < min_positions:
+        config = config.replace(max_position_embeddings=min_positions)
     model = MiniMindForCausalLM(config)
     load_weights(model, path)
     return model.to(device)
