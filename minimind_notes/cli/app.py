@@ -36,7 +36,7 @@ class MiniMindGroup(TyperGroup):
             err_console.print("Interrupted.")
             raise typer.Exit(130) from None
         except Exception as e:
-            if os.environ.get("MINIMIND_DEBUG", "0") != "0":
+            if os.environ.get("MINIMIND_DEBUG", "") not in ("", "0"):
                 raise
             from minimind_notes.cli.console import print_error
 
