@@ -55,7 +55,10 @@ def load_for_inference(weights: str, tokenizer: str | None = None, lora: str | N
 
         lora_path = resolve_weights(lora, save_dir)
         adapters = read_state_dict(lora_path)
-        rank = next(v.shape[0] for k, v in adapters.items() if k.endswith("lora_A"))
+        rank = next((v.shape[0] for k, v in adapters.items() if k.endswith("lora_A")), None)
+        if rank is None:
+            raise MiniMindError(f"--lora {lora_path} holds no LoRA adapters (no *.lora_A tensors)",
+                                hint="pass the file `minimind train lora` wrote, or leave out --lora")
         alpha = float(read_metadata(lora_path).get("lora_alpha", 2.0 * rank))  # older files: the default
         apply_lora(model, rank=rank, alpha=alpha)
         load_lora_state_dict(model, adapters)

@@ -18,9 +18,9 @@ def chat(
     history: int = typer.Option(4, "--history", min=0, help="Earlier turns kept in the context."),
     temperature: float = typer.Option(0.85, "--temperature"),
     top_p: float = typer.Option(0.85, "--top-p", "--top_p"),
-    top_k: int = typer.Option(0, "--top-k", "--top_k"),
+    top_k: int = typer.Option(0, "--top-k", "--top_k", min=0, help="0: off."),
     repetition_penalty: float = typer.Option(1.0, "--repetition-penalty"),
-    max_new_tokens: int = typer.Option(256, "--max-new-tokens", "--max_new_tokens"),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", "--max_new_tokens", min=1),
     raw: bool = typer.Option(False, "--raw", help="No chat template: continue the text (default for pretrain)."),
     save_dir: str = typer.Option("out", "--save-dir", "--save_dir"),
     device: str = typer.Option("auto", "--device"),
@@ -35,8 +35,15 @@ def chat(
     from minimind_notes.chat import fit_chat, fit_text, is_chat_model, load_for_inference, prompt_budget, stream_reply
     from minimind_notes.data.jsonl import check_text
     from minimind_notes.device import pick_device
+    from minimind_notes.errors import UsageError
     from minimind_notes.model import SamplingConfig
 
+    for name, value, fits, allowed in (("--temperature", temperature, temperature >= 0, "0 (greedy) or more"),
+                                       ("--top-p", top_p, 0 < top_p <= 1, "above 0, at most 1 (1: off)"),
+                                       ("--repetition-penalty", repetition_penalty, repetition_penalty > 0,
+                                        "above 0 (1: off)")):
+        if not fits:  # also NaN, which no comparison accepts
+            raise UsageError(f"{name} {value} is out of range", hint=f"use {allowed}")
     if prompt is not None:
         check_text(prompt, "--prompt")
     elif hasattr(sys.stdin, "reconfigure"):

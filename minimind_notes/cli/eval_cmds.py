@@ -42,7 +42,7 @@ def mc(
     weights: str = WEIGHTS, tokenizer: str | None = TOKENIZER,
     data: str | None = typer.Option(None, "--data", help="C-Eval/MMLU rows (JSONL or CSV); "
                                     "default: the embedded eval set."),
-    errors: int = typer.Option(0, "--errors", help="List up to N questions the model got wrong."),
+    errors: int = typer.Option(0, "--errors", min=0, help="List up to N questions the model got wrong."),
     save_dir: str = typer.Option("out", "--save-dir", "--save_dir"),
 ) -> None:
     """Multiple-choice accuracy by comparing the likelihood of each option, per subject."""

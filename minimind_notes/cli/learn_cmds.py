@@ -191,8 +191,11 @@ def path(
         raise UsageError(f"unknown path {name!r}", hint=f"choose one of: {', '.join(curriculum.paths)}")
     lp = curriculum.paths[name]
     steps = lp.steps
+    if from_step is not None and not 1 <= from_step <= len(steps):
+        raise UsageError(f"--from {from_step}: path {name!r} has steps 1 to {len(steps)}",
+                         hint=f"see them with `minimind path {name} --dry-run`")
     start = progress.path_position(name) if from_step is None else from_step - 1
-    if start >= len(steps) or start < 0:
+    if start >= len(steps) or start < 0:  # a finished path starts over
         start = 0
     console.print(Panel(f"{pick(lp.goal, lang)}\n{len(steps)} steps, ~{lp.minutes} min",
                         title=pick(lp.title, lang)))

@@ -358,3 +358,17 @@ def test_teaching_text_not_utf8(tmp_path):
         paths: {}
         """))
     failed(cli("learn", "demo", env={"MINIMIND_CONTENT": str(tmp_path)}), f"{folder / 't.md'}:3: not UTF-8 text")
+
+
+@pytest.mark.parametrize("option, value", [("--top-p", "0"), ("--temperature", "nan"), ("--repetition-penalty", "0")])
+def test_sampling_settings_out_of_range(ckpt, option, value):
+    failed(cli("chat", "--weights", ckpt, "--prompt", "hi", option, value), f"{option} {float(value)} is out of range",
+           code=2)
+
+
+def test_lora_file_without_adapters(ckpt):
+    failed(cli("chat", "--weights", ckpt, "--prompt", "hi", "--lora", ckpt), f"--lora {ckpt} holds no LoRA adapters")
+
+
+def test_path_from_a_step_that_does_not_exist():
+    failed(cli("path", "quick", "--from", "99", "--dry-run"), "--from 99: path 'quick' has steps 1 to", code=2)
