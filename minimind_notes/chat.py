@@ -23,9 +23,9 @@ def resolve_weights(name: str, save_dir: str | Path = "out") -> Path:
     if path.is_file():
         return path
     if path.exists() or path.suffix in WEIGHT_SUFFIXES or len(path.parts) > 1:  # meant as a path
-        from minimind_notes.model.checkpoint import require_checkpoint
+        from minimind_notes.data.jsonl import require_file
 
-        require_checkpoint(path)  # raises: a folder, or no such file
+        require_file(path, "checkpoint")  # raises: a folder, or no such file
     found = sorted(p for ext in ("safetensors", "pth") for p in Path(save_dir).glob(f"{name}_*.{ext}")
                    if not p.name.endswith(".resume.pt"))
     if len(found) == 1:
@@ -121,12 +121,15 @@ def fit_chat(tok: MiniMindTokenizer, messages: Sequence[dict[str, str]], budget:
     if dropped:
         notes.append(f"dropped the {dropped} oldest message(s) ({dropped_tokens} tokens)")
     if len(head) + sum(map(len, pieces)) + len(tail) > budget:
-        role, content = turns[-1] if turns else system
+        no_room = MiniMindError(f"the system message ({len(head)} tokens) leaves no room for a message in "
+                                f"{budget} tokens", hint="shorten the system message, or lower --max-new-tokens")
+        if not turns:
+            raise no_room
+        role, content = turns[-1]
         opening, closing = [tok.bos_token_id, *tok.encode_plain(f"{role}\n")], [tok.eos_token_id, *tok.newline_ids]
         room = budget - len(head) - len(opening) - len(closing) - len(tail)
-        if not turns or room < 1:
-            raise MiniMindError(f"the system message alone ({len(head)} tokens) leaves no room in {budget} tokens",
-                                hint="shorten the system message, or lower --max-new-tokens")
+        if room < 1:
+            raise no_room
         content_ids = tok.encode_plain(content)
         pieces[-1] = [*opening, *content_ids[-room:], *closing]
         notes.append(f"kept the last {room} of the {len(content_ids)} tokens of the newest message")

@@ -75,7 +75,7 @@ def check_text(text: str, where: str) -> str:
 
 def iter_lines(path: str | os.PathLike, skip_bad: bool = False,
                bad: list[str] | None = None) -> Iterator[tuple[int, str]]:
-    """Yield (line number, line with its end) of a UTF-8 text file. Lines end at b"\n" only; a line
+    """Yield (line number, line with its end) of a UTF-8 text file. Lines end at b"\\n" only; a line
     that is not UTF-8 raises DataError, or with skip_bad is skipped and its problem appended to `bad`."""
     path = require_file(path)
     with open(path, "rb") as f:  # binary lines end at b"\n" only

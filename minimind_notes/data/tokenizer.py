@@ -148,7 +148,7 @@ class MiniMindTokenizer:
         return ids + self.generation_prompt_ids if add_generation_prompt else ids
 
     def message_ids(self, role: str, content: str) -> list[int]:
-        """<|im_start|>role\ncontent<|im_end|>\n with the two markers as special ids, the rest as text."""
+        """<|im_start|>role\\ncontent<|im_end|>\\n with the two markers as special ids, the rest as text."""
         return [self.bos_token_id, *self.encode_plain(f"{role}\n{content}"), self.eos_token_id, *self.newline_ids]
 
     @functools.cached_property
@@ -157,7 +157,7 @@ class MiniMindTokenizer:
 
     @functools.cached_property
     def generation_prompt_ids(self) -> list[int]:
-        """<|im_start|>assistant\n: where the model's reply begins."""
+        """<|im_start|>assistant\\n: where the model's reply begins."""
         return [self.bos_token_id, *self.encode_plain("assistant\n")]
 
     def fingerprint(self) -> str:

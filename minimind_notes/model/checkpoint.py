@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from minimind_notes.data.jsonl import require_file
 from minimind_notes.errors import MiniMindError
 from minimind_notes.fileio import atomic_path
 from minimind_notes.model.config import MiniMindConfig
@@ -25,7 +26,7 @@ class CheckpointMismatch(MiniMindError):
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Tensors of a `.safetensors` or `.pth`/`.pt`/`.bin` file, on CPU, wrapper prefixes removed."""
-    path = require_checkpoint(path)
+    path = require_file(path, "checkpoint")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -46,16 +47,6 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 CHECKPOINT_HINT = ("pass a complete .safetensors file, or a .pth saved with torch.save(model.state_dict()); "
                    "a file cut short by an interrupted copy or download must be fetched again")
-
-
-def require_checkpoint(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if path.is_dir():
-        raise MiniMindError(f"checkpoint {path} is a folder, not a file",
-                            hint="pass the .safetensors or .pth file inside it")
-    if not path.is_file():
-        raise MiniMindError(f"checkpoint not found: {path}")
-    return path
 
 
 def unreadable(path: Path, e: Exception) -> MiniMindError:
@@ -79,7 +70,7 @@ def strip_prefixes(key: str) -> str:
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The string metadata of a safetensors file ({} for other formats)."""
-    path = require_checkpoint(path)
+    path = require_file(path, "checkpoint")
     if path.suffix != ".safetensors":
         return {}
     from safetensors import safe_open
