@@ -14,12 +14,18 @@ from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.errors import MiniMindError
 from minimind_notes.model import SamplingConfig, stream_generate
 
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
+
 
 def resolve_weights(name: str, save_dir: str | Path = "out") -> Path:
     """A checkpoint path, or a stage name: out/<name>_<hidden>[.safetensors|.pth] (one match)."""
     path = Path(name)
     if path.is_file():
         return path
+    if path.exists() or path.suffix in WEIGHT_SUFFIXES or len(path.parts) > 1:  # meant as a path
+        from minimind_notes.data.jsonl import require_file
+
+        require_file(path, "checkpoint")  # raises: a folder, or no such file
     found = sorted(p for ext in ("safetensors", "pth") for p in Path(save_dir).glob(f"{name}_*.{ext}")
                    if not p.name.endswith(".resume.pt"))
     if len(found) == 1:
@@ -32,14 +38,15 @@ def resolve_weights(name: str, save_dir: str | Path = "out") -> Path:
 
 
 def load_for_inference(weights: str, tokenizer: str | None = None, lora: str | None = None,
-                       device: str | torch.device = "cpu",
-                       save_dir: str | Path = "out") -> tuple[nn.Module, MiniMindTokenizer, Path]:
-    """The model (eval mode, LoRA merged if given), its tokenizer, and the weights path."""
+                       device: str | torch.device = "cpu", save_dir: str | Path = "out",
+                       positions: int = 0) -> tuple[nn.Module, MiniMindTokenizer, Path]:
+    """The model (eval mode, LoRA merged if given, RoPE tables for at least `positions` tokens),
+    its tokenizer, and the weights path."""
     from minimind_notes.model.checkpoint import load_model, read_metadata, read_state_dict
 
     path = resolve_weights(weights, save_dir)
     tok = MiniMindTokenizer.from_dir(tokenizer)
-    model = load_model(path)
+    model = load_model(path, min_positions=positions)
     if model.config.vocab_size != tok.vocab_size:
         raise MiniMindError(f"{path} has a vocabulary of {model.config.vocab_size} tokens but the tokenizer "
                             f"has {tok.vocab_size}", hint="pass the tokenizer it was trained with (--tokenizer DIR)")
@@ -48,7 +55,10 @@ def load_for_inference(weights: str, tokenizer: str | None = None, lora: str | N
 
         lora_path = resolve_weights(lora, save_dir)
         adapters = read_state_dict(lora_path)
-        rank = next(v.shape[0] for k, v in adapters.items() if k.endswith("lora_A"))
+        rank = next((v.shape[0] for k, v in adapters.items() if k.endswith("lora_A")), None)
+        if rank is None:
+            raise MiniMindError(f"--lora {lora_path} holds no LoRA adapters (no *.lora_A tensors)",
+                                hint="pass the file `minimind train lora` wrote, or leave out --lora")
         alpha = float(read_metadata(lora_path).get("lora_alpha", 2.0 * rank))  # older files: the default
         apply_lora(model, rank=rank, alpha=alpha)
         load_lora_state_dict(model, adapters)
@@ -89,6 +99,57 @@ def stream_reply(model: nn.Module, tok: MiniMindTokenizer, prompt_ids: Sequence[
     if len(text) > len(shown):
         on_text(text[len(shown):])
     return Reply(text, len(out), seconds)
+
+
+@dataclass
+class FittedPrompt:
+    ids: list[int]
+    note: str | None = None  # one line: what was left out to fit, if anything
+
+
+def fit_chat(tok: MiniMindTokenizer, messages: Sequence[dict[str, str]], budget: int) -> FittedPrompt:
+    """The conversation's ids plus the reply prompt in at most `budget` tokens: the oldest messages
+    go first (the system message stays); if the newest message alone is too long, its end stays."""
+    from minimind_notes.data.chat import chat_turns
+
+    system, *turns = chat_turns(messages)  # chat_turns puts a system message first
+    head, tail = tok.message_ids(*system), tok.generation_prompt_ids
+    pieces = [tok.message_ids(*turn) for turn in turns]
+    notes, dropped, dropped_tokens = [], 0, 0
+    while len(pieces) > 1 and len(head) + sum(map(len, pieces)) + len(tail) > budget:
+        dropped, dropped_tokens = dropped + 1, dropped_tokens + len(pieces.pop(0))
+    if dropped:
+        notes.append(f"dropped the {dropped} oldest message(s) ({dropped_tokens} tokens)")
+    if len(head) + sum(map(len, pieces)) + len(tail) > budget:
+        no_room = MiniMindError(f"the system message ({len(head)} tokens) leaves no room for a message in "
+                                f"{budget} tokens", hint="shorten the system message, or lower --max-new-tokens")
+        if not turns:
+            raise no_room
+        role, content = turns[-1]
+        opening, closing = [tok.bos_token_id, *tok.encode_plain(f"{role}\n")], [tok.eos_token_id, *tok.newline_ids]
+        room = budget - len(head) - len(opening) - len(closing) - len(tail)
+        if room < 1:
+            raise no_room
+        content_ids = tok.encode_plain(content)
+        pieces[-1] = [*opening, *content_ids[-room:], *closing]
+        notes.append(f"kept the last {room} of the {len(content_ids)} tokens of the newest message")
+    ids = [*head, *(i for piece in pieces for i in piece), *tail]
+    return FittedPrompt(ids, "; ".join(notes) + f" to fit {budget} tokens" if notes else None)
+
+
+def fit_text(tok: MiniMindTokenizer, text: str, budget: int) -> FittedPrompt:
+    """<|im_start|> and the text to continue, its end kept when it is longer than `budget` tokens."""
+    ids = tok.encode_plain(text)
+    if len(ids) + 1 <= budget:
+        return FittedPrompt([tok.bos_token_id, *ids])
+    kept = ids[len(ids) + 1 - budget:]
+    return FittedPrompt([tok.bos_token_id, *kept], f"kept the last {len(kept)} of the {len(ids)} tokens of the "
+                                                    f"text to fit {budget} tokens")
+
+
+def prompt_budget(window: int, max_new_tokens: int) -> int:
+    """Tokens the prompt may take of the model's window: the rest is room for the reply (at most half)."""
+    return window - min(max(max_new_tokens, 1), window // 2)
 
 
 def is_chat_model(path: Path) -> bool:

@@ -16,8 +16,17 @@ from minimind_notes.errors import MiniMindError
 @cache
 def content_root() -> Path:
     override = os.environ.get("MINIMIND_CONTENT")
+    if override:  # an explicit choice: never fall back to another copy behind the learner's back
+        root = Path(override)
+        if not (root / "curriculum.yaml").is_file():
+            what = ("has no curriculum.yaml" if root.is_dir() else "is not a folder" if root.exists()
+                    else "does not exist")
+            raise MiniMindError(f"MINIMIND_CONTENT={override}: that path {what}",
+                                hint="point MINIMIND_CONTENT at a folder with curriculum.yaml, modules/ and data/, "
+                                     "or unset it to use the installed content")
+        return root
     package = Path(__file__).resolve().parent
-    candidates = ([Path(override)] if override else []) + [package.parent, package / "_content"]
+    candidates = [package.parent, package / "_content"]
     for root in candidates:
         if (root / "curriculum.yaml").is_file():
             return root

@@ -4,6 +4,7 @@ option likelihood (C-Eval / MMLU rows: question, A-D, answer)."""
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.data.jsonl import DataError, iter_jsonl
+from minimind_notes.data.jsonl import DataError, iter_jsonl, read_text_utf8, require_file
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 
 LETTERS = ("A", "B", "C", "D")
@@ -46,12 +47,13 @@ class MCQuestion:
 
 def read_mc(path: str | os.PathLike) -> list[MCQuestion]:
     """JSONL or CSV rows with question, A, B, C, D, answer (and optionally subject)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"data file not found: {path}")
+    path = require_file(path)
     if path.suffix == ".csv":
-        with open(path, encoding="utf-8", newline="") as f:
-            rows = [(i + 2, r) for i, r in enumerate(csv.DictReader(f))]
+        reader = csv.DictReader(io.StringIO(read_text_utf8(path), newline=""))
+        try:
+            rows = [(reader.line_num, r) for r in reader]  # line_num: where the row ends (fields may span lines)
+        except csv.Error as e:
+            raise DataError(f"{path}:{reader.line_num}: not valid CSV ({e})") from e
         subject = path.stem.removesuffix("_val").removesuffix("_dev").removesuffix("_test")
     else:
         rows, subject = list(iter_jsonl(path)), "all"
@@ -86,11 +88,15 @@ def option_scores(model: nn.Module, tok: MiniMindTokenizer, q: MCQuestion, chat:
         prompt = tok.apply_chat_template([{"role": "user", "content": q.question}], add_generation_prompt=True,
                                          tokenize=True)
     else:
-        prompt = [tok.bos_token_id, *tok.encode(q.question + " ")]
+        prompt = [tok.bos_token_id, *tok.encode_plain(q.question + " ")]
     device = next(model.parameters()).device
+    window = model.config.max_position_embeddings
     scores = {}
     for letter, text in q.options.items():
-        option = tok.encode(text)
+        option = tok.encode_plain(text)
+        if len(prompt) + len(option) > window:
+            raise DataError(f"{q.where}: the question and option {letter} take {len(prompt) + len(option)} tokens, "
+                            f"more than the model's window of {window}", hint="shorten that row or leave it out")
         ids = torch.tensor([prompt + option], device=device)
         logp = F.log_softmax(model(ids).logits[0, len(prompt) - 1:-1].float(), dim=-1)
         scores[letter] = float(logp.gather(1, ids[0, len(prompt):, None]).mean())

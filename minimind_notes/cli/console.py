@@ -9,6 +9,8 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def print_error(message: str, hint: str | None = None) -> None:
-    err_console.print(f"[bold red]Error:[/] {message}", markup=True, soft_wrap=True)
+    from rich.markup import escape  # a path or a row may hold "[...]": print it, never parse it
+
+    err_console.print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
     if hint:
-        err_console.print(f"[yellow]Hint:[/] {hint}", soft_wrap=True)
+        err_console.print(f"[yellow]Hint:[/] {escape(hint)}", soft_wrap=True)

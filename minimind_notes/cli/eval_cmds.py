@@ -21,8 +21,8 @@ def ppl(
     weights: str = WEIGHTS, tokenizer: str | None = TOKENIZER,
     data: str | None = typer.Option(None, "--data", help="Pretraining-format JSONL or text "
                                     "(default: the embedded held-out split)."),
-    seq_len: int = typer.Option(256, "--max-seq-len", "--max_seq_len"),
-    max_windows: int = typer.Option(200, "--max-windows"),
+    seq_len: int = typer.Option(256, "--max-seq-len", "--max_seq_len", min=1, help="Tokens per window."),
+    max_windows: int = typer.Option(200, "--max-windows", min=1),
     save_dir: str = typer.Option("out", "--save-dir", "--save_dir"),
 ) -> None:
     """Held-out loss, perplexity and bits per byte (comparable across tokenizers)."""
@@ -30,7 +30,7 @@ def ppl(
     from minimind_notes.content import data_dir
     from minimind_notes.evaluate import perplexity
 
-    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir)
+    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir, positions=seq_len + 1)
     source = data or str(data_dir() / "pretrain_val.jsonl")
     m = perplexity(model, tok, source, seq_len, max_windows)
     console.print(f"{path} on {source}: {m['tokens']:,} tokens, loss {m['val_loss']:.4f} nats/token, "
@@ -42,7 +42,7 @@ def mc(
     weights: str = WEIGHTS, tokenizer: str | None = TOKENIZER,
     data: str | None = typer.Option(None, "--data", help="C-Eval/MMLU rows (JSONL or CSV); "
                                     "default: the embedded eval set."),
-    errors: int = typer.Option(0, "--errors", help="List up to N questions the model got wrong."),
+    errors: int = typer.Option(0, "--errors", min=0, help="List up to N questions the model got wrong."),
     save_dir: str = typer.Option("out", "--save-dir", "--save_dir"),
 ) -> None:
     """Multiple-choice accuracy by comparing the likelihood of each option, per subject."""
@@ -72,12 +72,12 @@ def plot(
     out: Path = typer.Option(Path("loss_curves.png"), "--out", help="PNG to write."),
 ) -> None:
     """Draw the loss curves of one or several runs (train and held-out) into a PNG."""
-    import json
-
     import matplotlib
 
     from minimind_notes.errors import MiniMindError
 
+    if out.is_dir():
+        raise MiniMindError(f"--out {out} is a folder", hint=f"name the PNG to write, e.g. --out {out / 'loss.png'}")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -86,14 +86,13 @@ def plot(
         path = run / "metrics.jsonl" if run.is_dir() else run
         if not path.is_file():
             raise MiniMindError(f"no metrics.jsonl in {run}", hint="pass a folder under out/runs/")
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        train = [(r["step"], r["loss"]) for r in rows if "loss" in r]
-        val = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
+        train, val = curve(path, "loss"), curve(path, "val_loss")
+        if not train and not val:
+            raise MiniMindError(f"{path} has no loss rows", hint="pass the metrics.jsonl of a training run")
         name = run.name if run.is_dir() else run.parent.name
-        if train:
-            line, = ax.plot(*zip(*train, strict=True), label=f"{name} train")
-            if val:
-                ax.plot(*zip(*val, strict=True), "o--", color=line.get_color(), label=f"{name} held-out")
+        line, = ax.plot(*zip(*(train or val), strict=True), label=f"{name} {'train' if train else 'held-out'}")
+        if train and val:
+            ax.plot(*zip(*val, strict=True), "o--", color=line.get_color(), label=f"{name} held-out")
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats/token)")
     ax.legend()
@@ -102,3 +101,17 @@ def plot(
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     console.print(f"Wrote {out}")
+
+
+def curve(path: Path, key: str) -> list[tuple[float, float]]:
+    """(step, value) of the metrics rows that have `key`; a row with a non-number stops with its line."""
+    from minimind_notes.data.jsonl import DataError, iter_jsonl
+
+    points = []
+    for lineno, row in iter_jsonl(path):
+        if key in row:
+            point = (row.get("step"), row[key])
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in point):
+                raise DataError(f"{path}:{lineno}: expected numbers for step and {key}, got {point}")
+            points.append(point)
+    return points

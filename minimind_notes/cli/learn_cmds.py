@@ -169,10 +169,11 @@ def learn(
 def show_markdown(curriculum, module, lang: str, code: bool = False) -> None:  # noqa: ANN001
     from rich.markdown import Markdown
 
+    from minimind_notes.data.jsonl import read_text_utf8
     from minimind_notes.i18n import pick
 
     name = pick(module.code_guide if code else module.teaching, lang)
-    text = (module.path(curriculum.root) / name).read_text(encoding="utf-8")
+    text = read_text_utf8(module.path(curriculum.root) / name)
     console.print(Markdown(text))
 
 

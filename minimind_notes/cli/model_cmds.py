@@ -13,7 +13,7 @@ from minimind_notes.cli.console import console
 @app.command()
 def demo(
     preset_name: str = typer.Option("tiny", "--preset", help="Model size preset."),
-    new_tokens: int = typer.Option(24, help="Tokens to generate."),
+    new_tokens: int = typer.Option(24, min=1, help="Tokens to generate."),
     seed: int = typer.Option(0, help="Random seed."),
 ) -> None:
     """Build a MiniMind model, show its parts and parameters, run it, generate with a KV cache."""
@@ -23,10 +23,15 @@ def demo(
     import torch
     from rich.table import Table
 
+    from minimind_notes.errors import UsageError
     from minimind_notes.model import MiniMindForCausalLM, SamplingConfig, generate, preset
 
     torch.manual_seed(seed)
     config = preset(preset_name)
+    window = config.max_position_embeddings
+    if 4 + new_tokens > window:  # 4: the prompt below
+        raise UsageError(f"--new-tokens {new_tokens} does not fit the {preset_name!r} model's window of {window}",
+                         hint=f"at most {window - 4}")
     model = MiniMindForCausalLM(config).eval()
     table = Table(title=f"MiniMind '{preset_name}': {model.num_parameters():,} parameters")
     table.add_column("part")

@@ -15,44 +15,52 @@ app.add_typer(tokenizer_app, name="tokenizer")
 TOKENIZER_OPTION = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: the shipped one).")
 
 
-def iter_texts(path: Path):  # noqa: ANN201 - Iterator[str]
-    """Texts of a JSONL corpus ({"text"} or {"conversations"} rows) or a plain-text file."""
-    from minimind_notes.data.jsonl import iter_jsonl
+def iter_texts(path: Path, skip_bad: bool = False, bad: list[str] | None = None):  # noqa: ANN201 - Iterator[str]
+    """Texts of a JSONL corpus ({"text"} or {"conversations"/"chosen"/"rejected"} rows) or a plain-text
+    file. Lines that are not UTF-8, not JSON, or hold no text raise, or with skip_bad go to `bad`."""
+    from minimind_notes.data.jsonl import bad_line, iter_jsonl, iter_lines
 
     if path.suffix != ".jsonl":
-        with open(path, encoding="utf-8") as f:
-            yield from f
+        for _, line in iter_lines(path, skip_bad, bad):
+            yield line
         return
-    for _, row in iter_jsonl(path, skip_bad=True):
-        if "text" in row:
-            yield row["text"]
-        for key in ("conversations", "chosen", "rejected"):
-            for message in row.get(key) or []:
-                yield message.get("content", "")
+    for lineno, row in iter_jsonl(path, skip_bad, bad):
+        texts = [row["text"]] if "text" in row else []
+        texts += [m.get("content") if isinstance(m, dict) else m
+                  for key in ("conversations", "chosen", "rejected") for m in row.get(key) or []]
+        if not texts or not all(isinstance(text, str) for text in texts):
+            bad_line(f"{path}:{lineno}: expected a \"text\" string or lists of {{role, content}} messages",
+                     skip_bad, bad)
+            continue
+        yield from texts
 
 
 @tokenizer_app.command("train")
 def train(
     data: list[Path] = typer.Option(None, "--data", help="Corpus files (.jsonl or .txt); "
                                     "default: the embedded corpus."),
-    vocab_size: int = typer.Option(6400, "--vocab-size", help="Vocabulary size (MiniMind: 6400)."),
+    vocab_size: int = typer.Option(6400, "--vocab-size", min=259,
+                                    help="Vocabulary size (MiniMind: 6400; at least 256 bytes + 3 special tokens)."),
     out: Path = typer.Option(Path("tokenizer"), help="Folder to write tokenizer.json into."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip (and count) lines that are not UTF-8 "
+                                  "or not valid rows instead of stopping."),
 ) -> None:
     """Train a byte-level BPE tokenizer with MiniMind's special tokens."""
     import itertools
     import time
 
+    from rich.markup import escape
+
     from minimind_notes.content import data_dir
+    from minimind_notes.data.jsonl import require_file
     from minimind_notes.data.tokenizer import train_tokenizer
 
-    files = data or [data_dir() / name for name in ("pretrain.jsonl", "sft.jsonl")]
-    for f in files:
-        if not f.is_file():
-            from minimind_notes.errors import MiniMindError
-
-            raise MiniMindError(f"corpus file not found: {f}")
+    files = [require_file(f, "corpus file") for f in data or [data_dir() / "pretrain.jsonl", data_dir() / "sft.jsonl"]]
     start = time.perf_counter()
-    tok = train_tokenizer(itertools.chain.from_iterable(iter_texts(f) for f in files), out, vocab_size)
+    bad: list[str] = []
+    tok = train_tokenizer(itertools.chain.from_iterable(iter_texts(f, skip_bad, bad) for f in files), out, vocab_size)
+    if bad:
+        console.print(f"[yellow]skipped {len(bad)} bad line(s) (--skip-bad), the first: {escape(bad[0])}[/]")
     sample = "Once upon a time, Mia walked to the river. 从前,米娅走到河边。"
     ids = tok.encode(sample)
     console.print(f"Trained a {tok.vocab_size}-token tokenizer on {', '.join(map(str, files))} in "
@@ -63,9 +71,10 @@ def train(
 @tokenizer_app.command("encode")
 def encode(text: str = typer.Argument(...), tokenizer: Path | None = TOKENIZER_OPTION) -> None:
     """Token ids of TEXT."""
+    from minimind_notes.data.jsonl import check_text
     from minimind_notes.data.tokenizer import MiniMindTokenizer
 
-    console.print(MiniMindTokenizer.from_dir(tokenizer).encode(text))
+    console.print(MiniMindTokenizer.from_dir(tokenizer).encode(check_text(text, "TEXT")))
 
 
 @tokenizer_app.command("decode")
@@ -73,8 +82,15 @@ def decode(ids: list[int] = typer.Argument(..., help="Token ids, separated by sp
            tokenizer: Path | None = TOKENIZER_OPTION) -> None:
     """Text of token IDS."""
     from minimind_notes.data.tokenizer import MiniMindTokenizer
+    from minimind_notes.errors import UsageError
 
-    console.print(MiniMindTokenizer.from_dir(tokenizer).decode(ids), markup=False)
+    tok = MiniMindTokenizer.from_dir(tokenizer)
+    outside = [i for i in ids if not 0 <= i < tok.vocab_size]
+    if outside:
+        raise UsageError(f"token id(s) {', '.join(map(str, outside))} outside the vocabulary "
+                         f"(0 to {tok.vocab_size - 1})",
+                         hint="pass ids printed by `minimind tokenizer encode` with the same tokenizer")
+    console.print(tok.decode(ids), markup=False)
 
 
 @tokenizer_app.command("inspect")
@@ -82,10 +98,11 @@ def inspect(text: str = typer.Argument(...), tokenizer: Path | None = TOKENIZER_
     """Each token of TEXT as readable text with its id, and the compression."""
     from rich.table import Table
 
+    from minimind_notes.data.jsonl import check_text
     from minimind_notes.data.tokenizer import MiniMindTokenizer
 
     tok = MiniMindTokenizer.from_dir(tokenizer)
-    ids = tok.encode(text)
+    ids = tok.encode(check_text(text, "TEXT"))
     table = Table(title=f"{len(text)} characters, {len(text.encode())} bytes -> {len(ids)} tokens "
                         f"({len(text) / max(len(ids), 1):.2f} chars/token)")
     table.add_column("#", justify="right")

@@ -245,10 +245,11 @@ def read_yaml(path: Path, error: type[MiniMindError] = CurriculumError) -> Any:
     """Parse a YAML file; an unreadable or invalid one raises `error` with the line and column."""
     import yaml
 
+    from minimind_notes.data.jsonl import read_text_utf8
+
+    text = read_text_utf8(path, error)
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise error(f"cannot read {path}: {e.strerror}") from e
+        return yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

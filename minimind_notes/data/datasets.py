@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from minimind_notes.data.chat import ROLES
-from minimind_notes.data.jsonl import DataError, iter_jsonl
+from minimind_notes.data.jsonl import DataError, bad_line, iter_jsonl
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 
 IGNORE = -100
@@ -95,8 +95,10 @@ class TokenWindows:
 
 
 def validate_messages(messages: Any, where: str) -> list[dict[str, str]]:
+    if messages is None:
+        raise DataError(f"{where}: missing (expected a list of {{\"role\", \"content\"}} messages)")
     if not isinstance(messages, list) or not messages:
-        raise DataError(f"{where}: expected a non-empty list of messages")
+        raise DataError(f"{where}: expected a non-empty list of messages, got {type(messages).__name__}")
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or m.get("role") not in ROLES:
             role = m.get("role") if isinstance(m, dict) else m
@@ -108,11 +110,21 @@ def validate_messages(messages: Any, where: str) -> list[dict[str, str]]:
     return messages
 
 
+def validate_prompt(row: dict[str, Any], where: str) -> tuple[str, str]:
+    """A GRPO row: a "prompt" string and the "answer" (a number or string) the reward checks."""
+    prompt, answer = row.get("prompt"), row.get("answer")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise DataError(f"{where}: expected a non-empty \"prompt\" string, got {prompt!r}")
+    if isinstance(answer, bool) or not isinstance(answer, (str, int)) or not str(answer).strip():
+        raise DataError(f"{where}: expected an \"answer\" (a number or string), got {answer!r}")
+    return prompt, str(answer).strip()
+
+
 def masked_ids(tokenizer: MiniMindTokenizer, messages: Sequence[dict[str, str]],
                max_len: int) -> tuple[list[int], list[int]]:
     """Token ids of the chat and their labels (-100 outside assistant replies), truncated."""
     ids = tokenizer.apply_chat_template(messages, tokenize=True)[:max_len]
-    prefix = [tokenizer.bos_token_id, *tokenizer.encode("assistant\n")]
+    prefix = tokenizer.generation_prompt_ids  # only the template's own markers are special ids
     labels = [IGNORE] * len(ids)
     i = 0
     while i < len(ids):
@@ -129,7 +141,8 @@ def masked_ids(tokenizer: MiniMindTokenizer, messages: Sequence[dict[str, str]],
 
 
 def read_rows(path: str | os.PathLike, key: str, skip_bad: bool) -> tuple[list[tuple[int, Any]], list[str]]:
-    """(line, row[key]) for every valid row; bad rows raise or (skip_bad) are counted."""
+    """(line, value) for every valid row: key "conversations" (SFT), "pair" (DPO: chosen and rejected)
+    or "prompt" (GRPO: prompt and answer). Bad rows raise, or (skip_bad) are listed in the second list."""
     bad: list[str] = []
     rows = []
     for lineno, row in iter_jsonl(Path(path), skip_bad, bad):
@@ -138,12 +151,12 @@ def read_rows(path: str | os.PathLike, key: str, skip_bad: bool) -> tuple[list[t
             if key == "pair":
                 rows.append((lineno, (validate_messages(row.get("chosen"), f"{where}: chosen"),
                                       validate_messages(row.get("rejected"), f"{where}: rejected"))))
+            elif key == "prompt":
+                rows.append((lineno, validate_prompt(row, where)))
             else:
                 rows.append((lineno, validate_messages(row.get(key), f"{where}: {key}")))
         except DataError as e:
-            if not skip_bad:
-                raise DataError(e.message, hint="fix the line, or pass --skip-bad to skip such lines") from e
-            bad.append(e.message)
+            bad_line(e.message, skip_bad, bad)
     if not rows:
         raise DataError(f"{path}: no valid rows (empty dataset)" + (f"; {len(bad)} bad lines" if bad else ""))
     return rows, bad

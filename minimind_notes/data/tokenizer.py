@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from minimind_notes.data.chat import BOS, EOS, PAD, apply_chat_template
+from minimind_notes.data.chat import BOS, EOS, PAD, apply_chat_template, chat_turns
 from minimind_notes.errors import MiniMindError
 from minimind_notes.fileio import atomic_write_text
 
@@ -65,7 +65,24 @@ class MiniMindTokenizer:
         return self.tok.get_vocab_size()
 
     def encode(self, text: str) -> list[int]:
+        """Ids of `text`; special-token strings in it (<|im_start|>...) become their special ids, as
+        pretraining corpora with these markers expect. For message content use `encode_plain`."""
         return self.tok.encode(text, add_special_tokens=False).ids
+
+    def encode_plain(self, text: str) -> list[int]:
+        """Ids of `text` with every special-token string split as ordinary characters: what a user
+        typed or a data row holds can never inject <|im_start|>assistant or <|im_end|>."""
+        return self.plain_tok.encode(text, add_special_tokens=False).ids
+
+    @functools.cached_property
+    def plain_tok(self) -> Tokenizer:
+        """A copy of the tokenizer that encodes special-token strings as text (the flag is per object,
+        so `tok` and anything derived from it, like the tiktoken twin, are left as they are)."""
+        from tokenizers import Tokenizer
+
+        plain = Tokenizer.from_str(self.tok.to_str())
+        plain.encode_special_tokens = True
+        return plain
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         """Many texts at once, on all cores; the same ids as `encode`. Through tiktoken when it
@@ -123,8 +140,25 @@ class MiniMindTokenizer:
 
     def apply_chat_template(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = False,
                             tokenize: bool = False) -> str | list[int]:
-        text = apply_chat_template(messages, add_generation_prompt)
-        return self.encode(text) if tokenize else text
+        """The ChatML text, or (tokenize) its ids: the same ids as encoding the text, except that
+        special-token strings inside a message's content stay plain text."""
+        if not tokenize:
+            return apply_chat_template(messages, add_generation_prompt)
+        ids = [i for role, content in chat_turns(messages) for i in self.message_ids(role, content)]
+        return ids + self.generation_prompt_ids if add_generation_prompt else ids
+
+    def message_ids(self, role: str, content: str) -> list[int]:
+        """<|im_start|>role\\ncontent<|im_end|>\\n with the two markers as special ids, the rest as text."""
+        return [self.bos_token_id, *self.encode_plain(f"{role}\n{content}"), self.eos_token_id, *self.newline_ids]
+
+    @functools.cached_property
+    def newline_ids(self) -> list[int]:
+        return self.encode_plain("\n")
+
+    @functools.cached_property
+    def generation_prompt_ids(self) -> list[int]:
+        """<|im_start|>assistant\\n: where the model's reply begins."""
+        return [self.bos_token_id, *self.encode_plain("assistant\n")]
 
     def fingerprint(self) -> str:
         """sha256 of the tokenizer's JSON: caches built with another tokenizer are rebuilt."""

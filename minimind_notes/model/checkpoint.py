@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from minimind_notes.data.jsonl import require_file
 from minimind_notes.errors import MiniMindError
 from minimind_notes.fileio import atomic_path
 from minimind_notes.model.config import MiniMindConfig
@@ -25,9 +26,7 @@ class CheckpointMismatch(MiniMindError):
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Tensors of a `.safetensors` or `.pth`/`.pt`/`.bin` file, on CPU, wrapper prefixes removed."""
-    path = Path(path)
-    if not path.is_file():
-        raise MiniMindError(f"checkpoint not found: {path}")
+    path = require_file(path, "checkpoint")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -36,11 +35,30 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
     except Exception as e:  # a corrupt or foreign file: say which and why, no traceback
-        raise MiniMindError(f"cannot read checkpoint {path}: {e}") from e
+        raise unreadable(path, e) from e
+    if not isinstance(state, dict):
+        raise MiniMindError(f"cannot read checkpoint {path}: it holds a {type(state).__name__}, not named tensors",
+                            hint=CHECKPOINT_HINT)
     for key in ("model", "state_dict"):  # {'model': sd, 'optimizer': ...} style files
         if isinstance(state.get(key), dict):
             state = state[key]
     return {strip_prefixes(k): v for k, v in state.items() if isinstance(v, torch.Tensor)}
+
+
+CHECKPOINT_HINT = ("pass a complete .safetensors file, or a .pth saved with torch.save(model.state_dict()); "
+                   "a file cut short by an interrupted copy or download must be fetched again")
+
+
+def unreadable(path: Path, e: Exception) -> MiniMindError:
+    """One line for a file that torch or safetensors cannot read (their messages run to paragraphs)."""
+    import pickle
+
+    if isinstance(e, pickle.UnpicklingError):  # weights_only=True refused it, or it is no pickle at all
+        detail = str(e).rpartition("WeightsUnpickler error:")[2].strip().splitlines()
+        reason = f"not a plain PyTorch tensor file ({detail[0] if detail else 'unpickling failed'})"
+    else:
+        reason = next(iter(str(e).strip().splitlines()), type(e).__name__)
+    return MiniMindError(f"cannot read checkpoint {path}: {reason}", hint=CHECKPOINT_HINT)
 
 
 def strip_prefixes(key: str) -> str:
@@ -52,18 +70,28 @@ def strip_prefixes(key: str) -> str:
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The string metadata of a safetensors file ({} for other formats)."""
-    if Path(path).suffix != ".safetensors":
+    path = require_file(path, "checkpoint")
+    if path.suffix != ".safetensors":
         return {}
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        return f.metadata() or {}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except Exception as e:  # noqa: BLE001 - a truncated or foreign file
+        raise unreadable(path, e) from e
 
 
 def read_config(path: str | os.PathLike) -> MiniMindConfig | None:
     """The config stored in a safetensors file's metadata by `save_checkpoint`, if any."""
     meta = read_metadata(path)
-    return MiniMindConfig.from_dict(json.loads(meta["config"])) if "config" in meta else None
+    if "config" not in meta:
+        return None
+    try:
+        return MiniMindConfig.from_dict(json.loads(meta["config"]))
+    except (ValueError, TypeError, AttributeError) as e:  # edited by hand, or written by another program
+        raise MiniMindError(f"checkpoint {path}: its stored model config is invalid ({e})",
+                            hint="re-save the weights with minimind, or remove the 'config' metadata") from e
 
 
 def infer_config(state: dict[str, torch.Tensor], num_attention_heads: int = 8) -> dict:
@@ -134,14 +162,17 @@ def load_weights(model: nn.Module, path_or_state: str | os.PathLike | dict) -> N
 
 
 def load_model(path: str | os.PathLike, config: MiniMindConfig | None = None,
-               device: str | torch.device = "cpu") -> nn.Module:
-    """A MiniMindForCausalLM with the weights of `path`; the config comes from the file's
-    metadata, else from `config`, else is inferred from the tensor shapes."""
+               device: str | torch.device = "cpu", min_positions: int = 0) -> nn.Module:
+    """A MiniMindForCausalLM with the weights of `path`; the config comes from `config`, else from
+    the file's metadata, else is inferred from the tensor shapes. `min_positions` lengthens the
+    RoPE tables when the config's max_position_embeddings is shorter: they hold no weights."""
     from minimind_notes.model.model import MiniMindForCausalLM
 
     config = config or read_config(path)
     if config is None:
         config = MiniMindConfig(**infer_config(read_state_dict(path)))
+    if config.max_position_embeddings < min_positions:
+        config = config.replace(max_position_embeddings=min_positions)
     model = MiniMindForCausalLM(config)
     load_weights(model, path)
     return model.to(device)

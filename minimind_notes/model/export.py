@@ -52,6 +52,11 @@ def export_hf(model: nn.Module, out_dir: str | os.PathLike,
     if config.use_moe:
         raise MiniMindError("only dense models export to LlamaForCausalLM (this one is MoE)")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise MiniMindError(f"export target {out} is a file, not a folder",
+                            hint="pass a new folder name (export writes config.json and model.safetensors into it)")
+    if tokenizer_dir is not None and not (Path(tokenizer_dir) / "tokenizer.json").is_file():
+        raise MiniMindError(f"no tokenizer.json in {tokenizer_dir}", hint="pass the folder that holds tokenizer.json")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.json", json.dumps(llama_config(config), indent=2))
     save_checkpoint(model, out / "model.safetensors")

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.data.datasets import IGNORE, DPODataset, EpochSampler, SFTDataset, TokenWindows
+from minimind_notes.data.datasets import IGNORE, DPODataset, EpochSampler, SFTDataset, TokenWindows, read_rows
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.train.config import TrainConfig
 
@@ -284,15 +284,15 @@ class GRPOObjective(Objective):
     """Sample a group of answers per arithmetic prompt, reward the correct ones, and push up
     the answers that beat their group's average (no value model needed)."""
 
+    def data_notes(self) -> list[str]:
+        bad = self.bad_lines
+        return [f"skipped {len(bad)} bad line(s) (--skip-bad): {bad[0]}"] if bad else []
+
     def load_data(self) -> None:
-        from minimind_notes.data.jsonl import iter_jsonl
-
-        def rows(path: str) -> list[tuple[str, str]]:
-            return [(r["prompt"], str(r["answer"])) for _, r in iter_jsonl(path, self.cfg.skip_bad)
-                    if "prompt" in r and "answer" in r]
-
-        self.prompts = rows(self.cfg.data_path)
-        self.val_prompts = rows(self.cfg.val_path) if self.cfg.val_path else []
+        rows, self.bad_lines = read_rows(self.cfg.data_path, "prompt", self.cfg.skip_bad)
+        self.prompts = [prompt for _, prompt in rows]
+        self.val_prompts = [prompt for _, prompt in read_rows(self.cfg.val_path, "prompt", False)[0]
+                            ] if self.cfg.val_path else []
         self.sampler = EpochSampler(len(self.prompts), self.cfg.seed)
         self.generator = torch.Generator().manual_seed(self.cfg.seed + self.rank)
 
