@@ -72,7 +72,8 @@ class RunSummary:
 
 
 def model_config_for(cfg: TrainConfig, vocab_size: int, hidden: int | None = None, layers: int | None = None):  # noqa: ANN201
-    overrides: dict[str, Any] = {"vocab_size": vocab_size, "max_position_embeddings": max(4096, cfg.max_seq_len + 1)}  # a window is T+1 tokens
+    # a training window is T+1 tokens (inputs and the shifted labels)
+    overrides: dict[str, Any] = {"vocab_size": vocab_size, "max_position_embeddings": max(4096, cfg.max_seq_len + 1)}
     if hidden or cfg.hidden_size:
         overrides["hidden_size"] = hidden or cfg.hidden_size
         overrides["intermediate_size"] = None

@@ -103,7 +103,8 @@ def test_export_of_a_missing_file_and_into_a_file(ckpt, tmp_path):
 
 
 def test_weights_that_are_a_folder(tmp_path):
-    failed(cli("chat", "--prompt", "hi", "--weights", tmp_path), f"checkpoint {tmp_path} is a folder", "a file inside it")
+    failed(cli("chat", "--prompt", "hi", "--weights", tmp_path), f"checkpoint {tmp_path} is a folder",
+           "a file inside it")
 
 
 # -- 2. bytes that are not UTF-8 -------------------------------------------------------------------
@@ -177,7 +178,7 @@ def test_demo_new_tokens_beyond_the_window_is_a_usage_error():
 @pytest.mark.slow
 def test_pretrain_with_a_4096_window(tmp_path):
     out = cli("train", "pretrain", "--max-seq-len", 4096, "--max-steps", 1, "--batch-size", 1,
-              "--save-dir", tmp_path)
+              "--hidden-size", 64, "--num-hidden-layers", 1, "--save-dir", tmp_path)
     assert out.returncode == 0, out.stderr
 
 
@@ -369,4 +370,5 @@ def test_lora_file_without_adapters(ckpt):
 
 
 def test_path_from_a_step_that_does_not_exist():
-    failed(cli("path", "quick", "--from", "99", "--dry-run"), "--from 99 is out of range: the quick path has steps 1 to", code=2)
+    failed(cli("path", "quick", "--from", "99", "--dry-run"),
+           "--from 99 is out of range: the quick path has steps 1 to", code=2)
