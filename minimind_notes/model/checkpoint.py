@@ -8,6 +8,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -33,7 +34,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
             state = load_file(str(path))
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
+            state = torch_load(path, "checkpoint")
+    except MiniMindError:
+        raise
     except Exception as e:  # a corrupt or foreign file: say which and why, no traceback
         raise unreadable(path, e) from e
     if not isinstance(state, dict):
@@ -49,15 +52,29 @@ CHECKPOINT_HINT = ("pass a complete .safetensors file, or a .pth saved with torc
                    "a file cut short by an interrupted copy or download must be fetched again")
 
 
+def torch_load(path: Path, what: str, map_location: str | torch.device = "cpu") -> Any:
+    """torch.load with weights_only=True: tensors and plain data only, so no file loaded here can run code.
+    A file that holds other Python objects is refused in one message (never torch's advice to load it unsafely)."""
+    import pickle
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of foreign files
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "Weights only load failed" not in str(e):
+            raise
+        raise MiniMindError(
+            f"refused to load {what} {path}: it holds Python objects, not only tensors and numbers. A file made "
+            "to run code looks like this; nothing in it was run",
+            hint="delete it; files written by torch.save(model.state_dict()) or by minimind-notes never hold "
+                 "such objects") from None
+
+
 def unreadable(path: Path, e: Exception) -> MiniMindError:
     """One line for a file that torch or safetensors cannot read (their messages run to paragraphs)."""
-    import pickle
-
-    if isinstance(e, pickle.UnpicklingError):  # weights_only=True refused it, or it is no pickle at all
-        detail = str(e).rpartition("WeightsUnpickler error:")[2].strip().splitlines()
-        reason = f"not a plain PyTorch tensor file ({detail[0] if detail else 'unpickling failed'})"
-    else:
-        reason = next(iter(str(e).strip().splitlines()), type(e).__name__)
+    reason = next(iter(str(e).strip().splitlines()), type(e).__name__)
     return MiniMindError(f"cannot read checkpoint {path}: {reason}", hint=CHECKPOINT_HINT)
 
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import pickle
 import random
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import torch
 
 from minimind_notes.errors import MiniMindError, UsageError
 from minimind_notes.fileio import remove_stale_temps
+from minimind_notes.model.checkpoint import torch_load
 
 CHECKPOINTS = "checkpoints"
 KEEP = 2
@@ -127,16 +126,11 @@ def prune_states(run_dir: str | os.PathLike) -> None:
 
 
 def load_state(path: Path, device: torch.device) -> dict[str, Any]:
-    """One resume state; refuses anything but plain tensors and data, without running any of it."""
-    try:
-        with warnings.catch_warnings():  # torch warns about the pickle protocol of a foreign file
-            warnings.simplefilter("ignore")
-            return torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError:
-        raise MiniMindError(
-            f"refused to load {path}: it holds Python objects, not only tensors and numbers. A file made to run "
-            "code looks like this; nothing in it was run",
-            hint="delete it; a resume state written by minimind-notes never contains such objects") from None
+    """One resume state; anything but plain tensors and data is refused without running any of it."""
+    state = torch_load(path, "resume state", device)
+    if not isinstance(state, dict) or "step" not in state:
+        raise ValueError("not a resume state")
+    return state
 
 
 def load_latest(run_dir: str | os.PathLike, device: torch.device, echo: Any = print) -> tuple[dict[str, Any], Path]:

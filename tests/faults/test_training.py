@@ -22,7 +22,12 @@ import torch
 TINY = ["--hidden-size", "64", "--num-hidden-layers", "1", "--max-seq-len", "32", "--batch-size", "2",
         "--accumulation-steps", "2", "--log-every", "1", "--eval-every", "0", "--precision", "fp32",
         "--time-budget", "0"]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def env() -> dict[str, str]:
+    """The test's environment (its own MINIMIND_HOME and token cache), one thread for bit-exact curves."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
 
 # Runs the CLI with Objective.next_batch wrapped so that its Nth call (one per micro-batch) sends a real
 # signal to this very process: a deterministic place for an interruption, inside or between steps.
@@ -44,7 +49,7 @@ main()
 
 
 def minimind(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "minimind_notes", *args], cwd=cwd, env=ENV, text=True,
+    return subprocess.run([sys.executable, "-m", "minimind_notes", *args], cwd=cwd, env=env(), text=True,
                           capture_output=True, timeout=300, **kw)
 
 
@@ -66,7 +71,11 @@ def assert_clean_failure(result: subprocess.CompletedProcess, code: int) -> None
 def reference(tmp_path_factory) -> tuple[Path, list[tuple[int, float]]]:
     """An uninterrupted run of 16 steps: the curve every interrupted-and-resumed run must equal."""
     root = tmp_path_factory.mktemp("reference")
-    result = minimind(*train_cmd(root / "out", "--max-steps", "16", "--save-every", "5"), cwd=root)
+    with pytest.MonkeyPatch.context() as mp:  # set up before the per-test home: give it its own
+        mp.setenv("MINIMIND_HOME", str(root / "home"))
+        mp.setenv("MINIMIND_CACHE", str(root / "cache"))
+        mp.setenv("MINIMIND_PRECISION", "fp32")
+        result = minimind(*train_cmd(root / "out", "--max-steps", "16", "--save-every", "5"), cwd=root)
     assert result.returncode == 0, result.stderr
     return root / "out", losses(root / "out")
 
@@ -89,7 +98,7 @@ def test_a_signal_anywhere_saves_that_step_and_resume_gives_the_same_curve(tmp_p
     out = tmp_path / "out"
     args = train_cmd(out, "--max-steps", "16", "--save-every", "5")
     stopped = subprocess.run([sys.executable, "-c", SIGNAL_AT_BATCH, sig, str(batch_call), *args], cwd=tmp_path,
-                             env=ENV, text=True, capture_output=True, timeout=300)
+                             env=env(), text=True, capture_output=True, timeout=300)
     assert_clean_failure(stopped, code)
     step = (batch_call + 1) // 2  # the step in flight completes, then it saves
     assert f"stopped by {sig} at step {step}" in stopped.stderr and "--resume" in stopped.stderr
@@ -109,7 +118,7 @@ def test_sigterm_at_a_random_moment_and_kill_9_during_saves_lose_nothing(tmp_pat
     rng = random.Random(0)
     for round_, sig in enumerate([signal.SIGTERM, signal.SIGKILL, signal.SIGKILL]):
         cmd = args + (["--resume"] if round_ else [])
-        proc = subprocess.Popen(cmd, cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 text=True)
         target = 3 * (round_ + 1) + rng.randint(0, 1)
         deadline = time.monotonic() + 120
@@ -237,9 +246,39 @@ def test_a_full_disk_during_a_save_keeps_the_previous_checkpoint(tmp_path, earli
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
 
     result = subprocess.run([sys.executable, "-m", "minimind_notes", *train_cmd(out, "--max-steps", "18"),
-                             "--resume"], cwd=tmp_path, env=ENV, text=True, capture_output=True, timeout=300,
+                             "--resume"], cwd=tmp_path, env=env(), text=True, capture_output=True, timeout=300,
                             preexec_fn=small_disk)
     assert_clean_failure(result, 1)
     assert "cannot save the checkpoint of step 18" in result.stderr and "step 16" in result.stderr
     after = {p.name: p.read_bytes() for p in [out / "pretrain_64.safetensors", *states.iterdir()]}
     assert after == before
+
+
+@pytest.mark.slow
+def test_a_pickle_payload_in_any_file_the_project_loads_is_refused_and_nothing_runs(tmp_path, earlier_run):
+    """Weights (.pth) through chat, eval, export and --from-weight; a LoRA adapter; the token cache."""
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    evil = tmp_path / "evil.pth"
+    evil.write_bytes(pickle.dumps({"model.norm.weight": Payload()}))
+    good = str(earlier_run / "pretrain_64.safetensors")
+    for args in (["chat", "--weights", str(evil), "--prompt", "hi"], ["eval", "ppl", "--weights", str(evil)],
+                 ["export", str(evil), str(tmp_path / "hf")],
+                 ["train", "sft", *TINY, "--save-dir", str(tmp_path / "o"), "--max-steps", "1",
+                  "--from-weight", str(evil)],
+                 ["chat", "--weights", good, "--lora", str(evil), "--prompt", "hi"]):
+        result = minimind(*args, cwd=tmp_path)
+        assert_clean_failure(result, 1)
+        assert f"refused to load checkpoint {evil}" in result.stderr, (args, result.stderr)
+        assert "weights_only" not in result.stderr + result.stdout
+    # The token cache is raw uint16 ids, never unpickled: a payload there is caught by its digest and rebuilt.
+    assert minimind(*train_cmd(tmp_path / "first", "--max-steps", "1"), cwd=tmp_path).returncode == 0
+    for bin_file in Path(os.environ["MINIMIND_CACHE"]).glob("pretrain.*.bin"):
+        bin_file.write_bytes(pickle.dumps(Payload()).ljust(bin_file.stat().st_size, b"\0"))
+    rebuilt = minimind(*train_cmd(tmp_path / "fresh", "--max-steps", "1"), cwd=tmp_path)
+    assert rebuilt.returncode == 0 and "rebuilding it" in rebuilt.stderr, rebuilt.stderr
+    assert not marker.exists()
