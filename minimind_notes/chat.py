@@ -26,8 +26,7 @@ def resolve_weights(name: str, save_dir: str | Path = "out") -> Path:
         from minimind_notes.data.jsonl import require_file
 
         require_file(path, "checkpoint")  # raises: a folder, or no such file
-    found = sorted(p for ext in ("safetensors", "pth") for p in Path(save_dir).glob(f"{name}_*.{ext}")
-                   if not p.name.endswith(".resume.pt"))
+    found = sorted(p for ext in ("safetensors", "pth") for p in Path(save_dir).glob(f"{name}_*.{ext}"))
     if len(found) == 1:
         return found[0]
     if not found:

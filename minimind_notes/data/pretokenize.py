@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from minimind_notes.data.jsonl import DataError, iter_jsonl
+from minimind_notes.data.jsonl import DataError, iter_jsonl, read_text_utf8, require_file
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.fileio import atomic_path, atomic_write_text
 from minimind_notes.progress import home_dir, warn_once
@@ -50,23 +50,12 @@ def content_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_text_file(path: Path) -> str:
-    """A plain-text corpus; non-UTF-8 bytes are one message with the line."""
-    if not path.is_file():
-        raise DataError(f"data file not found: {path}")
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise DataError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x})",
-                        hint="convert the file to UTF-8 (e.g. iconv -f GBK -t UTF-8), or fix that line") from None
-
-
 def iter_documents(path: Path, skip_bad: bool = False, bad: list[str] | None = None) -> Iterator[str]:
     """Texts of a pretraining file: JSONL rows with "text", or a plain-text file (one document)."""
     if path.suffix != ".jsonl":
-        yield read_text_file(path)
+        text = read_text_utf8(path)
+        if text.strip():  # an empty file is no document (not a lone bos/eos pair)
+            yield text
         return
     for lineno, row in iter_jsonl(path, skip_bad, bad):
         text = row.get("text")
@@ -116,9 +105,7 @@ class PackedTokens:
 def prepare(source: str | os.PathLike, tokenizer: MiniMindTokenizer, out_dir: Path | None = None,
             skip_bad: bool = False, batch_docs: int = 512) -> PackedTokens:
     """Tokenize `source` into a packed uint16 memmap (cached)."""
-    source = Path(source)
-    if not source.is_file():
-        raise DataError(f"data file not found: {source}")
+    source = require_file(source)
     if tokenizer.vocab_size > 65535:
         raise DataError(f"vocab of {tokenizer.vocab_size} does not fit in uint16")
     stat = source.stat()
@@ -153,7 +140,7 @@ def prepare(source: str | os.PathLike, tokenizer: MiniMindTokenizer, out_dir: Pa
                 n_tokens += write_packed(out, pending.result(), tokenizer)
         if n_tokens == 0:
             bin_path.unlink(missing_ok=True)
-            raise DataError(f"{source}: no documents to train on (empty dataset)")
+            raise DataError(f"{source}: no text in it (empty dataset)", hint="pass a file with text in it")
         meta = {**wanted, "tokens": n_tokens, "documents": n_docs, "skipped_lines": len(bad),
                 "vocab_size": tokenizer.vocab_size, "seconds": round(time.perf_counter() - start, 3),
                 "digest": content_digest(bin_path)}
