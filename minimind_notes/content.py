@@ -1,4 +1,5 @@
-"""Where the curriculum (curriculum.yaml, modules/) and the embedded data (data/) live.
+"""Where things live: the curriculum (curriculum.yaml, modules/), the embedded data (data/), and the
+learner's home (MINIMIND_HOME, default ~/.minimind: progress and the token cache).
 
 From a clone (`pip install -e .`) they are the repository's own folders; from a wheel they
 are packaged under `minimind_notes/_content/`. MINIMIND_CONTENT overrides both.
@@ -42,3 +43,7 @@ def data_dir() -> Path:
 
 def modules_dir() -> Path:
     return content_root() / "modules"
+
+
+def home_dir() -> Path:
+    return Path(os.environ.get("MINIMIND_HOME") or Path.home() / ".minimind")

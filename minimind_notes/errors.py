@@ -1,7 +1,8 @@
-"""One exception type for everything a user can get wrong.
+"""One exception type for everything a user can get wrong, and one warning.
 
 The CLI catches `MiniMindError` and prints its message and hint without a
-traceback; library callers get an ordinary exception they can catch.
+traceback; library callers get an ordinary exception they can catch. `warn_once`
+tells what goes on without stopping anything (a cache rebuilt, a file that cannot be written).
 """
 
 from __future__ import annotations
@@ -32,3 +33,16 @@ class RunExists(UsageError):
     Its own exit code lets `minimind path` keep an earlier walk's run and go on."""
 
     exit_code = 3
+
+
+_warned: set[str] = set()
+
+
+def warn_once(message: str) -> None:
+    """A warning on stderr, printed once per process however often it recurs."""
+    if message in _warned:
+        return
+    _warned.add(message)
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(f"[yellow]Warning:[/] {message}", soft_wrap=True, markup=True)

@@ -1,11 +1,14 @@
-"""Evaluation: held-out perplexity and bits per byte, and multiple-choice accuracy by
-option likelihood (C-Eval / MMLU rows: question, A-D, answer)."""
+"""Evaluation, for trainers, experiments and the CLI alike: held-out loss, perplexity and bits per
+byte; multiple-choice accuracy by option likelihood (C-Eval / MMLU rows: question, A-D, answer);
+DPO's preference accuracy; the arithmetic reward and the accuracy of sampled or greedy replies."""
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minimind_notes.data.datasets import IGNORE, DPODataset
 from minimind_notes.data.jsonl import DataError, iter_jsonl, read_text_utf8, require_file
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 
@@ -27,7 +31,6 @@ def perplexity(model: nn.Module, tok: MiniMindTokenizer, path: str | os.PathLike
 
     from minimind_notes.data.datasets import TokenWindows
     from minimind_notes.data.pretokenize import prepare
-    from minimind_notes.train.objectives import lm_metrics
 
     with tempfile.TemporaryDirectory() as tmp:
         tokens = prepare(path, tok, out_dir=Path(tmp)).tokens
@@ -118,3 +121,91 @@ def multiple_choice(model: nn.Module, tok: MiniMindTokenizer, questions: list[MC
             wrong.append((q, predicted))
     correct = sum(c for c, _ in tally.values())
     return MCResult(correct / len(questions), {s: (c, n) for s, (c, n) in sorted(tally.items())}, wrong)
+
+
+@torch.no_grad()
+def lm_metrics(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor, tok: MiniMindTokenizer,
+               batch_size: int, device: torch.device) -> dict[str, float]:
+    """Summed next-token NLL over label tokens -> mean loss, perplexity, bits per byte."""
+    was_training = model.training
+    model.eval()
+    nll, n_tokens, n_bytes = 0.0, 0, 0
+    token_bytes = torch.tensor(tok.token_bytes)
+    for i in range(0, len(ids), batch_size):
+        x, y = ids[i:i + batch_size].to(device), labels[i:i + batch_size].to(device)
+        logits = model(x).logits[:, :-1].float()
+        target = y[:, 1:]
+        mask = target != IGNORE
+        nll += float(F.cross_entropy(logits[mask], target[mask], reduction="sum"))
+        n_tokens += int(mask.sum())
+        n_bytes += int(token_bytes[target[mask].cpu()].sum())
+    model.train(was_training)
+    loss = nll / max(n_tokens, 1)
+    return {"val_loss": loss, "val_ppl": math.exp(min(loss, 50)),
+            "val_bpb": nll / math.log(2) / max(n_bytes, 1)}
+
+
+def sequence_logps(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean log-probability of each row's label tokens (the assistant reply): (B,)."""
+    logits = model(ids).logits[:, :-1].float()
+    target = labels[:, 1:]
+    mask = target != IGNORE
+    logp = torch.gather(logits.log_softmax(-1), 2, target.clamp(min=0)[..., None]).squeeze(-1)
+    return (logp * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+
+
+@torch.no_grad()
+def pair_logps(model: nn.Module, data: DPODataset, batch_size: int = 32) -> torch.Tensor:
+    """Mean log-prob per reply token of every pair's chosen and rejected reply: (N, 2)."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in range(0, len(data), batch_size):
+        idx = list(range(start, min(len(data), start + batch_size)))
+        ids, labels = (t.to(device) for t in data.batch(idx))  # (2b, T): the chosen rows, then the rejected
+        lp = sequence_logps(model, ids, labels)
+        out.append(torch.stack([lp[:len(idx)], lp[len(idx):]], dim=1))
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def reward_accuracy(margin: torch.Tensor) -> float:
+    """Share of pairs whose implicit reward ranks chosen above rejected; an exact tie (policy ==
+    reference) counts half, as a coin flip would."""
+    return float(((margin > 0).float() + 0.5 * (margin == 0).float()).mean())
+
+
+def reward(reply: str, answer: str) -> float:
+    """1 if the last number in the reply is the answer, else 0: replies state the result last
+    ("3 plus 3 is 6.", "9 × 5 = 45.", "The answer is 4.")."""
+    numbers = re.findall(r"-?\d+", reply)
+    return float(bool(numbers) and numbers[-1] == answer)
+
+
+@torch.no_grad()
+def arithmetic_accuracy(model: nn.Module, tok: MiniMindTokenizer, prompts: list[tuple[str, str]],
+                        device: torch.device, max_new_tokens: int = 16, batch_size: int = 64,
+                        temperature: float = 0.0, samples: int = 1, seed: int = 0) -> float:
+    """Share of replies to (prompt, answer) rows that the reward counts as right: the greedy reply
+    (temperature 0), or `samples` replies per prompt drawn at `temperature` from a seeded generator.
+    Prompts run in left-padded batches (the same tokens as one at a time, tests/test_alignment_lab.py)."""
+    from minimind_notes.model.generation import SamplingConfig, generate, left_pad
+
+    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_p=1.0,
+                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    generator = torch.Generator(device=device).manual_seed(seed) if temperature > 0 else None
+    prompts = [row for row in prompts for _ in range(samples if temperature > 0 else 1)]
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for start in range(0, len(prompts), batch_size):
+        rows = prompts[start:start + batch_size]
+        ids, mask = left_pad([tok.user_prompt_ids(p) for p, _ in rows], tok.pad_token_id)
+        out = generate(model, ids.to(device), attention_mask=mask.to(device), cfg=cfg,
+                       generator=generator)[:, ids.shape[1]:]
+        for new, (_, answer) in zip(out.tolist(), rows, strict=True):
+            new = new[:new.index(tok.eos_token_id)] if tok.eos_token_id in new else new
+            correct += int(reward(tok.decode(new, skip_special_tokens=True), answer))
+    model.train(was_training)
+    return correct / max(len(prompts), 1)

@@ -7,14 +7,14 @@ import random
 import pytest
 import torch
 
-from minimind_notes.curriculum import alignment_lab as al
+from minimind_notes.data import phrasing
 from minimind_notes.data.jsonl import read_jsonl, write_jsonl
-from minimind_notes.data.sample import arithmetic
 from minimind_notes.data.tokenizer import MiniMindTokenizer
+from minimind_notes.evaluate import arithmetic_accuracy, reward
+from minimind_notes.lab import alignment as al
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM
 from minimind_notes.train.config import TrainConfig
 from minimind_notes.train.loop import Trainer
-from minimind_notes.train.objectives import arithmetic_accuracy, reward
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +133,6 @@ def test_grpo_samples_on_cuda_and_resumes(tmp_path):
 
 def test_addition_phrasings_are_the_embedded_templates():
     rng = random.Random(0)
-    s = arithmetic.Sum(3, "+", 4)
-    drawn = {arithmetic.question(s, False, rng) for _ in range(200)}
+    s = phrasing.Sum(3, "+", 4)
+    drawn = {phrasing.question(s, False, rng) for _ in range(200)}
     assert drawn == set(al.phrasings(s))

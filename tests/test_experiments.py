@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from minimind_notes.curriculum.experiment import run_experiment
 from minimind_notes.curriculum.schema import load_curriculum
+from minimind_notes.lab.experiment import run_experiment
 
 CURRICULUM = load_curriculum()
 CASES = [pytest.param(m, e, id=f"{m.id}-{e.id}") for m in CURRICULUM.modules for e in m.experiments]

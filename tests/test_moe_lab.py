@@ -4,8 +4,8 @@ import math
 
 import torch
 
-from minimind_notes.curriculum.lab import ByteBatches
-from minimind_notes.curriculum.moe_lab import (
+from minimind_notes.lab.byte_lm import ByteBatches
+from minimind_notes.lab.moe import (
     active_parameters,
     byte_config,
     load_stats,

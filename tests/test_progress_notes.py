@@ -7,9 +7,9 @@ from typer.testing import CliRunner
 
 from minimind_notes.cli.app import app
 from minimind_notes.curriculum.checklist import checklist, module_done
+from minimind_notes.curriculum.notes import append_log, check_notes, init_notes
+from minimind_notes.curriculum.progress import Progress
 from minimind_notes.curriculum.schema import load_curriculum
-from minimind_notes.notes import append_log, check_notes, init_notes
-from minimind_notes.progress import Progress
 
 runner = CliRunner()
 CURRICULUM = load_curriculum()

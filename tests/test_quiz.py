@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 
 from minimind_notes.cli.app import app
 from minimind_notes.content import content_root
+from minimind_notes.curriculum.progress import Progress
 from minimind_notes.curriculum.quiz import QuizError, load_quiz, parse_answer
 from minimind_notes.curriculum.quiz_facts import evaluate
 from minimind_notes.curriculum.schema import load_curriculum
-from minimind_notes.progress import Progress
 
 runner = CliRunner()
 CURRICULUM = load_curriculum()

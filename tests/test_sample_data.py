@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from minimind_notes.data.sample import build_sample
-from minimind_notes.data.sample.build import VAL_ROWS
-from minimind_notes.data.sample.world import build_world
+from tools.corpus import build_sample
+from tools.corpus.build import VAL_ROWS
+from tools.corpus.world import build_world
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SPLIT = ("pretrain", "sft", "dpo", "lora_identity", "rl_arithmetic")

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from minimind_notes.curriculum.variants import VariantConfig, VariantLM
+from minimind_notes.lab.variants import VariantConfig, VariantLM
 from minimind_notes.model import MiniMindForCausalLM
 
 

@@ -136,21 +136,6 @@ def _targets(name: str | None, files: list[str], source: str | None, url: str | 
     return [resolve_file(f, source, repo, url) for f in files]
 
 
-@data_app.command("build-sample")
-def data_build_sample_cmd(
-    out: Path = typer.Option(None, "--out", help="Folder to write into (default: the package's data/)."),
-    seed: int = typer.Option(1234, "--seed"),
-) -> None:
-    """Regenerate the embedded bilingual corpus (deterministic: the same seed, the same bytes)."""
-    from minimind_notes.content import data_dir
-    from minimind_notes.data.sample.build import build_sample
-
-    target = out or data_dir()
-    counts = build_sample(target, seed)
-    for name, n in counts.items():
-        console.print(f"{target / name}: {n:,} rows")
-
-
 @data_app.command("prepare")
 def data_prepare_cmd(
     data: Path = typer.Argument(None, help="Pretraining JSONL ({\"text\"} rows) or plain text "

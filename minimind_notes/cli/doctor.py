@@ -31,10 +31,10 @@ def doctor(
     import torch
     from rich.table import Table
 
-    from minimind_notes.content import content_root
+    from minimind_notes.content import content_root, home_dir
+    from minimind_notes.curriculum.progress import Progress
     from minimind_notes.device import PRECISION_ENV, autocast_dtype, cpu_has_fast_bf16, pick_device, precision_name
     from minimind_notes.errors import UsageError
-    from minimind_notes.progress import Progress, home_dir
 
     rows: list[tuple[str, str, str]] = []  # (what, value, status/fix)
     ok = "[green]ok[/]"

@@ -49,9 +49,9 @@ def t(key: str, lang: str, **values: object) -> str:
 
 
 def _setup(lang: str | None):  # noqa: ANN202
+    from minimind_notes.curriculum.progress import Progress
     from minimind_notes.curriculum.schema import load_curriculum
     from minimind_notes.i18n import resolve_lang
-    from minimind_notes.progress import Progress
 
     lang = resolve_lang(lang)
     return load_curriculum(), Progress.shared(), lang  # it warns itself about a broken file
@@ -95,9 +95,9 @@ def run_and_report(curriculum, progress, module, experiment, lang: str, quick: b
     """Run one experiment, print its findings (or JSON), record it; True if every check held."""
     import json
 
-    from minimind_notes.curriculum.experiment import run_experiment
-    from minimind_notes.curriculum.report import print_result
     from minimind_notes.i18n import pick
+    from minimind_notes.lab.experiment import run_experiment
+    from minimind_notes.lab.report import print_result
 
     if not as_json:
         title = pick(experiment.title, lang)
@@ -134,9 +134,9 @@ def run(
     lang: str | None = LANG_OPTION,
 ) -> None:
     """Run an experiment: it measures, plots, and checks its findings against the numbers."""
-    from minimind_notes.curriculum.experiment import experiment_precision
     from minimind_notes.curriculum.resolve import find_experiment, find_module
     from minimind_notes.errors import UsageError
+    from minimind_notes.lab.experiment import experiment_precision
 
     curriculum, progress, lang = _setup(lang)
     precision = experiment_precision(precision)  # a bad value stops here, before anything runs

@@ -20,8 +20,8 @@ DIR_ARG = typer.Argument(Path("."), help="Your learning folder; the notes live i
 @notes_app.command("init")
 def init(folder: Path = DIR_ARG, lang: str | None = LANG_OPTION) -> None:
     """Write learning_log.md and knowledge_base.md templates; existing files are kept."""
+    from minimind_notes.curriculum.notes import init_notes
     from minimind_notes.i18n import resolve_lang
-    from minimind_notes.notes import init_notes
 
     for path, written in init_notes(folder, resolve_lang(lang)):
         console.print(f"[green]wrote[/] {path}" if written else f"[yellow]kept[/] {path} (already exists)")
@@ -34,8 +34,8 @@ def log(
     lang: str | None = LANG_OPTION,
 ) -> None:
     """Add a line to today's entry of docs/learning_log.md."""
+    from minimind_notes.curriculum.notes import LOG, append_log
     from minimind_notes.i18n import resolve_lang
-    from minimind_notes.notes import LOG, append_log
 
     path = folder / "docs" / LOG
     where = append_log(path, text, resolve_lang(lang))
@@ -45,7 +45,7 @@ def log(
 @notes_app.command("check")
 def check(folder: Path = DIR_ARG) -> None:
     """Validate the notes: dates valid and newest first, topics and Q numbers consecutive."""
-    from minimind_notes.notes import check_notes
+    from minimind_notes.curriculum.notes import check_notes
 
     problems = check_notes(folder)
     for p in problems:

@@ -127,8 +127,8 @@ def reset(
     lang: str | None = LANG_OPTION,
 ) -> None:
     """Start your progress over (the old file is kept as a backup)."""
+    from minimind_notes.curriculum.progress import Progress
     from minimind_notes.i18n import resolve_lang
-    from minimind_notes.progress import Progress
 
     lang = resolve_lang(lang)
     if not yes and not typer.confirm(t("reset_q", lang), default=False):

@@ -108,7 +108,7 @@ def record_run(cfg, summary) -> None:  # noqa: ANN001
     from pathlib import Path
 
     from minimind_notes.content import data_dir
-    from minimind_notes.progress import Progress
+    from minimind_notes.curriculum.progress import Progress
 
     if int(os.environ.get("RANK", "0")) != 0:
         return

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from minimind_notes.curriculum.progress import Progress
 from minimind_notes.curriculum.quiz import PASS_SHARE
 from minimind_notes.curriculum.schema import ChecklistItem, Curriculum, LearningPath, Module
-from minimind_notes.progress import Progress
 
 
 @dataclass

@@ -22,10 +22,11 @@ from typing import BinaryIO
 
 import numpy as np
 
+from minimind_notes.content import home_dir
 from minimind_notes.data.jsonl import DataError, iter_jsonl, read_text_utf8, require_file
 from minimind_notes.data.tokenizer import MiniMindTokenizer
+from minimind_notes.errors import warn_once
 from minimind_notes.fileio import atomic_path, atomic_write_text
-from minimind_notes.progress import home_dir, warn_once
 
 
 def cache_dir() -> Path:

@@ -147,6 +147,11 @@ class MiniMindTokenizer:
         ids = [i for role, content in chat_turns(messages) for i in self.message_ids(role, content)]
         return ids + self.generation_prompt_ids if add_generation_prompt else ids
 
+    def user_prompt_ids(self, prompt: str) -> list[int]:
+        """One user turn in the chat template, ending where the assistant's reply begins."""
+        return self.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                        tokenize=True)
+
     def message_ids(self, role: str, content: str) -> list[int]:
         """<|im_start|>role\\ncontent<|im_end|>\\n with the two markers as special ids, the rest as text."""
         return [self.bos_token_id, *self.encode_plain(f"{role}\n{content}"), self.eos_token_id, *self.newline_ids]

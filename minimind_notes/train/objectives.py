@@ -12,8 +12,6 @@ which batches to draw, what the loss is, what to evaluate and which weights to s
 from __future__ import annotations
 
 import copy
-import math
-import re
 from typing import Any
 
 import torch
@@ -22,6 +20,14 @@ from torch import nn
 
 from minimind_notes.data.datasets import IGNORE, DPODataset, EpochSampler, SFTDataset, TokenWindows, read_rows
 from minimind_notes.data.tokenizer import MiniMindTokenizer
+from minimind_notes.evaluate import (
+    arithmetic_accuracy,
+    lm_metrics,
+    pair_logps,
+    reward,
+    reward_accuracy,
+    sequence_logps,
+)
 from minimind_notes.train.config import TrainConfig
 
 Batch = Any
@@ -110,28 +116,6 @@ class Objective:
         return max(self.cfg.batch_size, EVAL_BATCH_SIZE)
 
 
-@torch.no_grad()
-def lm_metrics(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor, tok: MiniMindTokenizer,
-               batch_size: int, device: torch.device) -> dict[str, float]:
-    """Summed next-token NLL over label tokens -> mean loss, perplexity, bits per byte."""
-    was_training = model.training
-    model.eval()
-    nll, n_tokens, n_bytes = 0.0, 0, 0
-    token_bytes = torch.tensor(tok.token_bytes)
-    for i in range(0, len(ids), batch_size):
-        x, y = ids[i:i + batch_size].to(device), labels[i:i + batch_size].to(device)
-        logits = model(x).logits[:, :-1].float()
-        target = y[:, 1:]
-        mask = target != IGNORE
-        nll += float(F.cross_entropy(logits[mask], target[mask], reduction="sum"))
-        n_tokens += int(mask.sum())
-        n_bytes += int(token_bytes[target[mask].cpu()].sum())
-    model.train(was_training)
-    loss = nll / max(n_tokens, 1)
-    return {"val_loss": loss, "val_ppl": math.exp(min(loss, 50)),
-            "val_bpb": nll / math.log(2) / max(n_bytes, 1)}
-
-
 class SFTObjective(Objective):
     def data_notes(self) -> list[str]:
         notes = [f"skipped {len(self.data.bad_lines)} bad line(s) (--skip-bad): {self.data.bad_lines[0]}"
@@ -180,31 +164,6 @@ class LoRAObjective(SFTObjective):
         return {"lora_rank": str(self.cfg.lora_rank), "lora_alpha": str(self.cfg.lora_alpha)}
 
 
-def sequence_logps(model: nn.Module, ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean log-probability of each row's label tokens (the assistant reply): (B,)."""
-    logits = model(ids).logits[:, :-1].float()
-    target = labels[:, 1:]
-    mask = target != IGNORE
-    logp = torch.gather(logits.log_softmax(-1), 2, target.clamp(min=0)[..., None]).squeeze(-1)
-    return (logp * mask).sum(-1) / mask.sum(-1).clamp(min=1)
-
-
-@torch.no_grad()
-def pair_logps(model: nn.Module, data: DPODataset, batch_size: int = 32) -> torch.Tensor:
-    """Mean log-prob per reply token of every pair's chosen and rejected reply: (N, 2)."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out = []
-    for start in range(0, len(data), batch_size):
-        idx = list(range(start, min(len(data), start + batch_size)))
-        ids, labels = (t.to(device) for t in data.batch(idx))  # (2b, T): the chosen rows, then the rejected
-        lp = sequence_logps(model, ids, labels)
-        out.append(torch.stack([lp[:len(idx)], lp[len(idx):]], dim=1))
-    model.train(was_training)
-    return torch.cat(out)
-
-
 class DPOObjective(Objective):
     data_notes = SFTObjective.data_notes
 
@@ -247,12 +206,6 @@ class DPOObjective(Objective):
         return {"val_reward_acc": reward_accuracy(margin),
                 "val_rank_acc": float((lp[:, 0] > lp[:, 1]).float().mean()),
                 "val_reward_margin": float(margin.mean()) * self.cfg.dpo_beta}
-
-
-def reward_accuracy(margin: torch.Tensor) -> float:
-    """Share of pairs whose implicit reward ranks chosen above rejected; an exact tie (policy ==
-    reference) counts half, as a coin flip would."""
-    return float(((margin > 0).float() + 0.5 * (margin == 0).float()).mean())
 
 
 class DistillObjective(SFTObjective):
@@ -326,7 +279,7 @@ class GRPOObjective(Objective):
         was_training = model.training
         model.eval()
         for prompt, answer in batch:
-            p_ids = torch.tensor([user_prompt_ids(self.tok, prompt)] * g, device=self.device)
+            p_ids = torch.tensor([self.tok.user_prompt_ids(prompt)] * g, device=self.device)
             out = generate(model, p_ids, cfg=sampling, generator=self.generator)
             for row in out:
                 completion = row[p_ids.shape[1]:].tolist()
@@ -375,46 +328,6 @@ def token_logps(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
     """log p(ids[t+1] | ids[:t+1]) for every position: (B, T-1)."""
     logits = model(ids).logits[:, :-1].float()
     return torch.gather(logits.log_softmax(-1), 2, ids[:, 1:, None]).squeeze(-1)
-
-
-def user_prompt_ids(tok: MiniMindTokenizer, prompt: str) -> list[int]:
-    """One user turn in the chat template, ending where the assistant's reply begins."""
-    return tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True)
-
-
-def reward(reply: str, answer: str) -> float:
-    """1 if the last number in the reply is the answer, else 0: replies state the result last
-    ("3 plus 3 is 6.", "9 × 5 = 45.", "The answer is 4.")."""
-    numbers = re.findall(r"-?\d+", reply)
-    return float(bool(numbers) and numbers[-1] == answer)
-
-
-@torch.no_grad()
-def arithmetic_accuracy(model: nn.Module, tok: MiniMindTokenizer, prompts: list[tuple[str, str]],
-                        device: torch.device, max_new_tokens: int = 16, batch_size: int = 64,
-                        temperature: float = 0.0, samples: int = 1, seed: int = 0) -> float:
-    """Share of replies to (prompt, answer) rows that the reward counts as right: the greedy reply
-    (temperature 0), or `samples` replies per prompt drawn at `temperature` from a seeded generator.
-    Prompts run in left-padded batches (the same tokens as one at a time, tests/test_alignment_lab.py)."""
-    from minimind_notes.model.generation import SamplingConfig, generate, left_pad
-
-    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_p=1.0,
-                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    generator = torch.Generator(device=device).manual_seed(seed) if temperature > 0 else None
-    prompts = [row for row in prompts for _ in range(samples if temperature > 0 else 1)]
-    was_training = model.training
-    model.eval()
-    correct = 0
-    for start in range(0, len(prompts), batch_size):
-        rows = prompts[start:start + batch_size]
-        ids, mask = left_pad([user_prompt_ids(tok, p) for p, _ in rows], tok.pad_token_id)
-        out = generate(model, ids.to(device), attention_mask=mask.to(device), cfg=cfg,
-                       generator=generator)[:, ids.shape[1]:]
-        for new, (_, answer) in zip(out.tolist(), rows, strict=True):
-            new = new[:new.index(tok.eos_token_id)] if tok.eos_token_id in new else new
-            correct += int(reward(tok.decode(new, skip_special_tokens=True), answer))
-    model.train(was_training)
-    return correct / max(len(prompts), 1)
 
 
 OBJECTIVES = {"pretrain": Objective, "sft": SFTObjective, "lora": LoRAObjective, "dpo": DPOObjective,

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from minimind_notes.curriculum.progress import Progress
 from minimind_notes.curriculum.quiz import load_quiz
 from minimind_notes.curriculum.schema import load_curriculum
-from minimind_notes.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ def quiz_answers(module: str) -> str:
 
 WRITER = textwrap.dedent("""\
     import sys
-    from minimind_notes.progress import Progress
+    from minimind_notes.curriculum.progress import Progress
     who, n = sys.argv[1], int(sys.argv[2])
     p = Progress()  # loaded once at the start, as a long experiment would
     for i in range(n):
@@ -120,7 +120,7 @@ def test_failed_writes_warn_once_and_keep_the_result_in_memory(tmp_path, monkeyp
     def refuse(path, text):  # what a read-only folder does to a non-root user
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("minimind_notes.progress.atomic_write_text", refuse)
+    monkeypatch.setattr("minimind_notes.curriculum.progress.atomic_write_text", refuse)
     p = Progress(tmp_path / "p.json")
     p.record_experiment("normalization", "exp1", passed=True, quick=True, seconds=1, checks=3)
     p.record_training("pretrain", {"val_ppl": 4.2}, "data.jsonl", own_data=False)
@@ -220,7 +220,8 @@ def notes_folder(tmp_path: Path, text: str | bytes, name: str = "learning_log.md
 
 def log_today(tmp_path: Path, text: str, *extra: str, date: str = "2026-11-29") -> subprocess.CompletedProcess:
     # "today" is pinned to the date the test expects
-    code = ("import sys, datetime as d; from minimind_notes.notes import append_log; from pathlib import Path; "
+    code = ("import sys, datetime as d; from minimind_notes.curriculum.notes import append_log; "
+            "from pathlib import Path; "
             f"print(append_log(Path(sys.argv[1]), sys.argv[2], today=d.date.fromisoformat({date!r})))")
     return subprocess.run([sys.executable, "-c", code, str(tmp_path / "docs" / "learning_log.md"), text, *extra],
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import ExperimentContext, main
 from minimind_notes.model import RMSNorm
 
 LAYERS, WIDTH, BATCH = 10, 512, 100

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.measure import interleaved_times, median_ratio, recorded_ops
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.measure import interleaved_times, median_ratio, recorded_ops
 from minimind_notes.model import RMSNorm
 
 DIM = 512

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.lab import ByteBatches, corpus_text, eval_loss, train_lm
-from minimind_notes.curriculum.variants import VariantConfig, VariantLM
+from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.variants import VariantConfig, VariantLM
 
 SETUPS = {"Pre-LN": dict(norm="rms", norm_position="pre"),
           "Post-LN": dict(norm="rms", norm_position="post"),

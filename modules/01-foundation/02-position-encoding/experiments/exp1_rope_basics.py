@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import ExperimentContext, main
 from minimind_notes.model import Attention, MiniMindConfig, apply_rotary_pos_emb, precompute_freqs_cis
 
 HIDDEN, HEADS, KV_HEADS, TOKENS = 64, 4, 2, 16  # a small attention layer: head_dim 16

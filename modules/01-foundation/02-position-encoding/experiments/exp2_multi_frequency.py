@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import ExperimentContext, main
 from minimind_notes.model import precompute_freqs_cis, preset
 from minimind_notes.model.rope import rope_frequencies, yarn_scale
 

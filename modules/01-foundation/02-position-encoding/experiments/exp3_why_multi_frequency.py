@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import ExperimentContext, main
 from minimind_notes.model.rope import rope_frequencies
 
 HEAD_DIM, THETA = 64, 1e6  # MiniMind2

@@ -25,9 +25,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.lab import ByteBatches, corpus_text, eval_loss, train_lm
-from minimind_notes.curriculum.variants import VariantConfig, VariantLM
+from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.variants import VariantConfig, VariantLM
 
 TRAIN_LEN = 64
 FACTORS = [1, 2, 4]  # evaluation lengths as multiples of TRAIN_LEN

@@ -18,7 +18,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import ExperimentContext, main
 from minimind_notes.model import explicit_attention
 from minimind_notes.model.attention import causal_mask
 

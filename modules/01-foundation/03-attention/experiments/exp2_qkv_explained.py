@@ -23,7 +23,7 @@ import math
 
 import torch
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import ExperimentContext, main
 
 DIMS = [16, 64, 256, 1024]
 KEYS = 64  # keys per query: a uniform softmax over them has entropy ln 64 = 4.16 nats

@@ -22,8 +22,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.lab import ByteBatches, corpus_text, eval_loss, train_lm
+from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm
+from minimind_notes.lab.experiment import ExperimentContext, main
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM, preset
 
 SEQ = 64  # training and evaluation window (bytes)

@@ -20,9 +20,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.lab import ByteBatches, corpus_text, eval_loss, train_lm, unigram_entropy
-from minimind_notes.curriculum.variants import ClassicFFN, VariantConfig, VariantLM
+from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm, unigram_entropy
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.variants import ClassicFFN, VariantConfig, VariantLM
 from minimind_notes.model import FeedForward, MiniMindConfig, MiniMindForCausalLM, preset
 from minimind_notes.model.config import default_intermediate_size
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import ExperimentContext, main
 from minimind_notes.model import Attention, FeedForward, MiniMindConfig, RMSNorm, precompute_freqs_cis
 
 VOCAB, SEQ, SHIFT = 32, 24, 3  # token ids 0..31, sequences of 24, copy from 3 positions back

@@ -17,9 +17,9 @@ import math
 
 import torch
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.lab import ByteBatches, corpus_text, eval_loss, train_lm, unigram_entropy
-from minimind_notes.curriculum.variants import VariantConfig, VariantLM
+from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm, unigram_entropy
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.variants import VariantConfig, VariantLM
 
 DEPTHS = [4, 8, 16, 32]
 SEQ, BATCH, LR = 64, 16, 3e-3

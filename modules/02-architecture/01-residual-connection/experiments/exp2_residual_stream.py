@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import torch
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.lab import ByteBatches, corpus_text, eval_loss, train_lm
-from minimind_notes.curriculum.variants import VariantConfig, VariantLM
+from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.variants import VariantConfig, VariantLM
 
 LAYERS, SEQ, BATCH, LR = 6, 64, 16, 3e-3
 

@@ -16,7 +16,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import ExperimentContext, main
 from minimind_notes.model import MiniMindForCausalLM, preset
 from minimind_notes.model.attention import causal_mask, repeat_kv
 from minimind_notes.model.block import MiniMindBlock

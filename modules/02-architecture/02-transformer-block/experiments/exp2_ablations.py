@@ -18,9 +18,9 @@ import math
 
 import torch
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.lab import ByteBatches, corpus_text, eval_loss, train_lm
-from minimind_notes.curriculum.variants import VariantConfig, VariantLM
+from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.variants import VariantConfig, VariantLM
 
 SEQ, BATCH, LR = 64, 16, 3e-3
 BASE = dict(hidden_size=64, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2)

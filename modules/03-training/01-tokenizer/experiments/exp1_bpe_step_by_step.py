@@ -20,11 +20,11 @@ import time
 from collections import Counter
 from itertools import pairwise
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.lab import corpus_text
 from minimind_notes.data.bpe_scratch import SYMBOL_TO_BYTE, BPEModel, merge_pair, pretokenize, to_symbols, train_bpe
 from minimind_notes.data.chat import apply_chat_template
 from minimind_notes.data.tokenizer import SPECIAL_TOKENS, MiniMindTokenizer, train_hf_bpe
+from minimind_notes.lab.byte_lm import corpus_text
+from minimind_notes.lab.experiment import ExperimentContext, main
 
 SAMPLES = ["On Monday evening, Lucy walked to the market.", "星期四的下午,亨利走路去磨坊。"]
 EMOJI = ["🙂", "🍎", "🎉"]

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 
 from minimind_notes.content import data_dir
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.lab import corpus_text
 from minimind_notes.data.bpe_scratch import pretokenize
 from minimind_notes.data.pretokenize import iter_documents
 from minimind_notes.data.tokenizer import SPECIAL_TOKENS, MiniMindTokenizer, train_hf_bpe
+from minimind_notes.lab.byte_lm import corpus_text
+from minimind_notes.lab.experiment import ExperimentContext, main
 from minimind_notes.model import MiniMindForCausalLM, preset
 
 SIZES = [300, 1000, 2000, 4000, 6400]

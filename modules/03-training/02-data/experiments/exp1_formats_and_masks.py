@@ -22,12 +22,12 @@ from pathlib import Path
 import torch
 
 from minimind_notes.content import data_dir
-from minimind_notes.curriculum.experiment import ExperimentContext, main
 from minimind_notes.data.chat import BOS, EOS, apply_chat_template
 from minimind_notes.data.datasets import IGNORE, DPODataset, EpochSampler, SFTDataset, masked_ids, read_rows
 from minimind_notes.data.jsonl import DataError
 from minimind_notes.data.pretokenize import iter_documents
 from minimind_notes.data.tokenizer import MiniMindTokenizer
+from minimind_notes.lab.experiment import ExperimentContext, main
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM
 
 BATCH, MAX_LEN = 16, 256  # MAX_LEN is the SFT stage's max_seq_len (train/config.py)

@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 
 from minimind_notes.content import data_dir
-from minimind_notes.curriculum.experiment import ExperimentContext, main
 from minimind_notes.data.datasets import IGNORE, SFTExample, TokenWindows, pad_batch
 from minimind_notes.data.pretokenize import prepare
 from minimind_notes.data.tokenizer import MiniMindTokenizer
+from minimind_notes.lab.experiment import ExperimentContext, main
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM
 from minimind_notes.train.optim import build_adamw
 

@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.lab import corpus_text, unigram_entropy
-from minimind_notes.curriculum.stage_lab import lab_config
 from minimind_notes.data.pretokenize import iter_documents
 from minimind_notes.device import synchronize
+from minimind_notes.lab.byte_lm import corpus_text, unigram_entropy
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.stage import lab_config
 from minimind_notes.model import SamplingConfig, generate
 from minimind_notes.train.loop import Trainer
 

@@ -27,9 +27,9 @@ import time
 import numpy as np
 import torch
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.stage_lab import lab_config
 from minimind_notes.device import synchronize
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.stage import lab_config
 from minimind_notes.train.loop import Trainer
 
 SETTINGS = dict(num_hidden_layers=2, max_seq_len=48, batch_size=8, learning_rate=1e-3, warmup_steps=5,

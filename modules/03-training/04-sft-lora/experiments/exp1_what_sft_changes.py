@@ -23,13 +23,13 @@ import torch
 from torch import nn
 
 from minimind_notes.content import data_dir
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.stage_lab import StageRun, run_stage
 from minimind_notes.data.datasets import IGNORE, EpochSampler, SFTDataset, TokenWindows, read_rows
 from minimind_notes.data.pretokenize import prepare
 from minimind_notes.data.tokenizer import MiniMindTokenizer
+from minimind_notes.evaluate import lm_metrics
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.stage import StageRun, run_stage
 from minimind_notes.model import SamplingConfig, generate
-from minimind_notes.train.objectives import lm_metrics
 
 SEQ = 128  # the lab trainer's max_seq_len: SFT rows are cut there, and the evaluations use it
 PROMPTS_SHOWN = 6

@@ -24,13 +24,13 @@ import torch
 from torch import nn
 
 from minimind_notes.content import data_dir
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.stage_lab import StageRun, run_stage
 from minimind_notes.data.datasets import SFTDataset
 from minimind_notes.data.tokenizer import MiniMindTokenizer
+from minimind_notes.evaluate import lm_metrics
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.stage import StageRun, run_stage
 from minimind_notes.model import MiniMindForCausalLM, SamplingConfig, generate, merge_lora, preset
 from minimind_notes.model.lora import DEFAULT_TARGETS, LoRALinear, apply_lora
-from minimind_notes.train.objectives import lm_metrics
 
 SEQ = 128
 QUESTIONS = ["Who are you?", "你是谁?"]

@@ -6,7 +6,7 @@ beta 0.1, mean log-prob per reply token) trains on two thirds of data/dpo.jsonl.
 other third plus dpo_val.jsonl, never trained on, less the few pairs too long for the lab's 64-token
 window.
 
-The pairs come in three kinds (data/sample/preferences.py): a right vs a wrong answer (a near-miss sum
+The pairs come in three kinds (tools/corpus/preferences.py): a right vs a wrong answer (a near-miss sum
 or fact), a helpful vs a rude reply, and an on-topic vs an off-topic reply. For every held-out pair,
 before and after DPO, we measure the mean log-prob per token of the chosen and of the rejected reply
 under the policy and under the reference, and from them:
@@ -17,7 +17,7 @@ under the policy and under the reference, and from them:
 - how much each reply's log-prob moved.
 
 A small tokenizer (the project's BPE, 1,024 tokens, trained on the SFT text and the DPO training pairs)
-keeps the lab cheap; see minimind_notes/curriculum/alignment_lab.py.
+keeps the lab cheap; see minimind_notes/lab/alignment.py.
 """
 
 from __future__ import annotations
@@ -27,19 +27,19 @@ import math
 import torch
 
 from minimind_notes.content import data_dir
-from minimind_notes.curriculum.alignment_lab import (
+from minimind_notes.data.jsonl import read_jsonl, write_jsonl
+from minimind_notes.errors import MiniMindError
+from minimind_notes.evaluate import pair_logps, reward_accuracy
+from minimind_notes.lab.alignment import (
     PAIR_KINDS,
     binomial_se,
     chat_texts,
     pair_kind,
     small_tokenizer,
 )
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.stage_lab import lab_config, run_stage
-from minimind_notes.data.jsonl import read_jsonl, write_jsonl
-from minimind_notes.errors import MiniMindError
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.stage import lab_config, run_stage
 from minimind_notes.train.loop import Trainer
-from minimind_notes.train.objectives import pair_logps, reward_accuracy
 
 LAB = dict(hidden_size=64, num_hidden_layers=2, max_seq_len=64, batch_size=8)
 DPO_LR, BETA, VOCAB = 1e-3, 0.1, 1024

@@ -18,7 +18,7 @@ accuracy, which reply style the model picks and how often each style is right, a
 group of 8 of a prompt's replies is to carry no signal (all rewards equal).
 
 A small tokenizer (the project's BPE trained on this text) keeps each GRPO step cheap; see
-minimind_notes/curriculum/alignment_lab.py.
+minimind_notes/lab/alignment.py.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from statistics import stdev
 
 import torch
 
-from minimind_notes.curriculum.alignment_lab import (
+from minimind_notes.lab.alignment import (
     AdditionLab,
     accuracy,
     addition_lab,
@@ -37,7 +37,7 @@ from minimind_notes.curriculum.alignment_lab import (
     reply_style,
     scored,
 )
-from minimind_notes.curriculum.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import ExperimentContext, main
 
 LR, BETA, GROUP = 1e-3, 0.04, 8
 STYLES = ("restate", "result", "other")

@@ -25,7 +25,10 @@ from statistics import mean, stdev
 import torch
 import torch.nn.functional as F
 
-from minimind_notes.curriculum.alignment_lab import (
+from minimind_notes.data import phrasing
+from minimind_notes.data.datasets import IGNORE, SFTDataset
+from minimind_notes.data.jsonl import write_jsonl
+from minimind_notes.lab.alignment import (
     AdditionLab,
     accuracy,
     addition_lab,
@@ -35,10 +38,7 @@ from minimind_notes.curriculum.alignment_lab import (
     phrasings,
     policy_kl,
 )
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.data.datasets import IGNORE, SFTDataset
-from minimind_notes.data.jsonl import write_jsonl
-from minimind_notes.data.sample import arithmetic
+from minimind_notes.lab.experiment import ExperimentContext, main
 
 LR = 2e-3
 BETAS = (0.0, 0.04, 1.0)
@@ -48,7 +48,7 @@ def held_out_conversations(lab: AdditionLab, seed: int, tok) -> tuple[torch.Tens
     """Correct conversations about the held-out sums, every phrasing, answered in one of the two styles that
     restate the sum: the styles the reward favours, so a rising loss on them is damage, not the style shift."""
     rng = random.Random(seed + 1)
-    rows = [conversation(q, arithmetic.reply(s, False, rng.randrange(2))) for s in lab.held_sums
+    rows = [conversation(q, phrasing.reply(s, False, rng.randrange(2))) for s in lab.held_sums
             for q in phrasings(s)]
     data = SFTDataset(write_jsonl(lab.out_dir / "held_sft.jsonl", rows), tok, 64)
     return data.batch(list(range(len(data))))

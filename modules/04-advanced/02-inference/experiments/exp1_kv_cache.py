@@ -22,8 +22,8 @@ import time
 
 import torch
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.measure import counted_flops
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.measure import counted_flops
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM, SamplingConfig, preset, stream_generate
 
 PROMPT = 8

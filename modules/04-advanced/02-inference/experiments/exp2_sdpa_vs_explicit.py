@@ -33,8 +33,8 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.measure import interleaved_times, median_ratio, recorded_ops
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.measure import interleaved_times, median_ratio, recorded_ops
 from minimind_notes.model import Attention, preset
 from minimind_notes.model.rope import precompute_freqs_cis
 

@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.lab import ByteBatches, corpus_text, eval_loss, train_lm, unigram_entropy
-from minimind_notes.curriculum.measure import recorded_ops
+from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm, unigram_entropy
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.measure import recorded_ops
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM, SamplingConfig, generate
 from minimind_notes.model.quantize import QuantLinear, model_size_bytes, quantize_model, torch_dynamic_int8
 

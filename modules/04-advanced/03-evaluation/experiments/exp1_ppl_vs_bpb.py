@@ -25,13 +25,13 @@ from pathlib import Path
 import torch
 
 from minimind_notes.content import data_dir
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.stage_lab import run_stage
 from minimind_notes.data.datasets import TokenWindows
 from minimind_notes.data.jsonl import write_jsonl
 from minimind_notes.data.pretokenize import iter_documents, prepare
 from minimind_notes.data.tokenizer import MiniMindTokenizer, train_tokenizer
 from minimind_notes.evaluate import perplexity
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.stage import run_stage
 
 BATCH = 8
 

@@ -30,10 +30,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from minimind_notes.content import data_dir
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.stage_lab import run_stage
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.evaluate import LETTERS, MCQuestion, multiple_choice, option_scores, read_mc
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.stage import run_stage
 from minimind_notes.model import MiniMindForCausalLM
 
 SCORERS = {

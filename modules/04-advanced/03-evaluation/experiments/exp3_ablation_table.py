@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 
 from minimind_notes.content import data_dir
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.stage_lab import run_stage
 from minimind_notes.data.pretokenize import iter_documents
 from minimind_notes.evaluate import perplexity
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.stage import run_stage
 from minimind_notes.train.config import TrainConfig
 from minimind_notes.train.schedule import lr_at
 

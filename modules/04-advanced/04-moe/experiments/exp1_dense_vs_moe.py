@@ -30,10 +30,10 @@ from collections.abc import Callable
 
 import torch
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.lab import ByteBatches, corpus_text, eval_loss, unigram_entropy
-from minimind_notes.curriculum.measure import interleaved_times, median_ratio, recorded_ops
-from minimind_notes.curriculum.moe_lab import (
+from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, unigram_entropy
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.measure import interleaved_times, median_ratio, recorded_ops
+from minimind_notes.lab.moe import (
     active_parameters,
     byte_config,
     expert_load,

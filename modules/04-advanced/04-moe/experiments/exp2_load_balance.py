@@ -5,7 +5,7 @@ experts of width 96, top-2, no shared expert) is trained twice on the same byte-
 the same initialization, once with aux_loss_alpha = 0 (no balancing) and once with 0.1 (the default).
 The loss backpropagated is cross-entropy + aux_loss, as in the trainer.
 
-Measured on held-out text, with hooks on each MoEGate (minimind_notes/curriculum/moe_lab.py):
+Measured on held-out text, with hooks on each MoEGate (minimind_notes/lab/moe.py):
 
 - each expert's share of the routing slots (a token's two choices are two slots), per layer;
 - the coefficient of variation (std / mean) of the shares: 0 when all four get 25%, 1.0 when two
@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import torch
 
-from minimind_notes.curriculum.experiment import ExperimentContext, main
-from minimind_notes.curriculum.lab import ByteBatches, corpus_text, eval_loss
-from minimind_notes.curriculum.moe_lab import byte_config, load_stats, max_cv, routing, train_with_aux
+from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss
+from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.moe import byte_config, load_stats, max_cv, routing, train_with_aux
 from minimind_notes.model import MiniMindForCausalLM
 
 SEQ, LR = 64, 3e-3

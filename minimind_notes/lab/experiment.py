@@ -189,8 +189,8 @@ def main(file: str) -> None:
     """Run an experiment file on its own: `python exp1_gradient_vanishing.py [--quick]`."""
     import argparse
 
-    from minimind_notes.curriculum.report import print_result
     from minimind_notes.i18n import resolve_lang
+    from minimind_notes.lab.report import print_result
 
     path = Path(file).resolve()
     parser = argparse.ArgumentParser(description=f"Run {path.name}")

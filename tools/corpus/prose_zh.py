@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from minimind_notes.data.sample.arithmetic import SYMBOL, ZH_WORD, draw
-from minimind_notes.data.sample.context import Ctx
-from minimind_notes.data.sample.grammar import count_zh, join_zh, they_zh
-from minimind_notes.data.sample.story_en import Sentences
-from minimind_notes.data.sample.words import (
+from minimind_notes.data.phrasing import SYMBOL, ZH_WORD
+from tools.corpus.arithmetic import draw
+from tools.corpus.context import Ctx
+from tools.corpus.grammar import count_zh, join_zh, they_zh
+from tools.corpus.story_en import Sentences
+from tools.corpus.words import (
     ANIMALS,
     DRINKS,
     FOODS,
@@ -15,7 +16,7 @@ from minimind_notes.data.sample.words import (
     PLACES,
     SEASONS,
 )
-from minimind_notes.data.sample.world import Person, Town
+from tools.corpus.world import Person, Town
 
 
 def profile(ctx: Ctx, p: Person | None = None) -> Sentences:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from minimind_notes.data.sample.instructions import Exchange
+from tools.corpus.instructions import Exchange
 
 NAME, TOOL = "MiniMind", "minimind-notes"
 

@@ -5,10 +5,10 @@ Each function returns one (user, assistant) exchange in English or, with zh=True
 
 from __future__ import annotations
 
-from minimind_notes.data.sample import prose_en, prose_zh, story_en, story_zh
-from minimind_notes.data.sample.context import Ctx
-from minimind_notes.data.sample.grammar import join_en, join_zh
-from minimind_notes.data.sample.words import (
+from tools.corpus import prose_en, prose_zh, story_en, story_zh
+from tools.corpus.context import Ctx
+from tools.corpus.grammar import join_en, join_zh
+from tools.corpus.words import (
     ANIMALS,
     COLOURS,
     DAYS,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from minimind_notes.data.sample.words import (
+from tools.corpus.words import (
     ACTIVITIES,
     ANIMALS,
     COLOURS,

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from minimind_notes.data.sample.grammar import an, cap
-from minimind_notes.data.sample.words import ACTIVITIES, ANIMALS, COLOURS, DAYS, FOODS, JOBS, PET_NAMES, TREES
-from minimind_notes.data.sample.world import Person, Town, World, animal
+from tools.corpus.grammar import an, cap
+from tools.corpus.words import ACTIVITIES, ANIMALS, COLOURS, DAYS, FOODS, JOBS, PET_NAMES, TREES
+from tools.corpus.world import Person, Town, World, animal
 
 
 @dataclass(frozen=True)

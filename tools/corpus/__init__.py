@@ -2,9 +2,10 @@
 
 `build_sample(out_dir)` writes pretrain, SFT, DPO, identity (LoRA), RL and exam files in
 MiniMind's JSONL formats; the project ships the output of the default seed in `data/`.
-Run `python -m minimind_notes.data.sample OUT_DIR` to regenerate.
+Run `python -m tools.corpus data/` from the clone's root to regenerate. Only its output ships:
+the package reads data/ and, at run time, the phrasing in minimind_notes/data/phrasing.py.
 """
 
-from minimind_notes.data.sample.build import build_sample
+from tools.corpus.build import build_sample
 
 __all__ = ["build_sample"]

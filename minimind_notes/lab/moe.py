@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.curriculum.lab import ByteBatches
+from minimind_notes.lab.byte_lm import ByteBatches
 from minimind_notes.model import MiniMindConfig
 from minimind_notes.model.moe import MOEFeedForward, MoEGate
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TypeVar
 
-from minimind_notes.data.sample.world import Person, Town, World
+from tools.corpus.world import Person, Town, World
 
 T = TypeVar("T")
 # Skew of the choice of people and towns. 1.0 (like things) measured 4.3 held-out perplexity after

@@ -21,18 +21,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from minimind_notes.errors import MiniMindError
+from minimind_notes.content import home_dir
+from minimind_notes.errors import MiniMindError, warn_once
 from minimind_notes.fileio import atomic_write_text
 
 VERSION = 1
 SECTIONS = ("experiments", "quizzes", "training", "paths")
 T = TypeVar("T")
 _shared: dict[Path, Progress] = {}
-_warned: set[str] = set()
-
-
-def home_dir() -> Path:
-    return Path(os.environ.get("MINIMIND_HOME") or Path.home() / ".minimind")
 
 
 def now() -> str:
@@ -49,16 +45,6 @@ def is_progress_record(data: Any) -> bool:
         return False
     return all(isinstance(record, list if section == "training" else dict)
                for section in SECTIONS for record in data.get(section, {}).values())
-
-
-def warn_once(message: str) -> None:
-    """A warning on stderr, printed once per process however often it recurs."""
-    if message in _warned:
-        return
-    _warned.add(message)
-    from minimind_notes.cli.console import err_console
-
-    err_console.print(f"[yellow]Warning:[/] {message}", soft_wrap=True, markup=True, highlight=False)
 
 
 @contextlib.contextmanager

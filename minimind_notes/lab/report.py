@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from minimind_notes.curriculum.experiment import ExperimentResult
 from minimind_notes.i18n import pick
+from minimind_notes.lab.experiment import ExperimentResult
 
 HEAD = {
     "findings": {"en": "Findings (each checked against the measured numbers)",

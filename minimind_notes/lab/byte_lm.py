@@ -24,7 +24,8 @@ def corpus_text(split: str = "train", lang: str = "en", max_chars: int = 2_000_0
     """
     path = data_dir() / ("pretrain.jsonl" if split == "train" else "pretrain_val.jsonl")
     if not path.is_file():
-        raise MiniMindError(f"embedded corpus missing: {path}", hint="run `minimind data build-sample`")
+        raise MiniMindError(f"embedded corpus missing: {path}",
+                            hint="reinstall the package, or point MINIMIND_CONTENT at a clone")
     parts, size = [], 0
     with open(path, encoding="utf-8") as f:
         for line in f:

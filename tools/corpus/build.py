@@ -12,10 +12,10 @@ import random
 from pathlib import Path
 
 from minimind_notes.data.jsonl import write_jsonl
-from minimind_notes.data.sample import arithmetic, conversations, exam, preferences, pretrain
-from minimind_notes.data.sample.context import Ctx
-from minimind_notes.data.sample.facts import world_facts
-from minimind_notes.data.sample.world import build_world
+from tools.corpus import arithmetic, conversations, exam, preferences, pretrain
+from tools.corpus.context import Ctx
+from tools.corpus.facts import world_facts
+from tools.corpus.world import build_world
 
 VAL_FRACTION = 0.05
 PRETRAIN_BYTES = 3_500_000  # train + val; the train file alone stays above 3.2 MB

@@ -19,16 +19,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from minimind_notes.data import phrasing
 from minimind_notes.data.chat import apply_chat_template
 from minimind_notes.data.jsonl import write_jsonl
-from minimind_notes.data.sample import arithmetic
-from minimind_notes.data.sample.preferences import RUDE_EN, RUDE_ZH
+from minimind_notes.data.phrasing import RUDE_EN, RUDE_ZH
 from minimind_notes.data.tokenizer import MiniMindTokenizer, train_tokenizer
+from minimind_notes.evaluate import reward
 from minimind_notes.model.generation import SamplingConfig, generate, left_pad
-from minimind_notes.train.objectives import reward, user_prompt_ids
 
 Row = tuple[str, str]  # (prompt, answer)
-RESULT_ONLY = 2  # arithmetic.reply's style 2, 'The answer is 12.'; styles 0 and 1 restate the sum first
+RESULT_ONLY = 2  # phrasing.reply's style 2, 'The answer is 12.'; styles 0 and 1 restate the sum first
 
 
 def conversation(question: str, answer: str) -> dict:
@@ -49,22 +49,22 @@ def small_tokenizer(texts: list[str], out_dir: Path, vocab_size: int) -> MiniMin
 
 
 # -- the addition world ------------------------------------------------------------------------
-def addition_sums(top: int) -> list[arithmetic.Sum]:
+def addition_sums(top: int) -> list[phrasing.Sum]:
     """Every a + b with a and b in 0..top-1."""
-    return [arithmetic.Sum(a, "+", b) for a in range(top) for b in range(top)]
+    return [phrasing.Sum(a, "+", b) for a in range(top) for b in range(top)]
 
 
-def phrasings(s: arithmetic.Sum) -> list[str]:
-    """All four English question templates of `arithmetic.question`."""
-    return [f"What is {s.symbolic()}?", f"What is {s.a} {arithmetic.EN_WORD[s.op]} {s.b}?",
+def phrasings(s: phrasing.Sum) -> list[str]:
+    """All four English question templates of `phrasing.question`."""
+    return [f"What is {s.symbolic()}?", f"What is {s.a} {phrasing.EN_WORD[s.op]} {s.b}?",
             f"Calculate {s.symbolic()}.", f"How much is {s.symbolic()}?"]
 
 
-def prompt_rows(sums: list[arithmetic.Sum]) -> list[Row]:
+def prompt_rows(sums: list[phrasing.Sum]) -> list[Row]:
     return [(q, str(s.value)) for s in sums for q in phrasings(s)]
 
 
-def split_sums(sums: list[arithmetic.Sum], seed: int) -> tuple[list[arithmetic.Sum], list[arithmetic.Sum]]:
+def split_sums(sums: list[phrasing.Sum], seed: int) -> tuple[list[phrasing.Sum], list[phrasing.Sum]]:
     """(RL sums, held-out sums): half each; no phrasing of a held-out sum is ever trained on by RL."""
     order = list(sums)
     random.Random(seed).shuffle(order)
@@ -72,9 +72,9 @@ def split_sums(sums: list[arithmetic.Sum], seed: int) -> tuple[list[arithmetic.S
     return order[half:], order[:half]
 
 
-def sft_rows(sums: list[arithmetic.Sum], n: int, rng: random.Random, sloppy: float,
+def sft_rows(sums: list[phrasing.Sum], n: int, rng: random.Random, sloppy: float,
              result_share: float = 0.5) -> list[dict]:
-    """n question/answer conversations in the reply styles of `arithmetic.reply`: result-only
+    """n question/answer conversations in the reply styles of `phrasing.reply`: result-only
     ('The answer is 7.') with probability `result_share`, else one of the two that restate the sum
     ('3 + 4 = 7.', '3 plus 4 is 7.').
 
@@ -86,8 +86,8 @@ def sft_rows(sums: list[arithmetic.Sum], n: int, rng: random.Random, sloppy: flo
         s = rng.choice(sums)
         style = RESULT_ONLY if rng.random() < result_share else rng.randrange(2)
         wrong = style == RESULT_ONLY and rng.random() < sloppy
-        value = rng.choice(arithmetic.near_misses(s.value, rng)) if wrong else None
-        rows.append(conversation(arithmetic.question(s, False, rng), arithmetic.reply(s, False, style, value)))
+        value = rng.choice(phrasing.near_misses(s.value, rng)) if wrong else None
+        rows.append(conversation(phrasing.question(s, False, rng), phrasing.reply(s, False, style, value)))
     return rows
 
 
@@ -100,7 +100,7 @@ class AdditionLab:
     rl_path: Path  # {"prompt", "answer"} rows of the RL sums, what GRPOObjective reads
     rl_rows: list[Row]
     held_rows: list[Row]  # every phrasing of the held-out sums
-    held_sums: list[arithmetic.Sum]
+    held_sums: list[phrasing.Sum]
     base: Any  # stage_lab.StageRun of the SFT base
     precision: str  # what the base trained in; GRPO on it trains in the same
 
@@ -114,7 +114,7 @@ def addition_lab(out_dir: Path, seed: int, sft_steps: int, precision: str, top: 
                  rows: int = 1500) -> AdditionLab:
     """Write the SFT conversations, the RL prompts and a tokenizer, then train the SFT base from
     scratch with the real trainer (checkpoint full_sft_64.safetensors in out_dir)."""
-    from minimind_notes.curriculum.stage_lab import run_stage
+    from minimind_notes.lab.stage import run_stage
 
     rng = random.Random(seed)
     sums = addition_sums(top)
@@ -135,7 +135,7 @@ def addition_lab(out_dir: Path, seed: int, sft_steps: int, precision: str, top: 
 
 def grpo_trainer(lab: AdditionLab, steps: int, learning_rate: float, beta: float, seed: int) -> Any:
     """A Trainer for GRPO from the lab's SFT base (the objective's reference is that base)."""
-    from minimind_notes.curriculum.stage_lab import lab_config
+    from minimind_notes.lab.stage import lab_config
     from minimind_notes.train.loop import Trainer
 
     cfg = lab_config("grpo", lab.out_dir, data_path=str(lab.rl_path), val_path=None, from_weight="full_sft",
@@ -154,7 +154,7 @@ def reply_style(text: str) -> str:
 # -- sampling and scoring ----------------------------------------------------------------------
 def left_padded(tok: MiniMindTokenizer, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """Chat prompts as one left-padded batch: ids (B, T) and attention mask (B, T)."""
-    return left_pad([user_prompt_ids(tok, p) for p in prompts], tok.pad_token_id)
+    return left_pad([tok.user_prompt_ids(p) for p in prompts], tok.pad_token_id)
 
 
 @dataclass
@@ -233,7 +233,7 @@ PAIR_KINDS = ("wrong", "rude", "off-topic")
 
 
 def pair_kind(row: dict) -> str:
-    """What separates a pair (data/sample/preferences.py makes three kinds): 'rude' when the rejected
+    """What separates a pair (tools/corpus/preferences.py makes three kinds): 'rude' when the rejected
     reply is one of the canned rude lines; 'wrong' when it is the chosen sentence with one value changed
     (a near-miss sum or a wrong fact: the two strings are mostly the same); else 'off-topic'."""
     chosen, rejected = row["chosen"][-1]["content"], row["rejected"][-1]["content"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from minimind_notes.data.sample import prose_en, prose_zh, story_en, story_zh
-from minimind_notes.data.sample.context import Ctx
-from minimind_notes.data.sample.story_en import Sentences
+from tools.corpus import prose_en, prose_zh, story_en, story_zh
+from tools.corpus.context import Ctx
+from tools.corpus.story_en import Sentences
 
 MIN_CHARS, MAX_CHARS = 200, 1500
 ENGLISH_SHARE = 0.6

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from minimind_notes.data.sample.context import Ctx
-from minimind_notes.data.sample.grammar import an, at, cap, count_en, number_word
-from minimind_notes.data.sample.words import (
+from tools.corpus.context import Ctx
+from tools.corpus.grammar import an, at, cap, count_en, number_word
+from tools.corpus.words import (
     COLOURS,
     DAYS,
     FIXERS,
@@ -25,7 +25,7 @@ from minimind_notes.data.sample.words import (
     Place,
     Weather,
 )
-from minimind_notes.data.sample.world import Person
+from tools.corpus.world import Person
 
 Sentences = list[str]
 WALKED_PETS = ("dog", "pony")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from minimind_notes.data.sample.words import Animal, Noun, Place
+from tools.corpus.words import Animal, Noun, Place
 
 
 def an(word: str) -> str:

@@ -6,11 +6,12 @@ them anywhere else. The right answers are spread evenly over A-D.
 
 from __future__ import annotations
 
-from minimind_notes.data.sample import arithmetic
-from minimind_notes.data.sample.context import Ctx
-from minimind_notes.data.sample.facts import Fact
-from minimind_notes.data.sample.instructions import VOCABULARY
-from minimind_notes.data.sample.words import OPPOSITES
+from minimind_notes.data import phrasing
+from tools.corpus import arithmetic
+from tools.corpus.context import Ctx
+from tools.corpus.facts import Fact
+from tools.corpus.instructions import VOCABULARY
+from tools.corpus.words import OPPOSITES
 
 LETTERS = "ABCD"
 
@@ -31,7 +32,7 @@ def _sums(ctx: Ctx, n: int, zh: bool, taken: set[tuple[int, str, int]]) -> list[
         if s.key in taken:
             continue
         taken.add(s.key)
-        wrong = [str(v) for v in arithmetic.near_misses(s.value, ctx.rng)]
+        wrong = [str(v) for v in phrasing.near_misses(s.value, ctx.rng)]
         question = f"计算:{s.zh()} 等于多少?" if zh else f"Compute: {s.symbolic()} = ?"
         rows.append(_question(question, str(s.value), wrong, "arithmetic"))
     return rows

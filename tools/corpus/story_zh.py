@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from minimind_notes.data.sample.context import Ctx
-from minimind_notes.data.sample.grammar import count_zh, they_zh
-from minimind_notes.data.sample.story_en import RUNAWAY_PETS, Sentences, small_thing
-from minimind_notes.data.sample.words import (
+from tools.corpus.context import Ctx
+from tools.corpus.grammar import count_zh, they_zh
+from tools.corpus.story_en import RUNAWAY_PETS, Sentences, small_thing
+from tools.corpus.words import (
     COLOURS,
     DAYS,
     FIXERS,
@@ -23,7 +23,7 @@ from minimind_notes.data.sample.words import (
     Place,
     Weather,
 )
-from minimind_notes.data.sample.world import Person
+from tools.corpus.world import Person
 
 GREETING = {"morning": "早上好", "afternoon": "下午好", "evening": "晚上好"}
 

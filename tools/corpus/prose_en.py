@@ -4,11 +4,12 @@ conversations and seasons. Facts always come from the world, so they never contr
 
 from __future__ import annotations
 
-from minimind_notes.data.sample.arithmetic import EN_WORD, SYMBOL, draw
-from minimind_notes.data.sample.context import Ctx
-from minimind_notes.data.sample.grammar import an, at, cap, count_en, join_en, number_word
-from minimind_notes.data.sample.story_en import Sentences
-from minimind_notes.data.sample.words import (
+from minimind_notes.data.phrasing import EN_WORD, SYMBOL
+from tools.corpus.arithmetic import draw
+from tools.corpus.context import Ctx
+from tools.corpus.grammar import an, at, cap, count_en, join_en, number_word
+from tools.corpus.story_en import Sentences
+from tools.corpus.words import (
     ANIMALS,
     DRINKS,
     FOODS,
@@ -18,7 +19,7 @@ from minimind_notes.data.sample.words import (
     PLACES,
     SEASONS,
 )
-from minimind_notes.data.sample.world import Person, Town
+from tools.corpus.world import Person, Town
 
 
 def profile(ctx: Ctx, p: Person | None = None) -> Sentences:

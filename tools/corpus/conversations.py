@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from minimind_notes.data.sample import arithmetic, instructions
-from minimind_notes.data.sample.context import Ctx
-from minimind_notes.data.sample.facts import Fact
-from minimind_notes.data.sample.identity import identity_conversation
-from minimind_notes.data.sample.instructions import Exchange
+from minimind_notes.data import phrasing
+from tools.corpus import arithmetic, instructions
+from tools.corpus.context import Ctx
+from tools.corpus.facts import Fact
+from tools.corpus.identity import identity_conversation
+from tools.corpus.instructions import Exchange
 
 SYSTEM_EN = ("You are a helpful assistant.", "You are a friendly assistant. Answer briefly.",
              "You are a small and helpful assistant.", "Answer the user's question.")
@@ -23,7 +24,7 @@ def arithmetic_exchange(ctx: Ctx, zh: bool) -> Exchange:
     rng = ctx.rng
     if rng.random() < 0.7:
         s = arithmetic.draw(rng, reserved=ctx.reserved)
-        return arithmetic.question(s, zh, rng), arithmetic.reply(s, zh, rng.randrange(3))
+        return phrasing.question(s, zh, rng), phrasing.reply(s, zh, rng.randrange(3))
     s = arithmetic.draw(rng, reserved=ctx.reserved, top=20, low=1)
     return arithmetic.word_problem(rng, ctx.world, s, zh)
 

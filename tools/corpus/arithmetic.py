@@ -8,38 +8,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Container
-from dataclasses import dataclass
 
-from minimind_notes.data.sample.grammar import count_en, count_zh
-from minimind_notes.data.sample.words import FRUITS, OBJECTS, SNACKS
-from minimind_notes.data.sample.world import World
-
-SYMBOL = {"+": "+", "-": "-", "*": "×"}
-EN_WORD = {"+": "plus", "-": "minus", "*": "times"}
-ZH_WORD = {"+": "加", "-": "减", "*": "乘"}
-
-
-@dataclass(frozen=True)
-class Sum:
-    a: int
-    op: str  # "+", "-" or "*"
-    b: int
-
-    @property
-    def value(self) -> int:
-        return self.a + self.b if self.op == "+" else self.a - self.b if self.op == "-" else self.a * self.b
-
-    @property
-    def key(self) -> tuple[int, str, int]:
-        return (self.a, self.op, self.b)
-
-    def symbolic(self) -> str:
-        """'7 + 5'"""
-        return f"{self.a} {SYMBOL[self.op]} {self.b}"
-
-    def zh(self) -> str:
-        """'7 加 5'"""
-        return f"{self.a} {ZH_WORD[self.op]} {self.b}"
+from minimind_notes.data.phrasing import Sum, question
+from tools.corpus.grammar import count_en, count_zh
+from tools.corpus.words import FRUITS, OBJECTS, SNACKS
+from tools.corpus.world import World
 
 
 def draw(rng: random.Random, ops: str = "+-*", reserved: Container[tuple[int, str, int]] = (),
@@ -62,29 +35,6 @@ def draw(rng: random.Random, ops: str = "+-*", reserved: Container[tuple[int, st
             s = Sum(rng.randint(max(low, 1), 10), op, rng.randint(low, 10))
         if s.key not in reserved:
             return s
-
-
-def near_misses(value: int, rng: random.Random, k: int = 3) -> list[int]:
-    """k plausible wrong answers: off by one or two, or by ten, never negative."""
-    candidates = [value + d for d in (1, -1, 2, -2, 10, -10, 3) if value + d >= 0]
-    return rng.sample(candidates, k)
-
-
-def question(s: Sum, zh: bool, rng: random.Random) -> str:
-    """A bare arithmetic question: 'What is 7 + 5?' / '7 加 5 等于多少?'."""
-    if zh:
-        return rng.choice([f"{s.zh()} 等于多少?", f"{s.symbolic()} 等于几?", f"请计算 {s.symbolic()}。"])
-    return rng.choice([f"What is {s.symbolic()}?", f"What is {s.a} {EN_WORD[s.op]} {s.b}?",
-                       f"Calculate {s.symbolic()}.", f"How much is {s.symbolic()}?"])
-
-
-def reply(s: Sum, zh: bool, style: int, value: int | None = None) -> str:
-    """An answer stating `value` (the right one unless given) in one of three styles: '7 + 5 = 12.'"""
-    v = s.value if value is None else value
-    if zh:
-        return (f"{s.zh()} 等于 {v}。", f"{s.symbolic()} = {v}。", f"答案是 {v}。")[style % 3]
-    words = f"{s.a} {EN_WORD[s.op]} {s.b}"
-    return (f"{s.symbolic()} = {v}.", f"{words} is {v}.", f"The answer is {v}.")[style % 3]
 
 
 def word_problem(rng: random.Random, world: World, s: Sum, zh: bool) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""`python -m minimind_notes.data.sample OUT_DIR [--seed N]`: write the sample corpus into OUT_DIR."""
+"""`python -m tools.corpus OUT_DIR [--seed N]` (from the clone's root): write the sample corpus into OUT_DIR."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import argparse
 import time
 from pathlib import Path
 
-from minimind_notes.data.sample.build import build_sample
+from tools.corpus.build import build_sample
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m minimind_notes.data.sample", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.corpus", description=__doc__)
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args(argv)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from minimind_notes.data.sample import arithmetic
-from minimind_notes.data.sample.context import Ctx
-from minimind_notes.data.sample.conversations import exchange
-from minimind_notes.data.sample.facts import Fact
+from minimind_notes.data import phrasing
+from minimind_notes.data.phrasing import RUDE_EN, RUDE_ZH
+from tools.corpus import arithmetic
+from tools.corpus.context import Ctx
+from tools.corpus.conversations import exchange
+from tools.corpus.facts import Fact
 
-RUDE_EN = ("That is a silly question. Figure it out yourself.", "I don't want to talk to you.",
-           "Stop asking me things.", "Why should I tell you? Go away.", "Ugh, ask someone else.")
-RUDE_ZH = ("这个问题太傻了,你自己想吧。", "我不想跟你说话。", "别再问我了。", "我凭什么告诉你?走开。",
-           "烦死了,去问别人吧。")
 POLITE_EN = ("Sure! ", "Of course. ", "Happy to help! ")
 POLITE_ZH = ("好的!", "当然可以。", "很乐意帮忙!")
 
@@ -25,9 +23,9 @@ def preference(ctx: Ctx, zh: bool, facts: list[Fact]) -> dict:
     r = rng.random()
     if r < 0.3:
         s = arithmetic.draw(rng, reserved=ctx.reserved)
-        wrong = rng.choice(arithmetic.near_misses(s.value, rng))
-        user, style = arithmetic.question(s, zh, rng), rng.randrange(3)
-        return _pair(user, arithmetic.reply(s, zh, style), arithmetic.reply(s, zh, style, wrong))
+        wrong = rng.choice(phrasing.near_misses(s.value, rng))
+        user, style = phrasing.question(s, zh, rng), rng.randrange(3)
+        return _pair(user, phrasing.reply(s, zh, style), phrasing.reply(s, zh, style, wrong))
     if r < 0.6:
         fact = rng.choice(facts)
         return _pair(rng.choice(fact.asks), fact.answer, fact.say(rng.choice(fact.wrong_values())))
