@@ -1,63 +1,33 @@
-"""The `minimind` command. Each command imports torch, matplotlib and the model only
-when it runs, so `minimind --help` answers at once."""
+"""The `minimind` command: the one place that registers every command. Each command module only
+defines its functions (and its sub-groups); each imports torch, matplotlib and the model only when
+it runs, so `minimind --help` answers at once."""
 
 from __future__ import annotations
 
-import os
-import sys
-
 import typer
-from typer.core import TyperGroup
 
 from minimind_notes import __version__
-from minimind_notes.errors import MiniMindError
-
-# click's base exception (usage errors and the like): from click, or from the copy typer >= 0.2x ships
-CLICK_ERROR = sys.modules[typer.BadParameter.__module__].ClickException
-
-
-class MiniMindGroup(TyperGroup):
-    """Turns a MiniMindError raised anywhere below into one readable message + exit code, and
-    anything else into one line that says it is a bug (MINIMIND_DEBUG=1 shows the traceback)."""
-
-    def invoke(self, ctx):  # noqa: ANN001, ANN201 - click's signature
-        try:
-            return super().invoke(ctx)
-        except (CLICK_ERROR, typer.Exit, typer.Abort):
-            raise  # the command line's own: usage errors exit 2, Exit carries its code
-        except MiniMindError as e:
-            from minimind_notes.cli.console import print_error
-
-            print_error(e.message, e.hint)
-            raise typer.Exit(e.exit_code) from None
-        except KeyboardInterrupt:
-            from minimind_notes.cli.console import err_console
-
-            err_console.print("Interrupted.")
-            raise typer.Exit(130) from None
-        except Exception as e:
-            if os.environ.get("MINIMIND_DEBUG", "") not in ("", "0"):
-                raise
-            from minimind_notes.cli.console import print_error
-
-            if isinstance(e, OSError) and e.strerror:  # the disk, a permission, a path: not a bug
-                print_error(f"{e.strerror}: {e.filename}" if e.filename else e.strerror,
-                            "check the path, its permissions and the free disk space")
-            else:
-                first_line = next(iter(str(e).strip().splitlines()), "")
-                print_error(f"internal error: {type(e).__name__}: {first_line}",
-                            "this is a bug in minimind-notes; rerun with MINIMIND_DEBUG=1 for the traceback")
-            raise typer.Exit(1) from None
-
+from minimind_notes.cli import (
+    bench_cmds,
+    chat_cmds,
+    data_cmds,
+    doctor,
+    eval_cmds,
+    learn_cmds,
+    model_cmds,
+    notes_cmds,
+    progress_cmds,
+    quiz_cmds,
+    tokenizer_cmds,
+    train_cmds,
+)
+from minimind_notes.cli.shared import MiniMindGroup
 
 app = typer.Typer(
     name="minimind", cls=MiniMindGroup, no_args_is_help=True, add_completion=False,
     rich_markup_mode="rich", pretty_exceptions_enable=False,
     help="Learn how a modern LLM is built by measuring it, then train MiniMind from scratch.",
 )
-bench_app = typer.Typer(cls=MiniMindGroup, no_args_is_help=True,
-                        help="Speed benchmarks (figures, not tests).")
-app.add_typer(bench_app, name="bench")
 
 
 def version_callback(value: bool) -> None:
@@ -74,20 +44,25 @@ def root(
     """Learn how a modern LLM is built by measuring it, then train MiniMind from scratch."""
 
 
-from minimind_notes.cli import (  # noqa: E402,F401  (register the commands)
-    bench_cmds,
-    chat_cmds,
-    data_cmds,
-    doctor,
-    eval_cmds,
-    learn_cmds,
-    model_cmds,
-    notes_cmds,
-    progress_cmds,
-    quiz_cmds,
-    tokenizer_cmds,
-    train_cmds,
-)
+# Learning: the curriculum, its quizzes, the learner's progress and notes.
+app.command("list")(learn_cmds.list_cmd)
+app.command()(learn_cmds.run)
+app.command()(learn_cmds.path)
+app.command()(learn_cmds.learn)
+app.command()(quiz_cmds.quiz)
+app.add_typer(progress_cmds.progress_app, name="progress")
+app.add_typer(notes_cmds.notes_app, name="notes")
+app.command()(doctor.doctor)
+# The model, data and training pipeline.
+app.command()(model_cmds.demo)
+app.add_typer(tokenizer_cmds.tokenizer_app, name="tokenizer")
+app.add_typer(data_cmds.data_app, name="data")
+app.command(context_settings={"help_option_names": ["-h", "--help"]})(train_cmds.train)
+app.command()(chat_cmds.chat)
+app.add_typer(eval_cmds.eval_app, name="eval")
+app.command()(eval_cmds.plot)
+app.command()(model_cmds.export)
+app.add_typer(bench_cmds.bench_app, name="bench")
 
 
 def main() -> None:

@@ -6,8 +6,10 @@ import json
 
 import typer
 
-from minimind_notes.cli.app import bench_app
 from minimind_notes.cli.console import console
+from minimind_notes.cli.shared import group
+
+bench_app = group("Speed benchmarks (figures, not tests).")
 
 
 @bench_app.command("model")

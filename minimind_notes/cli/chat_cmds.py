@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from minimind_notes.cli.app import app
 from minimind_notes.cli.console import console
 
 
-@app.command()
 def chat(
     weights: str = typer.Option("full_sft", "--weights", help="A stage name (pretrain, full_sft, dpo, ...) "
                                 "or a .safetensors/.pth path (official MiniMind2 weights load too)."),

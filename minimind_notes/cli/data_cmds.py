@@ -6,14 +6,11 @@ from pathlib import Path
 
 import typer
 
-from minimind_notes.cli.app import MiniMindGroup, app
 from minimind_notes.cli.console import console
+from minimind_notes.cli.shared import LANG_OPTION, group
 
-data_app = typer.Typer(cls=MiniMindGroup, no_args_is_help=True,
-                       help="The real MiniMind data sets and weights: list them, download them.")
-app.add_typer(data_app, name="data")
+data_app = group("The real MiniMind data sets and weights: list them, download them.")
 
-LANG_OPTION = typer.Option(None, "--lang", envvar="MINIMIND_LANG", help="Language: en or zh.")
 FOOTER = {
     "en": "Sizes are approximate. Sources: --source modelscope (default) or huggingface (set HF_ENDPOINT for "
           "a mirror). --file NAME fetches any other file of the dataset repository.",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from minimind_notes.cli.app import app
 from minimind_notes.cli.console import console
 
 
@@ -17,7 +16,6 @@ def _version(name: str) -> str | None:
         return None
 
 
-@app.command()
 def doctor(
     precision: str | None = typer.Option(None, "--precision", "--dtype",
                                          help="Check this precision instead of $MINIMIND_PRECISION / auto."),

@@ -6,12 +6,10 @@ from pathlib import Path
 
 import typer
 
-from minimind_notes.cli.app import MiniMindGroup, app
 from minimind_notes.cli.console import console
+from minimind_notes.cli.shared import group
 
-eval_app = typer.Typer(cls=MiniMindGroup, no_args_is_help=True,
-                       help="Evaluate a model: perplexity / bits per byte, multiple choice.")
-app.add_typer(eval_app, name="eval")
+eval_app = group("Evaluate a model: perplexity / bits per byte, multiple choice.")
 WEIGHTS = typer.Option("full_sft", "--weights", help="Stage name (pretrain, full_sft, ...) or checkpoint path.")
 TOKENIZER = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: shipped).")
 
@@ -66,7 +64,6 @@ def mc(
                       f"answer {q.answer}: {q.options[q.answer]!r}", markup=True)
 
 
-@app.command()
 def plot(
     run_dirs: list[Path] = typer.Argument(..., help="Run folders (out/runs/NAME) with metrics.jsonl."),
     out: Path = typer.Option(Path("loss_curves.png"), "--out", help="PNG to write."),

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import typer
 
-from minimind_notes.cli.app import app
 from minimind_notes.cli.console import console
-
-LANG_OPTION = typer.Option(None, "--lang", envvar="MINIMIND_LANG", help="Language: en or zh.")
+from minimind_notes.cli.shared import LANG_OPTION, session, strings
 
 UI = {
     "tier": {"en": "Tier", "zh": "阶段"},
@@ -42,22 +40,9 @@ UI = {
 }
 
 
-def t(key: str, lang: str, **values: object) -> str:
-    from minimind_notes.i18n import render
-
-    return render(UI, key, lang, **values)
+t = strings(UI)
 
 
-def _setup(lang: str | None):  # noqa: ANN202
-    from minimind_notes.curriculum.progress import Progress
-    from minimind_notes.curriculum.schema import load_curriculum
-    from minimind_notes.i18n import resolve_lang
-
-    lang = resolve_lang(lang)
-    return load_curriculum(), Progress.shared(), lang  # it warns itself about a broken file
-
-
-@app.command("list")
 def list_cmd(
     module: str | None = typer.Argument(None, help="A module to show in detail."),
     lang: str | None = LANG_OPTION,
@@ -68,7 +53,7 @@ def list_cmd(
     from minimind_notes.curriculum.resolve import find_module
     from minimind_notes.i18n import pick
 
-    curriculum, progress, lang = _setup(lang)
+    curriculum, progress, lang = session(lang)
     modules = [find_module(curriculum, module)] if module else curriculum.modules
     for tier_id, tier_title in curriculum.tiers.items():
         in_tier = [m for m in modules if m.tier == tier_id]
@@ -96,8 +81,7 @@ def run_and_report(curriculum, progress, module, experiment, lang: str, quick: b
     import json
 
     from minimind_notes.i18n import pick
-    from minimind_notes.lab.experiment import run_experiment
-    from minimind_notes.lab.report import print_result
+    from minimind_notes.lab.experiment import print_result, run_experiment
 
     if not as_json:
         title = pick(experiment.title, lang)
@@ -119,7 +103,6 @@ def run_and_report(curriculum, progress, module, experiment, lang: str, quick: b
     return result.passed
 
 
-@app.command()
 def run(
     module: str = typer.Argument(..., help="Module: id, alias, number or prefix (normalization, norm, 1)."),
     experiment: str | None = typer.Argument(None, help="Experiment: id, number or a word of its name."),
@@ -138,7 +121,7 @@ def run(
     from minimind_notes.errors import UsageError
     from minimind_notes.lab.experiment import experiment_precision
 
-    curriculum, progress, lang = _setup(lang)
+    curriculum, progress, lang = session(lang)
     precision = experiment_precision(precision)  # a bad value stops here, before anything runs
     mod = find_module(curriculum, module)
     if all_ == (experiment is not None):
@@ -153,7 +136,6 @@ def run(
         raise typer.Exit(1)
 
 
-@app.command()
 def learn(
     module: str = typer.Argument(..., help="Module: id, alias, number or prefix."),
     code: bool = typer.Option(False, "--code", help="Show the code guide instead of the teaching text."),
@@ -162,7 +144,7 @@ def learn(
     """Read a module's teaching text (or its code guide) in the terminal."""
     from minimind_notes.curriculum.resolve import find_module
 
-    curriculum, _, lang = _setup(lang)
+    curriculum, _, lang = session(lang)
     show_markdown(curriculum, find_module(curriculum, module), lang, code)
 
 
@@ -177,7 +159,6 @@ def show_markdown(curriculum, module, lang: str, code: bool = False) -> None:  #
     console.print(Markdown(text))
 
 
-@app.command()
 def path(
     name: str = typer.Argument(..., help="quick, systematic or mastery."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not wait for Enter between steps."),
@@ -192,7 +173,7 @@ def path(
     from minimind_notes.errors import UsageError
     from minimind_notes.i18n import pick
 
-    curriculum, progress, lang = _setup(lang)
+    curriculum, progress, lang = session(lang)
     if name not in curriculum.paths:
         raise UsageError(f"unknown path {name!r}", hint=f"choose one of: {', '.join(curriculum.paths)}")
     lp = curriculum.paths[name]

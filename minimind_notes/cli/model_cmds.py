@@ -6,11 +6,9 @@ from pathlib import Path
 
 import typer
 
-from minimind_notes.cli.app import app
 from minimind_notes.cli.console import console
 
 
-@app.command()
 def demo(
     preset_name: str = typer.Option("tiny", "--preset", help="Model size preset."),
     new_tokens: int = typer.Option(24, min=1, help="Tokens to generate."),
@@ -78,7 +76,6 @@ def demo(
     console.print("(An untrained model: the ids are arbitrary. `minimind train pretrain` makes them words.)")
 
 
-@app.command()
 def export(
     weights: Path = typer.Argument(..., help="A .safetensors or .pth checkpoint."),
     out_dir: Path = typer.Argument(..., help="Folder to write the Hugging Face model into."),

@@ -6,13 +6,10 @@ from pathlib import Path
 
 import typer
 
-from minimind_notes.cli.app import MiniMindGroup, app
 from minimind_notes.cli.console import console
-from minimind_notes.cli.learn_cmds import LANG_OPTION
+from minimind_notes.cli.shared import LANG_OPTION, group
 
-notes_app = typer.Typer(cls=MiniMindGroup, no_args_is_help=True,
-                        help="Your learning log and knowledge base (docs/ of your folder).")
-app.add_typer(notes_app, name="notes")
+notes_app = group("Your learning log and knowledge base (docs/ of your folder).")
 
 DIR_ARG = typer.Argument(Path("."), help="Your learning folder; the notes live in its docs/.")
 

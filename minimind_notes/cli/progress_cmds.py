@@ -6,12 +6,10 @@ import json
 
 import typer
 
-from minimind_notes.cli.app import MiniMindGroup, app
 from minimind_notes.cli.console import console
-from minimind_notes.cli.learn_cmds import LANG_OPTION, _setup
+from minimind_notes.cli.shared import LANG_OPTION, group, session, strings
 
-progress_app = typer.Typer(cls=MiniMindGroup, help="Your checklists, from experiments, quizzes and training runs.")
-app.add_typer(progress_app, name="progress")
+progress_app = group("Your checklists, from experiments, quizzes and training runs.", no_args_is_help=False)
 
 UI = {
     "title": {"en": "{title}: {done}/{n}", "zh": "{title}:{done}/{n}"},
@@ -28,10 +26,7 @@ UI = {
 }
 
 
-def t(key: str, lang: str, **values: object) -> str:
-    from minimind_notes.i18n import render
-
-    return render(UI, key, lang, **values)
+t = strings(UI)
 
 
 def progress_report(curriculum, progress, names: list[str]) -> dict:  # noqa: ANN001
@@ -79,7 +74,7 @@ def show(
     from minimind_notes.errors import UsageError
     from minimind_notes.i18n import pick
 
-    curriculum, progress, lang = _setup(lang)
+    curriculum, progress, lang = session(lang)
     if path and path not in curriculum.paths:
         raise UsageError(f"unknown path {path!r}", hint=f"choose one of: {', '.join(curriculum.paths)}")
     names = [path] if path else list(curriculum.paths)

@@ -7,9 +7,8 @@ import string
 
 import typer
 
-from minimind_notes.cli.app import app
 from minimind_notes.cli.console import console
-from minimind_notes.cli.learn_cmds import LANG_OPTION, _setup
+from minimind_notes.cli.shared import LANG_OPTION, session, strings
 from minimind_notes.errors import UsageError
 
 UI = {
@@ -39,10 +38,7 @@ UI = {
 }
 
 
-def t(key: str, lang: str, **values: object) -> str:
-    from minimind_notes.i18n import render
-
-    return render(UI, key, lang, **values)
+t = strings(UI)
 
 
 def next_quiz_module(curriculum, progress) -> tuple[str, object | None]:  # noqa: ANN001
@@ -111,7 +107,6 @@ def ask_open(question, lang: str) -> None:  # noqa: ANN001
     console.print(Panel(body, title=t("reference", lang), border_style="green"))
 
 
-@app.command()
 def quiz(
     module: str = typer.Argument("", help="Module name (default: the next unpassed quiz on your path)."),
     shuffle: bool = typer.Option(False, "--shuffle", help="Shuffle the questions and their options."),
@@ -130,7 +125,7 @@ def quiz(
     from minimind_notes.curriculum.resolve import find_module
     from minimind_notes.i18n import pick
 
-    curriculum, progress, lang = _setup(lang)
+    curriculum, progress, lang = session(lang)
     if module:
         mod = find_module(curriculum, module)
     else:

@@ -6,12 +6,10 @@ from pathlib import Path
 
 import typer
 
-from minimind_notes.cli.app import MiniMindGroup, app
 from minimind_notes.cli.console import console
+from minimind_notes.cli.shared import group
 
-tokenizer_app = typer.Typer(cls=MiniMindGroup, no_args_is_help=True,
-                            help="Train and inspect MiniMind's byte-level BPE tokenizer.")
-app.add_typer(tokenizer_app, name="tokenizer")
+tokenizer_app = group("Train and inspect MiniMind's byte-level BPE tokenizer.")
 TOKENIZER_OPTION = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: the shipped one).")
 
 

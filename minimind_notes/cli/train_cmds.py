@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import typer
 
-from minimind_notes.cli.app import app
-from minimind_notes.cli.console import console
+from minimind_notes.cli.console import ProgressBar, console
 from minimind_notes.train.config import TrainConfig
 
 
-@app.command(context_settings={"help_option_names": ["-h", "--help"]})
 def train(
     stage: str = typer.Argument(..., help="pretrain, sft, lora, dpo, distill or grpo."),
     data_path: str | None = typer.Option(None, "--data-path", "--data_path", help="Training data (JSONL)."),
@@ -88,7 +86,7 @@ def train(
     from minimind_notes.train.loop import format_metrics
     from minimind_notes.train.loop import train as run_training
 
-    summary = run_training(cfg, echo=console.print)
+    summary = run_training(cfg, echo=console.print, display=ProgressBar)
     console.rule(f"{stage} done")
     counted = "tokens" if stage == "pretrain" else "target tokens (those the loss counts)"
     console.print(f"{summary.steps} steps, {summary.tokens:,} {counted} in {summary.seconds:.0f} s "

@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from minimind_notes.data.bpe_scratch import SYMBOL_TO_BYTE
+
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 PROBE = "Kate's 3 cats ran 12.5 km!  Then   stopped.\n\n有一天,凯特在河边。 <|im_end|> emoji 🙂 tabs\t\tend "
 
@@ -43,9 +45,7 @@ def tiktoken_twin(tokenizer_json: str, reference: Any = None) -> Any:
     added = spec.get("added_tokens") or []
     if not (plain_bpe and byte_level and spec.get("normalizer") is None and all(t.get("special") for t in added)):
         return None
-    from minimind_notes.data.tokenizer import byte_decoder
-
-    vocab, to_byte = model["vocab"], byte_decoder()
+    vocab, to_byte = model["vocab"], SYMBOL_TO_BYTE
     merged_ids = [vocab.get(_merged(m)) for m in model.get("merges", [])]
     if None in merged_ids or merged_ids != sorted(set(merged_ids)):  # each merge makes the next new id
         return None

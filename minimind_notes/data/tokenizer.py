@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from minimind_notes.data.bpe_scratch import SYMBOL_TO_BYTE
 from minimind_notes.data.chat import BOS, EOS, PAD, apply_chat_template, chat_turns
 from minimind_notes.errors import MiniMindError
 from minimind_notes.fileio import atomic_write_text
@@ -133,7 +134,7 @@ class MiniMindTokenizer:
         for token in (self.tok.id_to_token(i) for i in ids):
             text = decoder.decode([token])
             if "\ufffd" in text and token not in SPECIAL_TOKENS:
-                raw = bytes(byte_decoder()[c] for c in token)
+                raw = bytes(SYMBOL_TO_BYTE[c] for c in token)
                 text = "<" + " ".join(f"{b:02x}" for b in raw) + ">"
             out.append(text)
         return out
@@ -168,20 +169,6 @@ class MiniMindTokenizer:
     def fingerprint(self) -> str:
         """sha256 of the tokenizer's JSON: caches built with another tokenizer are rebuilt."""
         return hashlib.sha256(self.tok.to_str().encode()).hexdigest()[:16]
-
-
-@functools.cache
-def byte_decoder() -> dict[str, int]:
-    """GPT-2's printable symbol for each byte, inverted."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(
-        range(ord("®"), ord("ÿ") + 1))
-    codes, n = printable[:], 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            codes.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(printable, codes, strict=True)}
 
 
 def train_hf_bpe(texts: Iterator[str] | Iterable[str], vocab_size: int = 6400) -> Tokenizer:

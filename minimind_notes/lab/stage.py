@@ -22,7 +22,7 @@ from minimind_notes.train.loop import RunSummary, Trainer
 # 6,400-token output layer (B*T*V*H multiply-adds). Override any field per call.
 LAB_DEFAULTS: dict[str, Any] = dict(
     hidden_size=128, num_hidden_layers=2, max_seq_len=128, batch_size=8, device="cpu",
-    time_budget=None, eval_every=0, eval_batches=4, save_every=0, log_every=5, progress_bar=False,
+    time_budget=None, eval_every=0, eval_batches=4, save_every=0, log_every=5,
     overwrite=True)  # an experiment run again replaces its own earlier results
 
 

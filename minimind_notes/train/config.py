@@ -102,7 +102,6 @@ class TrainConfig:
     eval_every: int | None = 100  # None -> every EVAL_EVERY_ROWS training rows, whatever the batch size
     save_every: int = 100
     log_every: int = 10
-    progress_bar: bool = True  # the rich bar on a terminal; experiments turn it off
     eval_batches: int | None = None  # None -> ~320 held-out rows, so runs with other batch sizes compare
     seed: int = 42
     device: str = "auto"

@@ -13,9 +13,10 @@ import contextlib
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -85,11 +86,38 @@ def model_config_for(cfg: TrainConfig, vocab_size: int, hidden: int | None = Non
     return config.replace(**overrides)
 
 
+class StepDisplay(Protocol):
+    """What the caller shows while the loop runs, on the main rank (the CLI: a rich progress bar)."""
+
+    def __enter__(self) -> StepDisplay: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def update(self, step: int, logs: dict[str, float]) -> None: ...
+
+
+class NoDisplay:
+    """Shows nothing: experiments, tests, the other ranks."""
+
+    def __enter__(self) -> NoDisplay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def update(self, step: int, logs: dict[str, float]) -> None:
+        pass
+
+
 class Trainer:
-    def __init__(self, cfg: TrainConfig, echo=print) -> None:  # noqa: ANN001
+    """`echo` prints the run's few lines of text; `display(total_steps, first_step)` makes what shows
+    the steps as they go (default: nothing)."""
+
+    def __init__(self, cfg: TrainConfig, echo: Callable[[str], Any] = print,
+                 display: Callable[[int, int], StepDisplay] | None = None) -> None:
         from minimind_notes.data.tokenizer import MiniMindTokenizer
 
-        self.cfg, self.echo = cfg, echo
+        self.cfg, self.echo, self.display = cfg, echo, display
         requested = pick_device(cfg.device)
         self.dist: DistInfo = setup_distributed(requested.type)
         self.device = (torch.device(f"cuda:{self.dist.local_rank}") if requested.type == "cuda"
@@ -314,7 +342,7 @@ class Trainer:
         logs: dict[str, float] = {}
         first_step = self.step
         window_start, window_tokens = time.perf_counter(), self.tokens
-        bar = ProgressBar(self.total_steps, self.step, enabled=self.dist.is_main and cfg.progress_bar)
+        bar = self.display(self.total_steps, self.step) if self.display and self.dist.is_main else NoDisplay()
         with bar, StopRequest(self.log) as stop:
             while self.step < self.total_steps:
                 step_start = time.perf_counter()
@@ -379,33 +407,6 @@ def format_metrics(values: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in values.items())
 
 
-class ProgressBar:
-    """A rich progress bar (step, loss, LR, tokens/s, ETA) on a terminal; silent elsewhere."""
-
-    def __init__(self, total: int, start: int, enabled: bool) -> None:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        from minimind_notes.cli.console import console
-
-        self.progress = Progress(
-            TextColumn("step {task.completed}/{task.total}"), BarColumn(), TextColumn("{task.fields[info]}"),
-            TimeRemainingColumn(), console=console, disable=not enabled, transient=False)
-        self.task = self.progress.add_task("train", total=total, completed=start, info="")
-
-    def __enter__(self) -> ProgressBar:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
-
-    def update(self, step: int, logs: dict[str, float]) -> None:
-        info = f"loss {logs.get('loss', float('nan')):.3f} lr {logs.get('lr', 0):.2e}"
-        if "tokens_per_s" in logs:
-            info += f" {logs['tokens_per_s']:,.0f} tok/s"
-        self.progress.update(self.task, completed=step, info=info)
-
-
 def find_teacher(cfg: TrainConfig, hidden: int) -> Path:
     """The teacher checkpoint: out/<teacher>_<hidden>, else the only out/<teacher>_*.safetensors."""
     try:
@@ -448,5 +449,6 @@ def keep_rows_until(metrics_file: Path, step: int) -> None:
         atomic_write_text(metrics_file, "".join(kept))
 
 
-def train(cfg: TrainConfig, echo=print) -> RunSummary:  # noqa: ANN001
-    return Trainer(cfg, echo).run()
+def train(cfg: TrainConfig, echo: Callable[[str], Any] = print,
+          display: Callable[[int, int], StepDisplay] | None = None) -> RunSummary:
+    return Trainer(cfg, echo, display).run()

@@ -48,7 +48,7 @@ def test_forced_bf16_autocast_is_close_to_fp32():
 def train_losses(tmp_path: Path, precision: str) -> tuple[list[float], str]:
     cfg = TrainConfig(stage="pretrain", hidden_size=32, num_hidden_layers=1, max_seq_len=32, batch_size=2,
                       max_steps=4, log_every=1, eval_every=0, eval_batches=1, save_every=0, time_budget=None,
-                      from_weight="none", device="cpu", precision=precision, progress_bar=False,
+                      from_weight="none", device="cpu", precision=precision,
                       save_dir=str(tmp_path / precision))
     summary = Trainer(cfg, echo=lambda *a: None).run()
     rows = map(json.loads, (Path(summary.run_dir) / "metrics.jsonl").read_text().splitlines())

@@ -1,0 +1,84 @@
+"""What every command shares: the group that turns errors into one message, the --lang option, the
+learner's session (curriculum, progress, language) and the lookup of a command's bilingual strings.
+Kept light: `minimind --help` imports it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import typer
+from typer.core import TyperGroup
+
+from minimind_notes.errors import MiniMindError
+
+if TYPE_CHECKING:
+    from minimind_notes.curriculum.progress import Progress
+    from minimind_notes.curriculum.schema import Curriculum
+
+# click's base exception (usage errors and the like): from click, or from the copy typer >= 0.2x ships
+CLICK_ERROR = sys.modules[typer.BadParameter.__module__].ClickException
+
+LANG_OPTION = typer.Option(None, "--lang", envvar="MINIMIND_LANG", help="Language: en or zh.")
+
+
+class MiniMindGroup(TyperGroup):
+    """Turns a MiniMindError raised anywhere below into one readable message + exit code, and
+    anything else into one line that says it is a bug (MINIMIND_DEBUG=1 shows the traceback)."""
+
+    def invoke(self, ctx):  # click's signature
+        try:
+            return super().invoke(ctx)
+        except (CLICK_ERROR, typer.Exit, typer.Abort):
+            raise  # the command line's own: usage errors exit 2, Exit carries its code
+        except MiniMindError as e:
+            from minimind_notes.cli.console import print_error
+
+            print_error(e.message, e.hint)
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            from minimind_notes.cli.console import err_console
+
+            err_console.print("Interrupted.")
+            raise typer.Exit(130) from None
+        except Exception as e:
+            if os.environ.get("MINIMIND_DEBUG", "") not in ("", "0"):
+                raise
+            from minimind_notes.cli.console import print_error
+
+            if isinstance(e, OSError) and e.strerror:  # the disk, a permission, a path: not a bug
+                print_error(f"{e.strerror}: {e.filename}" if e.filename else e.strerror,
+                            "check the path, its permissions and the free disk space")
+            else:
+                first_line = next(iter(str(e).strip().splitlines()), "")
+                print_error(f"internal error: {type(e).__name__}: {first_line}",
+                            "this is a bug in minimind-notes; rerun with MINIMIND_DEBUG=1 for the traceback")
+            raise typer.Exit(1) from None
+
+
+def group(help: str, **settings: object) -> typer.Typer:
+    """A command group (`minimind eval ...`) with the project's error handling."""
+    return typer.Typer(cls=MiniMindGroup, help=help, **{"no_args_is_help": True, **settings})
+
+
+def session(lang: str | None) -> tuple[Curriculum, Progress, str]:
+    """The curriculum, the learner's progress and the language a learning command runs with."""
+    from minimind_notes.curriculum.progress import Progress
+    from minimind_notes.curriculum.schema import load_curriculum
+    from minimind_notes.i18n import resolve_lang
+
+    lang = resolve_lang(lang)
+    return load_curriculum(), Progress.shared(), lang  # it warns itself about a broken file
+
+
+def strings(table: dict[str, dict[str, str]]) -> Callable[..., str]:
+    """`t(key, lang, **values)`: one entry of a command's bilingual UI table, in `lang`, filled in."""
+
+    def t(key: str, lang: str, **values: object) -> str:
+        from minimind_notes.i18n import render
+
+        return render(table, key, lang, **values)
+
+    return t
