@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from minimind_notes.lab.byte_lm import ByteBatches
+from minimind_notes.lab.byte_lm import ByteBatches, train_lm
 from minimind_notes.lab.moe import (
     active_parameters,
     byte_config,
@@ -12,7 +12,6 @@ from minimind_notes.lab.moe import (
     max_cv,
     mm_flops_per_token,
     routing,
-    train_with_aux,
 )
 from minimind_notes.model import MiniMindForCausalLM, preset
 
@@ -61,12 +60,12 @@ def test_load_stats_extremes():
     assert two["max_share"][0] == 0.5
 
 
-def test_train_with_aux_backpropagates_the_penalty():
+def test_train_lm_backpropagates_the_moe_penalty():
     text = "the cat sat on the mat. " * 200
     for alpha, positive in ((0.1, True), (0.0, False)):
         torch.manual_seed(0)
         model = MiniMindForCausalLM(byte_config(**MOE, aux_loss_alpha=alpha))
         seen = []
-        log = train_with_aux(model, ByteBatches(text), 3, batch_size=2, seq_len=16, on_step=seen.append)
+        log = train_lm(model, ByteBatches(text), 3, batch_size=2, seq_len=16, min_lr_ratio=0.1, on_step=seen.append)
         assert seen == [0, 1, 2, 3] and len(log.losses) == 3 and not model.training
         assert all((a > 0) == positive for a in log.aux_losses)

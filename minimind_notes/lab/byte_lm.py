@@ -1,11 +1,12 @@
 """Small, fast training runs for the experiments: byte-level text from the embedded
-corpus, a seeded batch sampler, and a training loop that notices divergence.
+corpus, a seeded batch sampler, and one small-model trainer that notices divergence.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -66,9 +67,10 @@ class ByteBatches:
 
 @dataclass
 class TrainLog:
-    losses: list[float] = field(default_factory=list)
-    first_bad_step: int | None = None  # step whose loss was NaN/inf (training stopped there)
+    losses: list[float] = field(default_factory=list)  # next-token cross-entropy per step
+    aux_losses: list[float] = field(default_factory=list)  # MoE load-balancing loss per step (0 for dense)
     grad_norms: list[float] = field(default_factory=list)
+    first_bad_step: int | None = None  # step whose loss was NaN/inf (training stopped there)
 
     @property
     def diverged(self) -> bool:
@@ -81,28 +83,42 @@ class TrainLog:
 
 def train_lm(model: nn.Module, batches: ByteBatches, steps: int, batch_size: int = 16,
              seq_len: int = 64, lr: float = 3e-3, clip: float | None = 1.0, warmup: int = 10,
-             diverge_at: float = 1e4) -> TrainLog:
-    """AdamW with linear warm-up; stops at the first non-finite (or exploding) loss."""
+             min_lr_ratio: float = 1.0, diverge_at: float = 1e4,
+             on_step: Callable[[int], None] | None = None) -> TrainLog:
+    """The experiments' small-model trainer: AdamW with the trainer's warm-up and cosine decay to
+    `min_lr_ratio` x lr (train/schedule.py; the default 1.0 keeps the LR constant after warm-up),
+    backpropagating `out.loss + out.aux_loss` as the trainer's objectives do, so an MoE model's
+    load-balancing loss takes part. Stops at the first non-finite (or exploding) loss.
+
+    `on_step(step)` runs before each step and once more with step == steps at the end, e.g. to
+    measure the routing as training goes."""
     from minimind_notes.train.optim import build_adamw
+    from minimind_notes.train.schedule import lr_at
 
     model.train()
     opt, _ = build_adamw(model.parameters(), lr, torch.device("cpu"), weight_decay=0.0)
     log = TrainLog()
     for step in range(steps):
+        if on_step is not None:
+            on_step(step)
         for group in opt.param_groups:
-            group["lr"] = lr * min(1.0, (step + 1) / warmup)
+            group["lr"] = lr_at(step / steps, step, lr, warmup, min_lr_ratio)
         ids = batches.sample(batch_size, seq_len)
-        loss = model(ids, labels=ids).loss
-        value = loss.item()
+        out = model(ids, labels=ids)
+        value = out.loss.item()
         if not math.isfinite(value) or value > diverge_at:
             log.first_bad_step = step
             break
+        aux = out.aux_loss if out.aux_loss is not None else torch.zeros(())
         log.losses.append(value)
-        loss.backward()
+        log.aux_losses.append(aux.item())
+        (out.loss + aux).backward()
         norm = nn.utils.clip_grad_norm_(model.parameters(), clip if clip else float("inf"))
         log.grad_norms.append(float(norm))
         opt.step()
         opt.zero_grad(set_to_none=True)
+    if on_step is not None and not log.diverged:
+        on_step(steps)
     model.eval()
     return log
 

@@ -1,8 +1,5 @@
 """Helpers for the mixture-of-experts experiments, built on the real `MOEFeedForward`.
 
-- `train_with_aux`: the byte-level lab loop of `lab.train_lm`, but with the trainer's LR schedule
-  and backpropagating `out.loss + out.aux_loss` exactly as the trainer's objectives do
-  (train/objectives.py), so the load-balancing loss takes part; `train_lm` uses `out.loss` only.
 - `routing` / `expert_load`: how many routing slots each routed expert received, per MoE layer, on
   given ids, and the router's mean probabilities (what the aux loss multiplies).
 - `load_stats`: shares, max share, coefficient of variation and entropy of such counts.
@@ -12,15 +9,12 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.lab.byte_lm import ByteBatches
 from minimind_notes.model import MiniMindConfig
 from minimind_notes.model.moe import MOEFeedForward, MoEGate
 
@@ -74,55 +68,6 @@ def mm_flops_per_token(model: nn.Module, ids: torch.Tensor) -> float:
             hook.remove()
         model.train(was_training)
     return total / ids.numel()
-
-
-@dataclass
-class AuxTrainLog:
-    losses: list[float] = field(default_factory=list)  # next-token cross-entropy per step
-    aux_losses: list[float] = field(default_factory=list)  # load-balancing loss per step (summed over layers)
-    step_seconds: list[float] = field(default_factory=list)  # wall time of forward + backward + update
-
-    @property
-    def median_step_seconds(self) -> float:
-        ordered = sorted(self.step_seconds)
-        return ordered[len(ordered) // 2]
-
-
-def train_with_aux(model: nn.Module, batches: ByteBatches, steps: int, batch_size: int = 16,
-                   seq_len: int = 64, lr: float = 3e-3, clip: float = 1.0, warmup: int = 10,
-                   min_lr_ratio: float = 0.1,
-                   on_step: Callable[[int], None] | None = None) -> AuxTrainLog:
-    """AdamW with the trainer's warm-up and cosine decay to `min_lr_ratio` x lr (train/schedule.py;
-    1.0 keeps the LR constant, as `lab.train_lm` does) on `out.loss + out.aux_loss`.
-
-    `on_step(step)` runs before each step and once more with step == steps at the end, e.g. to
-    measure the routing as training goes."""
-    from minimind_notes.train.optim import build_adamw
-    from minimind_notes.train.schedule import lr_at
-
-    model.train()
-    opt, _ = build_adamw(model.parameters(), lr, torch.device("cpu"), weight_decay=0.0)
-    log = AuxTrainLog()
-    for step in range(steps):
-        if on_step is not None:
-            on_step(step)
-        for group in opt.param_groups:  # the trainer's schedule: warm-up, then cosine down
-            group["lr"] = lr_at(step / steps, step, lr, warmup, min_lr_ratio)
-        ids = batches.sample(batch_size, seq_len)
-        start = time.perf_counter()
-        out = model(ids, labels=ids)
-        loss = out.loss + out.aux_loss  # what Objective.loss backpropagates
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        log.step_seconds.append(time.perf_counter() - start)
-        log.losses.append(out.loss.item())
-        log.aux_losses.append(out.aux_loss.item())
-    if on_step is not None:
-        on_step(steps)
-    model.eval()
-    return log
 
 
 @torch.no_grad()

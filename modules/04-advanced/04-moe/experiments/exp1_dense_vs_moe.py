@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 import torch
 
-from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, unigram_entropy
+from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm, unigram_entropy
 from minimind_notes.lab.experiment import ExperimentContext, main
 from minimind_notes.lab.measure import interleaved_times, median_ratio, recorded_ops
 from minimind_notes.lab.moe import (
@@ -39,7 +39,6 @@ from minimind_notes.lab.moe import (
     expert_load,
     load_stats,
     mm_flops_per_token,
-    train_with_aux,
 )
 from minimind_notes.model import MiniMindForCausalLM, preset
 
@@ -85,8 +84,8 @@ def preset_counts() -> dict:
 def train_one(name: str, seed: int, steps: int, batch: int, val: torch.Tensor, min_lr_ratio: float) -> dict:
     torch.manual_seed(seed)  # same seed -> same attention/embedding init for every model of a pair
     model = MiniMindForCausalLM(byte_config(**MODELS[name]))
-    log = train_with_aux(model, ByteBatches(corpus_text("train"), seed=seed), steps, batch, SEQ, LR,
-                         min_lr_ratio=min_lr_ratio)
+    log = train_lm(model, ByteBatches(corpus_text("train"), seed=seed), steps, batch, SEQ, LR,
+                   min_lr_ratio=min_lr_ratio)
     result = {"model": model, "val_loss": eval_loss(model, val, 64), "losses": log.losses}
     if name == "moe":
         result["cv"] = load_stats(expert_load(model, val))["cv"]

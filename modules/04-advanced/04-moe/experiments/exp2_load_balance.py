@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import torch
 
-from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss
+from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm
 from minimind_notes.lab.experiment import ExperimentContext, main
-from minimind_notes.lab.moe import byte_config, load_stats, max_cv, routing, train_with_aux
+from minimind_notes.lab.moe import byte_config, load_stats, max_cv, routing
 from minimind_notes.model import MiniMindForCausalLM
 
 SEQ, LR = 64, 3e-3
@@ -47,8 +47,8 @@ def train_alpha(alpha: float, seed: int, steps: int, batch: int, val: torch.Tens
         if step in when:
             history.append((step, load_stats(routing(model, probe)["counts"])["cv"]))
 
-    log = train_with_aux(model, ByteBatches(corpus_text("train"), seed=seed), steps, batch, SEQ, LR,
-                         on_step=snapshot)
+    log = train_lm(model, ByteBatches(corpus_text("train"), seed=seed), steps, batch, SEQ, LR, min_lr_ratio=0.1,
+                   on_step=snapshot)
     final = routing(model, val)
     return {"alpha": alpha, "stats": load_stats(final["counts"]), "balance": final["balance"].tolist(),
             "history": history, "aux_losses": log.aux_losses, "val_loss": eval_loss(model, val, 64)}
