@@ -183,29 +183,56 @@ def reward(reply: str, answer: str) -> float:
     return float(bool(numbers) and numbers[-1] == answer)
 
 
+@dataclass
+class Reply:
+    prompt_ids: list[int]
+    tokens: list[int]  # the completion, through <|im_end|> when it stopped
+    text: str
+    stopped: bool  # ended with <|im_end|> within the token budget
+
+
 @torch.no_grad()
-def arithmetic_accuracy(model: nn.Module, tok: MiniMindTokenizer, prompts: list[tuple[str, str]],
-                        device: torch.device, max_new_tokens: int = 16, batch_size: int = 64,
-                        temperature: float = 0.0, samples: int = 1, seed: int = 0) -> float:
-    """Share of replies to (prompt, answer) rows that the reward counts as right: the greedy reply
-    (temperature 0), or `samples` replies per prompt drawn at `temperature` from a seeded generator.
-    Prompts run in left-padded batches (the same tokens as one at a time, tests/test_alignment_lab.py)."""
+def sample_replies(model: nn.Module, tok: MiniMindTokenizer, prompts: list[str], temperature: float = 1.0,
+                   max_new_tokens: int = 16, generator: torch.Generator | None = None,
+                   batch_size: int = 64) -> list[Reply]:
+    """One reply per chat prompt (repeat a prompt to draw several); temperature 0 = greedy. Prompts run
+    in left-padded batches: the same tokens as one at a time (tests/test_alignment_lab.py)."""
     from minimind_notes.model.generation import SamplingConfig, generate, left_pad
 
+    device = next(model.parameters()).device
     cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_p=1.0,
                          eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    generator = torch.Generator(device=device).manual_seed(seed) if temperature > 0 else None
-    prompts = [row for row in prompts for _ in range(samples if temperature > 0 else 1)]
     was_training = model.training
     model.eval()
-    correct = 0
+    replies = []
     for start in range(0, len(prompts), batch_size):
-        rows = prompts[start:start + batch_size]
-        ids, mask = left_pad([tok.user_prompt_ids(p) for p, _ in rows], tok.pad_token_id)
-        out = generate(model, ids.to(device), attention_mask=mask.to(device), cfg=cfg,
-                       generator=generator)[:, ids.shape[1]:]
-        for new, (_, answer) in zip(out.tolist(), rows, strict=True):
-            new = new[:new.index(tok.eos_token_id)] if tok.eos_token_id in new else new
-            correct += int(reward(tok.decode(new, skip_special_tokens=True), answer))
+        x, mask = left_pad([tok.user_prompt_ids(p) for p in prompts[start:start + batch_size]], tok.pad_token_id)
+        out = generate(model, x.to(device), attention_mask=mask.to(device), cfg=cfg, generator=generator)
+        for row, keep, new in zip(x, mask, out[:, x.shape[1]:].tolist(), strict=True):
+            stopped = tok.eos_token_id in new
+            tokens = new[:new.index(tok.eos_token_id) + 1] if stopped else new
+            replies.append(Reply(row[keep.bool()].tolist(), tokens, tok.decode(tokens, skip_special_tokens=True),
+                                 stopped))
     model.train(was_training)
-    return correct / max(len(prompts), 1)
+    return replies
+
+
+@dataclass
+class Accuracy:
+    share: float  # of the replies, those the reward counts as right
+    replies: list[Reply]  # `samples` per row, in the rows' order
+    rewards: list[float]  # of each reply
+
+
+def arithmetic_accuracy(model: nn.Module, tok: MiniMindTokenizer, rows: list[tuple[str, str]],
+                        max_new_tokens: int = 16, temperature: float = 0.0, samples: int = 1, seed: int = 0,
+                        batch_size: int = 64) -> Accuracy:
+    """How often replies to (prompt, answer) rows state the answer: the greedy reply (temperature 0), or
+    `samples` replies per prompt drawn at `temperature` from a generator seeded with `seed`."""
+    device = next(model.parameters()).device
+    prompts = [p for p, _ in rows for _ in range(samples)]
+    answers = [a for _, a in rows for _ in range(samples)]
+    generator = torch.Generator(device=device).manual_seed(seed) if temperature > 0 else None
+    replies = sample_replies(model, tok, prompts, temperature, max_new_tokens, generator, batch_size)
+    rewards = [reward(r.text, a) for r, a in zip(replies, answers, strict=True)]
+    return Accuracy(sum(rewards) / max(len(rewards), 1), replies, rewards)

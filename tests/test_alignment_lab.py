@@ -7,10 +7,9 @@ import random
 import pytest
 import torch
 
-from minimind_notes.data import phrasing
 from minimind_notes.data.jsonl import read_jsonl, write_jsonl
 from minimind_notes.data.tokenizer import MiniMindTokenizer
-from minimind_notes.evaluate import arithmetic_accuracy, reward
+from minimind_notes.evaluate import arithmetic_accuracy, reward, sample_replies
 from minimind_notes.lab import alignment as al
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM
 from minimind_notes.train.config import TrainConfig
@@ -30,18 +29,18 @@ def model(tok):
     return MiniMindForCausalLM(config).eval()
 
 
-def test_batched_left_padded_accuracy_matches_objective(model, tok):
-    """The lab's accuracy() and GRPOObjective's arithmetic_accuracy agree on the greedy replies."""
-    rows = al.prompt_rows(al.addition_sums(3))  # prompts of several lengths
-    ours, n, replies = al.accuracy(model, tok, rows)
-    assert n == len(rows)
-    reference = arithmetic_accuracy(model, tok, rows, torch.device("cpu"), max_new_tokens=12)
-    assert ours == pytest.approx(reference)
-    # and the very same greedy tokens as an unpadded run of each prompt
+def test_batched_left_padded_replies_are_the_unpadded_ones(model, tok):
+    """Prompts of several lengths in one left-padded batch: each reply is the greedy reply of that
+    prompt alone, and the accuracy is the share of replies the reward counts as right."""
+    rows = al.prompt_rows(al.addition_sums(3))
+    acc = al.accuracy(model, tok, rows)
+    assert len(acc.replies) == len(rows)
+    assert acc.share == pytest.approx(sum(reward(r.text, a) for r, (_, a) in zip(acc.replies, rows, strict=True))
+                                      / len(rows))
     from minimind_notes.model.generation import SamplingConfig, generate
 
     cfg = SamplingConfig(max_new_tokens=12, temperature=0, eos_token_id=tok.eos_token_id)
-    for reply in replies[:6]:
+    for reply in acc.replies[:6]:
         ids = torch.tensor([reply.prompt_ids])
         new = generate(model, ids, cfg=cfg)[0, ids.shape[1]:].tolist()
         assert new[:len(reply.tokens)] == reply.tokens
@@ -50,14 +49,14 @@ def test_batched_left_padded_accuracy_matches_objective(model, tok):
 def test_sampled_accuracy_draws_k_replies_per_prompt_reproducibly(model, tok):
     rows = al.prompt_rows(al.addition_sums(3))
     kw = dict(max_new_tokens=12, temperature=1.0, samples=4, seed=7)
-    a = arithmetic_accuracy(model, tok, rows, torch.device("cpu"), **kw)
-    assert a == arithmetic_accuracy(model, tok, rows, torch.device("cpu"), **kw)  # seeded: the same draws
-    assert a * len(rows) * 4 == pytest.approx(round(a * len(rows) * 4))  # a share of 4 replies per prompt
+    a = arithmetic_accuracy(model, tok, rows, **kw)
+    assert a.share == arithmetic_accuracy(model, tok, rows, **kw).share  # seeded: the same draws
+    assert len(a.replies) == 4 * len(rows) and a.share * len(a.replies) == pytest.approx(sum(a.rewards))
 
 
 def test_policy_kl_is_exact(model, tok):
-    replies = al.sample_replies(model, tok, ["What is 2 + 3?", "Calculate 1 + 1."], 1.0,
-                                generator=torch.Generator().manual_seed(0))
+    replies = sample_replies(model, tok, ["What is 2 + 3?", "Calculate 1 + 1."], 1.0,
+                             generator=torch.Generator().manual_seed(0))
     assert al.policy_kl(model, model, replies) == pytest.approx([0.0, 0.0], abs=1e-5)
     other = copy.deepcopy(model)
     with torch.no_grad():
@@ -129,10 +128,3 @@ def test_grpo_samples_on_cuda_and_resumes(tmp_path):
     moved = {k: v.to("cuda") if torch.is_tensor(v) else v for k, v in state.items()}  # map_location=device
     trainer.objective.load_state_dict(moved)
     trainer.train_step()
-
-
-def test_addition_phrasings_are_the_embedded_templates():
-    rng = random.Random(0)
-    s = phrasing.Sum(3, "+", 4)
-    drawn = {phrasing.question(s, False, rng) for _ in range(200)}
-    assert drawn == set(al.phrasings(s))

@@ -24,8 +24,7 @@ from minimind_notes.data.chat import apply_chat_template
 from minimind_notes.data.jsonl import write_jsonl
 from minimind_notes.data.phrasing import RUDE_EN, RUDE_ZH
 from minimind_notes.data.tokenizer import MiniMindTokenizer, train_tokenizer
-from minimind_notes.evaluate import reward
-from minimind_notes.model.generation import SamplingConfig, generate, left_pad
+from minimind_notes.evaluate import Accuracy, Reply, arithmetic_accuracy
 
 Row = tuple[str, str]  # (prompt, answer)
 RESULT_ONLY = 2  # phrasing.reply's style 2, 'The answer is 12.'; styles 0 and 1 restate the sum first
@@ -54,14 +53,8 @@ def addition_sums(top: int) -> list[phrasing.Sum]:
     return [phrasing.Sum(a, "+", b) for a in range(top) for b in range(top)]
 
 
-def phrasings(s: phrasing.Sum) -> list[str]:
-    """All four English question templates of `phrasing.question`."""
-    return [f"What is {s.symbolic()}?", f"What is {s.a} {phrasing.EN_WORD[s.op]} {s.b}?",
-            f"Calculate {s.symbolic()}.", f"How much is {s.symbolic()}?"]
-
-
 def prompt_rows(sums: list[phrasing.Sum]) -> list[Row]:
-    return [(q, str(s.value)) for s in sums for q in phrasings(s)]
+    return [(q, str(s.value)) for s in sums for q in phrasing.questions(s, zh=False)]
 
 
 def split_sums(sums: list[phrasing.Sum], seed: int) -> tuple[list[phrasing.Sum], list[phrasing.Sum]]:
@@ -152,53 +145,12 @@ def reply_style(text: str) -> str:
 
 
 # -- sampling and scoring ----------------------------------------------------------------------
-def left_padded(tok: MiniMindTokenizer, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Chat prompts as one left-padded batch: ids (B, T) and attention mask (B, T)."""
-    return left_pad([tok.user_prompt_ids(p) for p in prompts], tok.pad_token_id)
-
-
-@dataclass
-class Reply:
-    prompt_ids: list[int]
-    tokens: list[int]  # the completion, through <|im_end|> when it stopped
-    text: str
-    stopped: bool  # ended with <|im_end|> within the token budget
-
-
-@torch.no_grad()
-def sample_replies(model: nn.Module, tok: MiniMindTokenizer, prompts: list[str], temperature: float = 1.0,
-                   max_new_tokens: int = 12, generator: torch.Generator | None = None,
-                   batch_size: int = 256) -> list[Reply]:
-    """One reply per prompt (repeat a prompt to draw several); temperature 0 = greedy."""
-    was_training = model.training
-    model.eval()
-    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_p=1.0,
-                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    replies = []
-    for start in range(0, len(prompts), batch_size):
-        x, mask = left_padded(tok, prompts[start:start + batch_size])
-        out = generate(model, x, attention_mask=mask, cfg=cfg, generator=generator)
-        for row, keep, new in zip(x, mask, out[:, x.shape[1]:].tolist(), strict=True):
-            stopped = tok.eos_token_id in new
-            tokens = new[:new.index(tok.eos_token_id) + 1] if stopped else new
-            replies.append(Reply(row[keep.bool()].tolist(), tokens, tok.decode(tokens, skip_special_tokens=True),
-                                 stopped))
-    model.train(was_training)
-    return replies
-
-
-def scored(replies: list[Reply], answers: list[str]) -> list[float]:
-    """The GRPO reward of each reply: 1 when its last number is the answer."""
-    return [reward(r.text, a) for r, a in zip(replies, answers, strict=True)]
-
-
 def accuracy(model: nn.Module, tok: MiniMindTokenizer, rows: list[Row], samples: int = 1,
-             temperature: float = 0.0, seed: int = 0) -> tuple[float, int, list[Reply]]:
-    """(share of replies the reward counts as right, replies drawn, the replies); `samples` per prompt."""
-    prompts = [p for p, _ in rows for _ in range(samples)]
-    answers = [a for _, a in rows for _ in range(samples)]
-    replies = sample_replies(model, tok, prompts, temperature, generator=torch.Generator().manual_seed(seed))
-    return sum(scored(replies, answers)) / len(replies), len(replies), replies
+             temperature: float = 0.0, seed: int = 0) -> Accuracy:
+    """evaluate.arithmetic_accuracy at the lab's settings: replies of at most 12 tokens (the lab's
+    replies take ~8), 256 prompts a batch."""
+    return arithmetic_accuracy(model, tok, rows, max_new_tokens=12, temperature=temperature, samples=samples,
+                               seed=seed, batch_size=256)
 
 
 def binomial_se(p: float, n: int) -> float:

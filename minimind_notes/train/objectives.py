@@ -318,9 +318,9 @@ class GRPOObjective(Objective):
         DeepSeek-R1 reports it, k samples at temperature 0.6); the greedy reply can move differently."""
         if not self.val_prompts:
             return {}
-        sampled = arithmetic_accuracy(model, self.tok, self.val_prompts, self.device, self.cfg.grpo_max_new_tokens,
-                                      temperature=self.cfg.grpo_temperature, samples=EVAL_SAMPLES, seed=self.cfg.seed)
-        greedy = arithmetic_accuracy(model, self.tok, self.val_prompts, self.device, self.cfg.grpo_max_new_tokens)
+        sampled = arithmetic_accuracy(model, self.tok, self.val_prompts, self.cfg.grpo_max_new_tokens,
+                                      self.cfg.grpo_temperature, EVAL_SAMPLES, self.cfg.seed).share
+        greedy = arithmetic_accuracy(model, self.tok, self.val_prompts, self.cfg.grpo_max_new_tokens).share
         return {"val_accuracy": sampled, "val_greedy_accuracy": greedy}
 
 

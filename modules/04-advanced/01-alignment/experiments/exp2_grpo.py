@@ -35,7 +35,6 @@ from minimind_notes.lab.alignment import (
     binomial_se,
     grpo_trainer,
     reply_style,
-    scored,
 )
 from minimind_notes.lab.experiment import ExperimentContext, main
 
@@ -46,9 +45,9 @@ STYLES = ("restate", "result", "other")
 def evaluate(model: torch.nn.Module, lab: AdditionLab, tok, samples: int) -> dict:  # noqa: ANN001
     """Held-out accuracy (sampled and greedy), style shares and per-style accuracy, zero-signal groups."""
     rows = lab.held_rows
-    sampled, n, replies = accuracy(model, tok, rows, samples=samples, temperature=1.0, seed=1234)
-    greedy, n_greedy, _ = accuracy(model, tok, rows)
-    rewards = scored(replies, [a for _, a in rows for _ in range(samples)])
+    drawn, first = accuracy(model, tok, rows, samples=samples, temperature=1.0, seed=1234), accuracy(model, tok, rows)
+    sampled, n, replies, rewards = drawn.share, len(drawn.replies), drawn.replies, drawn.rewards
+    greedy, n_greedy = first.share, len(first.replies)
     styles = [reply_style(r.text) for r in replies]
     share = {s: styles.count(s) / len(styles) for s in STYLES}
     right = {s: (sum(w for w, t in zip(rewards, styles, strict=True) if t == s) / styles.count(s)

@@ -35,7 +35,6 @@ from minimind_notes.lab.alignment import (
     binomial_se,
     conversation,
     grpo_trainer,
-    phrasings,
     policy_kl,
 )
 from minimind_notes.lab.experiment import ExperimentContext, main
@@ -49,7 +48,7 @@ def held_out_conversations(lab: AdditionLab, seed: int, tok) -> tuple[torch.Tens
     restate the sum: the styles the reward favours, so a rising loss on them is damage, not the style shift."""
     rng = random.Random(seed + 1)
     rows = [conversation(q, phrasing.reply(s, False, rng.randrange(2))) for s in lab.held_sums
-            for q in phrasings(s)]
+            for q in phrasing.questions(s, zh=False)]
     data = SFTDataset(write_jsonl(lab.out_dir / "held_sft.jsonl", rows), tok, 64)
     return data.batch(list(range(len(data))))
 
@@ -69,7 +68,8 @@ def conversation_losses(model: torch.nn.Module, ids: torch.Tensor, labels: torch
 def measure(trainer, lab: AdditionLab, convs: tuple, samples: int, at_start: bool = False) -> dict:  # noqa: ANN001
     """KL from the reference, accuracy, held-out SFT loss (per conversation) and stop rate of the policy."""
     model, tok = trainer.model, trainer.tok
-    acc, n, replies = accuracy(model, tok, lab.held_rows, samples=samples, temperature=1.0, seed=99)
+    drawn = accuracy(model, tok, lab.held_rows, samples=samples, temperature=1.0, seed=99)
+    acc, n, replies = drawn.share, len(drawn.replies), drawn.replies
     # At the start the policy is a copy of the reference: every per-position KL is exactly 0.
     kl = [0.0] * len(replies) if at_start else policy_kl(model, trainer.objective.reference, replies)
     losses = conversation_losses(model, *convs)
