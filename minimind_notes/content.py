@@ -41,9 +41,5 @@ def data_dir() -> Path:
     return content_root() / "data"
 
 
-def modules_dir() -> Path:
-    return content_root() / "modules"
-
-
 def home_dir() -> Path:
     return Path(os.environ.get("MINIMIND_HOME") or Path.home() / ".minimind")

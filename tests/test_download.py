@@ -32,7 +32,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:  # keep the test output clean
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:  # http.server's name
         self.server.seen.append((self.path, self.headers.get("Range")))
         parts = self.path.strip("/").split("/")
         route, name = (parts + [""])[:2]

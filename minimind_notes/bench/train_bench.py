@@ -18,7 +18,7 @@ def bench_train(preset: str, batch: int, seq_len: int, steps: int, device: str, 
                       save_dir=save_dir, from_weight="none")
     trainer = Trainer(cfg, echo=lambda *a: None)
 
-    def median(fn) -> float:  # noqa: ANN001
+    def median(fn) -> float:
         times = []
         for i in range(steps + 2):
             synchronize(trainer.device)

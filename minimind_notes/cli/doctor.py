@@ -69,7 +69,7 @@ def doctor(
                  "[yellow]low: the real MiniMind datasets need 2-30 GiB[/]"))
     try:
         rows.append(("curriculum", str(content_root()), ok))
-    except Exception as e:  # noqa: BLE001 - doctor reports, never crashes
+    except Exception as e:  # doctor reports, never crashes
         rows.append(("curriculum", "not found", f"[red]{e}[/]"))
     progress = Progress.shared()
     rows.append(("progress file", str(home_dir() / "progress.json"),

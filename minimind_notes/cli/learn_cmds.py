@@ -75,7 +75,7 @@ def list_cmd(
         console.print(table)
 
 
-def run_and_report(curriculum, progress, module, experiment, lang: str, quick: bool = False,  # noqa: ANN001
+def run_and_report(curriculum, progress, module, experiment, lang: str, quick: bool = False,
                    seed: int = 42, out: Path | None = None, as_json: bool = False, precision: str = "fp32") -> bool:
     """Run one experiment, print its findings (or JSON), record it; True if every check held."""
     import json
@@ -148,7 +148,7 @@ def learn(
     show_markdown(curriculum, find_module(curriculum, module), lang, code)
 
 
-def show_markdown(curriculum, module, lang: str, code: bool = False) -> None:  # noqa: ANN001
+def show_markdown(curriculum, module, lang: str, code: bool = False) -> None:
     from rich.markdown import Markdown
 
     from minimind_notes.data.jsonl import read_text_utf8
@@ -204,7 +204,7 @@ def path(
     console.print(f"[bold green]{t('path_done', lang, path=name, n=len(steps))}[/]")
 
 
-def describe_step(curriculum, step, lang: str, detail: bool = False) -> str:  # noqa: ANN001
+def describe_step(curriculum, step, lang: str, detail: bool = False) -> str:
     from minimind_notes.i18n import pick
 
     if step.kind == "train":
@@ -223,7 +223,7 @@ def describe_step(curriculum, step, lang: str, detail: bool = False) -> str:  # 
     return text + (f"\n{pick(module.question, lang)}" if detail else "")
 
 
-def run_step(curriculum, progress, step, lang: str, quick: bool, interactive: bool = True) -> None:  # noqa: ANN001
+def run_step(curriculum, progress, step, lang: str, quick: bool, interactive: bool = True) -> None:
     if step.kind == "train":
         import subprocess
         import sys

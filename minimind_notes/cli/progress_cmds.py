@@ -29,7 +29,7 @@ UI = {
 t = strings(UI)
 
 
-def progress_report(curriculum, progress, names: list[str]) -> dict:  # noqa: ANN001
+def progress_report(curriculum, progress, names: list[str]) -> dict:
     from minimind_notes.curriculum.checklist import checklist, experiment_passed, module_done
 
     report: dict = {"file": str(progress.path), "paths": {}, "modules": {}, "training": {}}

@@ -41,7 +41,7 @@ UI = {
 t = strings(UI)
 
 
-def next_quiz_module(curriculum, progress) -> tuple[str, object | None]:  # noqa: ANN001
+def next_quiz_module(curriculum, progress) -> tuple[str, object | None]:
     """The first module with an unpassed quiz on the learner's current path (the most
     recently used one, else systematic)."""
     from minimind_notes.curriculum.checklist import quiz_passed
@@ -60,7 +60,7 @@ def next_quiz_module(curriculum, progress) -> tuple[str, object | None]:  # noqa
     return name, None
 
 
-def ask_choice(question, order: list[int], lang: str, scripted: str | None):  # noqa: ANN001, ANN201
+def ask_choice(question, order: list[int], lang: str, scripted: str | None):
     """Show one question with its options in `order`; return the chosen original letters."""
     from rich.markup import escape
     from rich.panel import Panel
@@ -88,7 +88,7 @@ def ask_choice(question, order: list[int], lang: str, scripted: str | None):  # 
         console.print(f"[yellow]{t('invalid', lang, what=what, letters=', '.join(shown))}[/]")
 
 
-def ask_open(question, lang: str) -> None:  # noqa: ANN001
+def ask_open(question, lang: str) -> None:
     from rich.markdown import Markdown
     from rich.markup import escape
     from rich.panel import Panel

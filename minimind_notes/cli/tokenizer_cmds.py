@@ -13,7 +13,7 @@ tokenizer_app = group("Train and inspect MiniMind's byte-level BPE tokenizer.")
 TOKENIZER_OPTION = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: the shipped one).")
 
 
-def iter_texts(path: Path, skip_bad: bool = False, bad: list[str] | None = None):  # noqa: ANN201 - Iterator[str]
+def iter_texts(path: Path, skip_bad: bool = False, bad: list[str] | None = None):  # Iterator[str]
     """Texts of a JSONL corpus ({"text"} or {"conversations"/"chosen"/"rejected"} rows) or a plain-text
     file. Lines that are not UTF-8, not JSON, or hold no text raise, or with skip_bad go to `bad`."""
     from minimind_notes.data.jsonl import bad_line, iter_jsonl, iter_lines

@@ -100,7 +100,7 @@ def train(
     record_run(cfg, summary)
 
 
-def record_run(cfg, summary) -> None:  # noqa: ANN001
+def record_run(cfg, summary) -> None:
     """Remember the finished run in the learner's progress (rank 0 only)."""
     import os
     from pathlib import Path

@@ -20,7 +20,7 @@ def fact(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @cache
-def _model(preset: str):  # noqa: ANN202
+def _model(preset: str):
     import torch
 
     from minimind_notes.model import MiniMindForCausalLM
@@ -31,7 +31,7 @@ def _model(preset: str):  # noqa: ANN202
         return MiniMindForCausalLM(make(preset))
 
 
-def _config(preset: str):  # noqa: ANN202
+def _config(preset: str):
     from minimind_notes.model.config import preset as make
 
     return make(preset)

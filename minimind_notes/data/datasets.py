@@ -57,10 +57,6 @@ class EpochSampler:
             self.index += 1
         return out
 
-    @property
-    def epochs_done(self) -> float:
-        return self.epoch + self.index / self.n
-
 
 class TokenWindows:
     """Non-overlapping (T+1)-token windows of a packed token stream, shuffled per epoch."""

@@ -323,7 +323,7 @@ def _tail(path: Path, n: int) -> bytes:
         return f.read(n)
 
 
-def _request(url: str, start: int | None, timeout: float, hint: str):  # noqa: ANN202 - a requests.Response
+def _request(url: str, start: int | None, timeout: float, hint: str):  # a requests.Response
     import requests
 
     headers = {"Accept-Encoding": "identity"}  # sizes and ranges count the bytes as stored

@@ -57,7 +57,7 @@ def tiktoken_twin(tokenizer_json: str, reference: Any = None) -> Any:
     try:
         encoding = tiktoken.Encoding("minimind-twin", pat_str=GPT2_PATTERN, mergeable_ranks=ranks,
                                      special_tokens={t["content"]: t["id"] for t in added})
-    except Exception:  # noqa: BLE001 - e.g. two tokens with the same bytes: tiktoken cannot hold it
+    except Exception:  # e.g. two tokens with the same bytes: tiktoken cannot hold it
         return None
     probe = reference.encode(PROBE, add_special_tokens=False).ids if reference is not None else None
     if probe is not None and encode_all(encoding, [PROBE])[0] != probe:

@@ -33,7 +33,7 @@ def default_tokenizer_dir() -> Path:
 
 
 class MiniMindTokenizer:
-    def __init__(self, tokenizer, path: Path | None = None) -> None:  # noqa: ANN001 - tokenizers.Tokenizer
+    def __init__(self, tokenizer, path: Path | None = None) -> None:  # tokenizers.Tokenizer
         self.tok = tokenizer
         self.path = path
         self.pad_token_id = self._id(PAD)
@@ -58,7 +58,7 @@ class MiniMindTokenizer:
                                 hint="train one with `minimind tokenizer train` or pass --tokenizer DIR")
         try:
             return cls(Tokenizer.from_file(str(file)), file.parent)
-        except Exception as e:  # noqa: BLE001 - a broken JSON file: say so in one line
+        except Exception as e:  # a broken JSON file: say so in one line
             raise MiniMindError(f"cannot read tokenizer {file}: {e}") from e
 
     @property

@@ -107,7 +107,7 @@ class ExperimentContext:
 
     # -- plots -------------------------------------------------------------------------
     @property
-    def plt(self):  # noqa: ANN201 - matplotlib.pyplot, imported with the headless backend
+    def plt(self):  # matplotlib.pyplot, imported with the headless backend
         import matplotlib
 
         matplotlib.use("Agg")
@@ -198,7 +198,7 @@ HEAD = {
 }
 
 
-def print_result(result: ExperimentResult, lang: str = "en", console=None) -> None:  # noqa: ANN001
+def print_result(result: ExperimentResult, lang: str = "en", console=None) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -95,7 +95,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     try:
         with safe_open(str(path), framework="pt") as f:
             return f.metadata() or {}
-    except Exception as e:  # noqa: BLE001 - a truncated or foreign file
+    except Exception as e:  # a truncated or foreign file
         raise unreadable(path, e) from e
 
 

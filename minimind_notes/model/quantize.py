@@ -197,7 +197,7 @@ class QuantEmbedding(_QuantStorage):
         return f"{self.num_embeddings}, {self.embedding_dim}, bits={self.bits}, {group}"
 
 
-def _replace(model: nn.Module, want: type, make) -> None:  # noqa: ANN001 - make: module -> module or None
+def _replace(model: nn.Module, want: type, make) -> None:  # make: module -> module or None
     """Replace every child whose type is exactly `want` by make(child), unless make returns None."""
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):

@@ -6,7 +6,7 @@ max_seq_len, from_weight, ...), so the seed's commands work unchanged.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +123,6 @@ class TrainConfig:
     grpo_clip: float = 0.2
     grpo_max_new_tokens: int = 16
     grpo_temperature: float = 0.6  # rollouts: at 1.0 a weak base samples almost no correct answer
-    wandb: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:

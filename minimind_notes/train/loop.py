@@ -72,7 +72,7 @@ class RunSummary:
     first_eval: dict[str, float]
 
 
-def model_config_for(cfg: TrainConfig, vocab_size: int, hidden: int | None = None, layers: int | None = None):  # noqa: ANN201
+def model_config_for(cfg: TrainConfig, vocab_size: int, hidden: int | None = None, layers: int | None = None):
     # a training window is T+1 tokens (inputs and the shifted labels)
     overrides: dict[str, Any] = {"vocab_size": vocab_size, "max_position_embeddings": max(4096, cfg.max_seq_len + 1)}
     if hidden or cfg.hidden_size:
@@ -124,8 +124,12 @@ class Trainer:
                        and self.dist.enabled else requested)
         seed_everything(cfg.seed)
         self.tok = MiniMindTokenizer.from_dir(cfg.tokenizer)
-        self.objective: Objective = OBJECTIVES[cfg.stage](cfg, self.tok, self.dist.rank, self.dist.world)
-        self.objective.device = self.device
+        self.teacher: Path | None = None  # distillation's: out/<teacher>_<hidden>, else the only out/<teacher>_*
+        if cfg.stage == "distill":
+            self.teacher = find_teacher(cfg, model_config_for(cfg, self.tok.vocab_size).hidden_size)
+        inputs = {"teacher": self.teacher} if self.teacher else {}
+        self.objective: Objective = OBJECTIVES[cfg.stage](cfg, self.tok, self.device, self.dist.rank,
+                                                          self.dist.world, **inputs)
         self.model = self.build_model()
         self.amp = autocast_dtype(self.device, cfg.precision)
         self.params = self.objective.trainable(self.model)
@@ -156,9 +160,7 @@ class Trainer:
         if cfg.stage == "distill":  # the student: half the teacher's width and depth by default
             from minimind_notes.model.checkpoint import read_config
 
-            teacher = find_teacher(cfg, model_config_for(cfg, self.tok.vocab_size).hidden_size)
-            tcfg = read_config(teacher) or model_config_for(cfg, self.tok.vocab_size)
-            cfg.extra["teacher_path"] = str(teacher)
+            tcfg = read_config(self.teacher) or model_config_for(cfg, self.tok.vocab_size)
             config = model_config_for(cfg, self.tok.vocab_size, cfg.hidden_size or tcfg.hidden_size // 2,
                                       cfg.num_hidden_layers or max(1, tcfg.num_hidden_layers // 2))
         else:

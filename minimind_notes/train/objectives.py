@@ -12,6 +12,7 @@ which batches to draw, what the loss is, what to evaluate and which weights to s
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -38,8 +39,9 @@ EVAL_SAMPLES = 8  # GRPO's held-out accuracy: replies drawn per prompt
 class Objective:
     """Pretraining: the base class; the others change data and loss."""
 
-    def __init__(self, cfg: TrainConfig, tokenizer: MiniMindTokenizer, rank: int = 0, world: int = 1) -> None:
-        self.cfg, self.tok, self.rank, self.world = cfg, tokenizer, rank, world
+    def __init__(self, cfg: TrainConfig, tokenizer: MiniMindTokenizer, device: torch.device, rank: int = 0,
+                 world: int = 1) -> None:
+        self.cfg, self.tok, self.device, self.rank, self.world = cfg, tokenizer, device, rank, world
         self.load_data()
 
     # -- data ----------------------------------------------------------------------------
@@ -107,8 +109,6 @@ class Objective:
             return {}
         windows = self.val.all_windows(self.cfg.eval_batches * self.cfg.batch_size)
         return lm_metrics(model, windows, windows, self.tok, self.eval_batch_size, self.device)
-
-    device = torch.device("cpu")
 
     @property
     def eval_batch_size(self) -> int:
@@ -211,12 +211,12 @@ class DPOObjective(Objective):
 class DistillObjective(SFTObjective):
     """The student (a smaller model) learns the teacher's full next-token distribution."""
 
-    def prepare_model(self, model: nn.Module) -> nn.Module:
+    def __init__(self, cfg: TrainConfig, tokenizer: MiniMindTokenizer, device: torch.device, rank: int = 0,
+                 world: int = 1, *, teacher: Path) -> None:
         from minimind_notes.model.checkpoint import load_model
 
-        self.teacher = load_model(self.cfg.extra["teacher_path"], device=self.device)
-        self.teacher.eval().requires_grad_(False)
-        return model
+        super().__init__(cfg, tokenizer, device, rank, world)
+        self.teacher = load_model(teacher, device=device).eval().requires_grad_(False)
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float], int]:
         ids, labels = (t.to(self.device) for t in batch)
@@ -247,17 +247,15 @@ class GRPOObjective(Objective):
         self.val_prompts = [prompt for _, prompt in read_rows(self.cfg.val_path, "prompt", False)[0]
                             ] if self.cfg.val_path else []
         self.sampler = EpochSampler(len(self.prompts), self.cfg.seed)
-        self.generator = torch.Generator().manual_seed(self.cfg.seed + self.rank)
+        # torch.multinomial only takes a generator on its tensors' device ("Expected a 'cuda' device type
+        # for generator" otherwise): the rollouts' generator lives on the model's device.
+        self.generator = torch.Generator(device=self.device).manual_seed(self.cfg.seed + self.rank)
 
     def make_batch(self, indices: list[int]) -> Batch:
         return [self.prompts[i] for i in indices]
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
         self.reference = copy.deepcopy(model).eval().requires_grad_(False)
-        # torch.multinomial only takes a generator on its tensors' device: the CPU one made in
-        # load_data fails on CUDA ("Expected a 'cuda' device type for generator"). The device is
-        # known only now (the Trainer sets it after constructing the objective).
-        self.generator = torch.Generator(device=self.device).manual_seed(self.cfg.seed + self.rank)
         return model
 
     def state_dict(self) -> dict[str, Any]:

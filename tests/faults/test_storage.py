@@ -318,7 +318,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         route = self.path.strip("/").split("/")[0]
         if route in ("hf", "hfbad"):
             etag = BLOB_SHA if route == "hf" else "0" * 64
@@ -491,7 +491,7 @@ class FakeHub(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path == "/jingyaogong/MiniMind2-Pytorch/resolve/main/tokenizer_config.json":
             body, headers = TOKENIZER_CONFIG, {}
         elif self.path in self.listings:

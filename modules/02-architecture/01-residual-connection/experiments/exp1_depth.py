@@ -83,7 +83,7 @@ def run(ctx: ExperimentContext) -> None:
 def findings(ctx: ExperimentContext, grads: dict, trained: dict, depths: list[int], steps: int,
              unigram: float) -> None:
     lo, hi = DEPTHS[0], DEPTHS[-1]
-    change = lambda r: max(grads[hi, r]["first"] / grads[lo, r]["first"],  # noqa: E731
+    change = lambda r: max(grads[hi, r]["first"] / grads[lo, r]["first"],
                            grads[lo, r]["first"] / grads[hi, r]["first"])
     plain, res = grads[hi, False]["first"] / grads[lo, False]["first"], change(True)
     ctx.finding(
@@ -96,7 +96,7 @@ def findings(ctx: ExperimentContext, grads: dict, trained: dict, depths: list[in
         change(False) > 10 and res < 3, lo=lo, hi=hi, a=grads[lo, False]["first"], b=grads[hi, False]["first"],
         way="growing" if plain > 1 else "shrinking", way_zh="增大" if plain > 1 else "缩小",
         f=change(False), c=grads[lo, True]["first"], d=grads[hi, True]["first"], g=res)
-    ratio = lambda r: grads[hi, r]["first"] / grads[hi, r]["last"]  # noqa: E731
+    ratio = lambda r: grads[hi, r]["first"] / grads[hi, r]["last"]
     ctx.finding(
         "Inside one {hi}-layer stack the first block gets {p:.1e}x the last block's gradient without residuals, "
         "{r:.2f}x with them: only the identity path keeps every layer on the same footing (check: without "

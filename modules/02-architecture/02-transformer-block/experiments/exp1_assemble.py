@@ -30,7 +30,7 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def assemble(block: MiniMindBlock, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, eps: float):  # noqa: ANN201
+def assemble(block: MiniMindBlock, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, eps: float):
     """The block's forward written out; returns the output and [(step, shape)]."""
     attn, mlp = block.self_attn, block.mlp
     nh, nkv, hd = attn.n_heads, attn.n_kv_heads, attn.head_dim
@@ -83,7 +83,7 @@ def run(ctx: ExperimentContext) -> None:
                "zh": "手工搭建 MiniMind2-small 的第 0 块:每一步之后的形状"},
               ["step", "shape"], [[name, str(tuple(shape))] for name, shape in steps])
 
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    count = lambda m: sum(p.numel() for p in m.parameters())
     attn, ffn = count(block.self_attn), count(block.mlp)
     norms = count(block.input_layernorm) + count(block.post_attention_layernorm)
     c, i, kv = config.hidden_size, config.intermediate_size, config.num_key_value_heads * config.head_dim

@@ -76,7 +76,7 @@ def replay_merges(lines: list[str], merges: list[tuple[str, str]], n: int) -> li
     return rows
 
 
-def hf_merges(tok) -> list[tuple[str, str]]:  # noqa: ANN001
+def hf_merges(tok) -> list[tuple[str, str]]:
     import json
 
     merges = json.loads(tok.to_str())["model"]["merges"]  # ["a b", ...] or [["a", "b"], ...] by version

@@ -41,7 +41,7 @@ RARE = 10  # a learned token seen fewer times than this in the training text cou
 LEARNED_FROM = len(SPECIAL_TOKENS) + 256  # ids below this are special tokens and bytes
 
 
-def compression(encode, held: dict[str, str], en_words: list[str]) -> dict:  # noqa: ANN001 - text -> ids
+def compression(encode, held: dict[str, str], en_words: list[str]) -> dict:  # text -> ids
     """Bytes and characters per token on each held-out text; share of English words that are one token."""
     out = {}
     for lang, text in held.items():
@@ -53,7 +53,7 @@ def compression(encode, held: dict[str, str], en_words: list[str]) -> dict:  # n
     return out
 
 
-def token_usage(tok, docs: list[str]) -> dict:  # noqa: ANN001
+def token_usage(tok, docs: list[str]) -> dict:
     """Shares of the learned tokens (not bytes, not special) that occur 0 and fewer than RARE times in the
     encoded `docs`. A token that is only a step towards longer ones (' M' before ' Mia') may never occur."""
     encode = getattr(tok, "encode_batch_fast", tok.encode_batch)  # no offsets: faster (tokenizers >= 0.21)
@@ -99,7 +99,7 @@ def run(ctx: ExperimentContext) -> None:
         start = time.perf_counter()
         tok = train_hf_bpe(docs, v)
         seconds = time.perf_counter() - start
-        encode = lambda text, tok=tok: tok.encode(text).ids  # noqa: E731
+        encode = lambda text, tok=tok: tok.encode(text).ids
         results[v] = {**compression(encode, held, en_words), **token_usage(tok, docs), "seconds": seconds,
                       "vocab": tok.get_vocab_size(), **embedding_cost(tok.get_vocab_size())}
     shipped_tok = MiniMindTokenizer.from_dir()

@@ -186,7 +186,7 @@ def show(ctx: ExperimentContext, mask: dict, losses: dict, text: dict, trainer_e
     rows = []
     shown = list(zip(prompts, references, replies["pretrained"], replies["sft"], strict=True))[:PROMPTS_SHOWN]
     for prompt, ref, a, b in shown:
-        mark = lambda r: clip(r["text"], 50) + (" <|im_end|>" if r["stopped"] else " ...")  # noqa: E731
+        mark = lambda r: clip(r["text"], 50) + (" <|im_end|>" if r["stopped"] else " ...")
         rows.append([clip(prompt[-1]["content"], 36), clip(ref, 36), mark(a), mark(b)])
     ctx.table({"en": "(d) Held-out prompts in ChatML, greedy replies (<|im_end|> = the model stopped; ... = it hit "
                      f"the {s['new_tokens']}-token limit)",

@@ -42,7 +42,7 @@ LR, BETA, GROUP = 1e-3, 0.04, 8
 STYLES = ("restate", "result", "other")
 
 
-def evaluate(model: torch.nn.Module, lab: AdditionLab, tok, samples: int) -> dict:  # noqa: ANN001
+def evaluate(model: torch.nn.Module, lab: AdditionLab, tok, samples: int) -> dict:
     """Held-out accuracy (sampled and greedy), style shares and per-style accuracy, zero-signal groups."""
     rows = lab.held_rows
     drawn, first = accuracy(model, tok, rows, samples=samples, temperature=1.0, seed=1234), accuracy(model, tok, rows)

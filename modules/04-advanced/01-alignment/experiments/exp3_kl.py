@@ -43,7 +43,7 @@ LR = 2e-3
 BETAS = (0.0, 0.04, 1.0)
 
 
-def held_out_conversations(lab: AdditionLab, seed: int, tok) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: ANN001
+def held_out_conversations(lab: AdditionLab, seed: int, tok) -> tuple[torch.Tensor, torch.Tensor]:
     """Correct conversations about the held-out sums, every phrasing, answered in one of the two styles that
     restate the sum: the styles the reward favours, so a rising loss on them is damage, not the style shift."""
     rng = random.Random(seed + 1)
@@ -65,7 +65,7 @@ def conversation_losses(model: torch.nn.Module, ids: torch.Tensor, labels: torch
     return ((loss * counted).sum(1) / counted.sum(1)).tolist()
 
 
-def measure(trainer, lab: AdditionLab, convs: tuple, samples: int, at_start: bool = False) -> dict:  # noqa: ANN001
+def measure(trainer, lab: AdditionLab, convs: tuple, samples: int, at_start: bool = False) -> dict:
     """KL from the reference, accuracy, held-out SFT loss (per conversation) and stop rate of the policy."""
     model, tok = trainer.model, trainer.tok
     drawn = accuracy(model, tok, lab.held_rows, samples=samples, temperature=1.0, seed=99)

@@ -94,7 +94,7 @@ def scored_tokens_and_bytes(tok: MiniMindTokenizer, path: Path, seq: int, cache:
 
 
 def spearman(a: list[float], b: list[float]) -> float:
-    rank = lambda v: [sorted(v).index(x) for x in v]  # noqa: E731 - no ties among these numbers
+    rank = lambda v: [sorted(v).index(x) for x in v]  # no ties among these numbers
     ra, rb = rank(a), rank(b)
     n = len(a)
     return 1 - 6 * sum((x - y) ** 2 for x, y in zip(ra, rb, strict=True)) / (n * (n * n - 1))

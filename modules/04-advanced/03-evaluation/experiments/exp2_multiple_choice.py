@@ -263,7 +263,7 @@ def error_analysis(ctx: ExperimentContext, questions: list[MCQuestion], rows: di
     best = max(("pretrain", "sft"), key=lambda name: stats[name]["mean"]["accuracy"])
     rs, picks = rows[best], stats[best]["mean"]["picks"]
     wrong = [(q, r, p) for q, r, p in zip(questions, rs, picks, strict=True) if p != r["answer"]]
-    margin = lambda r, p: r["mean"][p] - r["mean"][r["answer"]]  # noqa: E731 - how sure the wrong pick was
+    margin = lambda r, p: r["mean"][p] - r["mean"][r["answer"]]  # how sure the wrong pick was
     wrong.sort(key=lambda item: -margin(item[1], item[2]))
     ctx.metric("errors", [{"question": q.question, "subject": q.subject, "chosen": LETTERS[p], "answer": q.answer,
                            "margin": margin(r, p), "blind_pick": LETTERS[pick(r["blind"])]} for q, r, p in wrong])
