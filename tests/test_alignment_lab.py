@@ -104,7 +104,7 @@ def grpo_trainer(tmp_path, device: str) -> Trainer:
     rows = [{"prompt": f"What is {a} + {b}?", "answer": str(a + b)} for a in range(3) for b in range(3)]
     write_jsonl(tmp_path / "rl.jsonl", rows)
     cfg = TrainConfig(stage="grpo", data_path=str(tmp_path / "rl.jsonl"), val_path=None, from_weight="none",
-                      hidden_size=32, num_hidden_layers=1, max_seq_len=64, batch_size=2, grpo_group=4,
+                      hidden_size=32, num_hidden_layers=1, max_seq_len=64, batch_size=2, num_generations=4,
                       grpo_max_new_tokens=4, max_steps=2, save_dir=str(tmp_path / "out"), eval_every=0,
                       save_every=0, device=device, learning_rate=1e-3)
     return Trainer(cfg, echo=lambda text: None)

@@ -215,3 +215,24 @@ def test_lora_merges_with_the_alpha_it_was_trained_with(corpus, tmp_path):
     ids = torch.randint(3, 300, (2, 16))
     with torch.no_grad():
         assert torch.allclose(merged(ids).logits, trainer.model.eval()(ids).logits, atol=1e-4)
+
+
+def test_one_declaration_makes_the_config_checks_and_the_command():
+    """Every TrainConfig field but the stage is an option of `minimind train`, with help text, under its
+    own name (--data-path) and MiniMind's (--data_path); a value out of range names that flag."""
+    from dataclasses import fields
+
+    from typer.testing import CliRunner
+
+    from minimind_notes.cli.app import app
+    from minimind_notes.errors import UsageError
+    from minimind_notes.train.config import OPTIONS
+
+    assert {o.field for o in OPTIONS} == {
+        f.name for f in fields(TrainConfig)} - {"stage"}
+    shown = CliRunner().invoke(app, ["train", "-h"], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0, shown.output
+    for option in OPTIONS:
+        assert ",".join(option.flags) in shown.output and option.help.split(" (")[0][:40] in shown.output
+    with pytest.raises(UsageError, match="--num-generations 1 is out of range"):
+        TrainConfig(stage="grpo", num_generations=1)

@@ -1,92 +1,61 @@
 """`minimind train STAGE`: one trainer for pretrain, sft, lora, dpo, distill and grpo.
 
-MiniMind's flag names (--data_path, --batch_size, --from_weight, ...) work as aliases.
+Its options are generated from train/config.py's OPTIONS, the declaration TrainConfig is checked
+against: every field is a flag (--data-path, and MiniMind's --data_path), with its help and range.
 """
 
 from __future__ import annotations
 
+import inspect
+import typing
+from collections.abc import Callable
+
 import typer
 
 from minimind_notes.cli.console import ProgressBar, console
-from minimind_notes.train.config import TrainConfig
+
+STAGE_ARGUMENT = typer.Argument(..., help="pretrain, sft, lora, dpo, distill or grpo.")
+NPROC_OPTION = typer.Option(1, "--nproc", help="Processes to launch with torchrun (DDP).")
 
 
-def train(
-    stage: str = typer.Argument(..., help="pretrain, sft, lora, dpo, distill or grpo."),
-    data_path: str | None = typer.Option(None, "--data-path", "--data_path", help="Training data (JSONL)."),
-    val_path: str | None = typer.Option(None, "--val-path", "--val_path", help="Held-out data."),
-    epochs: int | None = typer.Option(None, "--epochs"),
-    batch_size: int | None = typer.Option(None, "--batch-size", "--batch_size"),
-    learning_rate: float | None = typer.Option(None, "--learning-rate", "--learning_rate", "--lr"),
-    accumulation_steps: int = typer.Option(1, "--accumulation-steps", "--accumulation_steps"),
-    max_seq_len: int | None = typer.Option(None, "--max-seq-len", "--max_seq_len"),
-    grad_clip: float = typer.Option(1.0, "--grad-clip", "--grad_clip"),
-    preset_name: str = typer.Option("tiny", "--preset", help="tiny, minimind2-small, minimind2, minimind2-moe."),
-    hidden_size: int | None = typer.Option(None, "--hidden-size", "--hidden_size"),
-    num_hidden_layers: int | None = typer.Option(None, "--num-hidden-layers", "--num_hidden_layers"),
-    use_moe: bool = typer.Option(False, "--use-moe", "--use_moe"),
-    from_weight: str = typer.Option("default", "--from-weight", "--from_weight",
-                                    help="Start from out/NAME_<hidden>.safetensors (pretrain, full_sft, ...), "
-                                         "a path, or none."),
-    save_dir: str = typer.Option("out", "--save-dir", "--save_dir", "--out-dir", "--out_dir"),
-    tokenizer: str | None = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: shipped)."),
-    max_steps: int | None = typer.Option(None, "--max-steps", "--max_steps"),
-    time_budget: float = typer.Option(-1, "--time-budget", "--time_budget",
-                                      help="Seconds; the LR schedule ends with it (-1: stage default, 0: none)."),
-    eval_every: int | None = typer.Option(None, "--eval-every", "--eval_every",
-                                          help="Steps between held-out evaluations (default: every 1,600 rows)."),
-    save_every: int = typer.Option(TrainConfig.save_every, "--save-every", "--save_every"),
-    log_every: int = typer.Option(TrainConfig.log_every, "--log-every", "--log_every",
-                                  help="Steps between rows of metrics.jsonl."),
-    seed: int = typer.Option(TrainConfig.seed, "--seed"),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, mps."),
-    precision: str | None = typer.Option(None, "--precision", "--dtype",
-                                         help="auto, fp32 or bf16 (default: $MINIMIND_PRECISION, else auto)."),
-    compile_: bool = typer.Option(False, "--compile", help="torch.compile the model (opt-in)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the stopped run exactly."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier run of the same name."),
-    run_name: str | None = typer.Option(None, "--run-name", "--run_name",
-                                        help="Name of the weights and run folder (default: the stage's, "
-                                             "e.g. pretrain -> out/pretrain_<hidden>)."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", "--skip_bad", help="Skip and count broken data lines."),
-    nproc: int = typer.Option(1, "--nproc", help="Processes to launch with torchrun (DDP)."),
-    lora_rank: int = typer.Option(TrainConfig.lora_rank, "--lora-rank", "--lora_rank"),
-    dpo_beta: float = typer.Option(TrainConfig.dpo_beta, "--dpo-beta", "--beta"),
-    teacher_weight: str = typer.Option(TrainConfig.teacher_weight, "--teacher-weight", "--teacher_weight"),
-    num_generations: int = typer.Option(TrainConfig.grpo_group, "--num-generations", "--num_generations",
-                                        help="GRPO: answers sampled per prompt (the group)."),
-    kl_beta: float = typer.Option(TrainConfig.grpo_beta, "--kl-beta", "--kl_beta",
-                                  help="GRPO: weight of the KL to the reference."),
-    rollout_temperature: float = typer.Option(TrainConfig.grpo_temperature,
-                                              "--rollout-temperature", "--rollout_temperature",
-                                              help="GRPO: sampling temperature of the group's answers."),
-    quick: bool = typer.Option(False, "--quick", help="A short smoke run (used by `minimind path --quick`)."),
-) -> None:
+def train_options(run: Callable[..., None]) -> Callable[..., None]:
+    """`run(stage, nproc, **fields)` as a typer command: one option per entry of OPTIONS, its default the
+    TrainConfig field's, its type the field's."""
+    from dataclasses import MISSING, fields
+
+    from minimind_notes.train.config import OPTIONS, TrainConfig
+
+    types = typing.get_type_hints(TrainConfig)
+    defaults = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("stage", keyword, default=STAGE_ARGUMENT, annotation=str)]
+    params += [inspect.Parameter(o.field, keyword, annotation=types[o.field],
+                                 default=typer.Option(defaults[o.field], *o.flags, help=o.help)) for o in OPTIONS]
+    params.append(inspect.Parameter("nproc", keyword, default=NPROC_OPTION, annotation=int))
+
+    def train(**values: typing.Any) -> None:
+        run(**values)
+
+    train.__signature__ = inspect.Signature(params)  # what typer reads
+    train.__doc__ = run.__doc__
+    return train
+
+
+def run_training(stage: str, nproc: int, **fields: typing.Any) -> None:
     """Train a MiniMind model. With no flags: the embedded data, the tiny preset, minutes on a CPU."""
     from minimind_notes.errors import UsageError
+    from minimind_notes.train.config import TrainConfig
 
     if nproc < 1:
         raise UsageError(f"--nproc {nproc} is out of range: it must be >= 1")
-    cfg = TrainConfig(
-        stage=stage, data_path=data_path, val_path=val_path, epochs=epochs, batch_size=batch_size,
-        learning_rate=learning_rate, accumulation_steps=accumulation_steps, max_seq_len=max_seq_len,
-        grad_clip=grad_clip, preset=preset_name, hidden_size=hidden_size, num_hidden_layers=num_hidden_layers,
-        use_moe=use_moe, from_weight=from_weight, save_dir=save_dir, tokenizer=tokenizer,
-        max_steps=max_steps if not quick else (max_steps or 20), time_budget=time_budget if not quick else 0,
-        eval_every=eval_every, save_every=save_every, log_every=log_every, seed=seed, device=device,
-        precision=precision, compile=compile_,
-        resume=resume, skip_bad=skip_bad, lora_rank=lora_rank, dpo_beta=dpo_beta,
-        teacher_weight=teacher_weight, grpo_group=num_generations, grpo_beta=kl_beta,
-        grpo_temperature=rollout_temperature, overwrite=overwrite, run_name=run_name)
-    if quick:
-        cfg.eval_batches = 4
+    cfg = TrainConfig(stage=stage, **fields)
     if nproc > 1:
         launch_torchrun(nproc)
         return
-    from minimind_notes.train.loop import format_metrics
-    from minimind_notes.train.loop import train as run_training
 
-    summary = run_training(cfg, echo=console.print, display=ProgressBar)
+    from minimind_notes.train.loop import format_metrics, train
+
+    summary = train(cfg, echo=console.print, display=ProgressBar)
     console.rule(f"{stage} done")
     counted = "tokens" if stage == "pretrain" else "target tokens (those the loss counts)"
     console.print(f"{summary.steps} steps, {summary.tokens:,} {counted} in {summary.seconds:.0f} s "
@@ -135,3 +104,6 @@ def launch_torchrun(nproc: int) -> None:
            "-m", "minimind_notes", *args]
     console.print("Launching: " + " ".join(cmd[2:]))
     raise typer.Exit(subprocess.call(cmd))
+
+
+train = train_options(run_training)

@@ -100,7 +100,7 @@ class AdditionLab:
 
 # The lab model: hidden 64, 2 layers; the replies take at most ~8 tokens of the small vocabulary.
 LAB_MODEL = dict(hidden_size=64, num_hidden_layers=2, max_seq_len=64)
-GRPO_LAB = dict(batch_size=4, grpo_group=8, grpo_max_new_tokens=12, grpo_temperature=1.0, warmup_steps=0)
+GRPO_LAB = dict(batch_size=4, num_generations=8, grpo_max_new_tokens=12, rollout_temperature=1.0, warmup_steps=0)
 
 
 def addition_lab(out_dir: Path, seed: int, sft_steps: int, precision: str, top: int = 6, sloppy: float = 0.8,
@@ -133,7 +133,7 @@ def grpo_trainer(lab: AdditionLab, steps: int, learning_rate: float, beta: float
 
     cfg = lab_config("grpo", lab.out_dir, data_path=str(lab.rl_path), val_path=None, from_weight="full_sft",
                      tokenizer=str(lab.tokenizer_dir), max_steps=steps, learning_rate=learning_rate,
-                     grpo_beta=beta, seed=seed, precision=lab.precision, **LAB_MODEL, **GRPO_LAB)
+                     kl_beta=beta, seed=seed, precision=lab.precision, **LAB_MODEL, **GRPO_LAB)
     return Trainer(cfg, echo=lambda text: None)
 
 

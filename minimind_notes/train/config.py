@@ -1,7 +1,9 @@
-"""TrainConfig: every knob of a training run, with defaults that finish on a laptop CPU.
+"""TrainConfig: every knob of a training run, with defaults that finish on a laptop CPU, and
+OPTIONS, the one declaration (field, help, range, flags) that both its checks and the
+`minimind train` command are generated from.
 
 Field names follow MiniMind's scripts (batch_size, learning_rate, accumulation_steps,
-max_seq_len, from_weight, ...), so the seed's commands work unchanged.
+max_seq_len, from_weight, ...) and are the command's flags, so the seed's commands work unchanged.
 """
 
 from __future__ import annotations
@@ -54,28 +56,6 @@ DEFAULTS = {
 }
 
 
-# (field, lowest, highest or None, lowest excluded): checked after the stage defaults are filled in.
-RANGES: list[tuple[str, float, float | None, bool]] = [
-    ("epochs", 1, None, False), ("batch_size", 1, None, False), ("accumulation_steps", 1, None, False),
-    ("max_seq_len", 2, None, False), ("max_steps", 1, None, False), ("learning_rate", 0, None, True),
-    ("grad_clip", 0, None, False), ("warmup_steps", 0, None, False), ("min_lr_ratio", 0, 1, False),
-    ("weight_decay", 0, None, False), ("time_budget", 0, None, True), ("eval_every", 0, None, False),
-    ("save_every", 0, None, False), ("log_every", 1, None, False), ("eval_batches", 1, None, False),
-    ("lora_rank", 1, None, False), ("lora_alpha", 0, None, True), ("dpo_beta", 0, None, True),
-    ("distill_temperature", 0, None, True), ("distill_alpha", 0, 1, False),
-    # a group of one has no spread to normalise by: its advantages are 0/0
-    ("grpo_group", 2, None, False), ("grpo_beta", 0, None, False), ("grpo_clip", 0, None, True),
-    ("grpo_max_new_tokens", 1, None, False), ("grpo_temperature", 0, None, True),
-]
-# Fields whose command-line flag has another name.
-FLAGS = {"grpo_group": "--num-generations", "grpo_beta": "--kl-beta", "grpo_temperature": "--rollout-temperature",
-         "grpo_max_new_tokens": "--max-new-tokens"}
-
-
-def flag_name(field_name: str) -> str:
-    return FLAGS.get(field_name, "--" + field_name.replace("_", "-"))
-
-
 @dataclass
 class TrainConfig:
     stage: str = "pretrain"
@@ -99,7 +79,7 @@ class TrainConfig:
     tokenizer: str | None = None
     max_steps: int | None = None
     time_budget: float | None = -1  # -1 -> the stage default; None/0 -> no limit
-    eval_every: int | None = 100  # None -> every EVAL_EVERY_ROWS training rows, whatever the batch size
+    eval_every: int | None = None  # None -> every EVAL_EVERY_ROWS training rows, whatever the batch size
     save_every: int = 100
     log_every: int = 10
     eval_batches: int | None = None  # None -> ~320 held-out rows, so runs with other batch sizes compare
@@ -111,6 +91,7 @@ class TrainConfig:
     overwrite: bool = False  # replace an earlier run of the same name instead of refusing
     skip_bad: bool = False
     run_name: str | None = None  # the weights' name prefix (MiniMind's --save_weight); default: the stage's
+    quick: bool = False  # a smoke run: 20 steps (or --max-steps), no time budget, 4 evaluation batches
     # stage-specific
     lora_rank: int = 8
     lora_alpha: float | None = None  # None -> 2 x lora_rank (MiniMind's 16 at rank 8)
@@ -118,11 +99,11 @@ class TrainConfig:
     distill_temperature: float = 2.0
     distill_alpha: float = 0.5  # weight of the CE term; (1 - alpha) for the KL to the teacher
     teacher_weight: str = "full_sft"
-    grpo_group: int = 8  # samples per prompt: with 4, a weak base often gets no correct one
-    grpo_beta: float = 0.04
+    num_generations: int = 8  # GRPO's group, samples per prompt: with 4, a weak base often gets no correct one
+    kl_beta: float = 0.04
     grpo_clip: float = 0.2
     grpo_max_new_tokens: int = 16
-    grpo_temperature: float = 0.6  # rollouts: at 1.0 a weak base samples almost no correct answer
+    rollout_temperature: float = 0.6  # at 1.0 a weak base samples almost no correct answer
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -130,6 +111,8 @@ class TrainConfig:
 
             raise UsageError(f"unknown training stage {self.stage!r}", hint=f"choose one of {', '.join(STAGES)}")
         d = DEFAULTS[self.stage]
+        if self.quick:  # what `minimind path --quick` asks of each training step
+            self.max_steps, self.time_budget, self.eval_batches = self.max_steps or 20, 0, 4
         embedded = _embedded
         self.data_path = self.data_path or embedded(d.data)
         if self.val_path is None and d.val and self.data_path == embedded(d.data):
@@ -158,15 +141,16 @@ class TrainConfig:
         """Nonsense numbers stop the run before it starts, naming the valid range (never silently replaced)."""
         from minimind_notes.errors import UsageError
 
-        for name, low, high, low_open in RANGES:
-            value = getattr(self, name)
-            if value is None or (name == "time_budget" and value in (-1, 0)):
+        for option in OPTIONS:
+            value = getattr(self, option.field)
+            if option.low is None or value is None or (option.field == "time_budget" and value in (-1, 0)):
                 continue
-            too_low = value <= low if low_open else value < low
+            low, high = option.low, option.high
+            too_low = value <= low if option.low_open else value < low
             if too_low or (high is not None and value > high):
-                bound = f"> {low:g}" if low_open else f">= {low:g}"
+                bound = f"> {low:g}" if option.low_open else f">= {low:g}"
                 valid = f"{bound}" + (f" and <= {high:g}" if high is not None else "")
-                raise UsageError(f"{flag_name(name)} {value:g} is out of range: it must be {valid}")
+                raise UsageError(f"{option.flags[0]} {value:g} is out of range: it must be {valid}")
 
     @property
     def save_name(self) -> str:
@@ -174,6 +158,79 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One training option, declared once: the TrainConfig field, its help, the range a value must be in
+    (checked after the stage defaults are filled in) and extra spellings of its flag. The flags are
+    --field-name, MiniMind's --field_name, then the aliases; `minimind train` is generated from OPTIONS."""
+
+    field: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # the lowest value itself is out of range
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        dashed = "--" + self.field.replace("_", "-")
+        underscored = "--" + self.field
+        return (dashed, *((underscored,) if underscored != dashed else ()), *self.aliases)
+
+
+# The order of `minimind train --help`.
+OPTIONS = [
+    Option("data_path", "Training data (JSONL; default: the stage's embedded file)."),
+    Option("val_path", "Held-out data (default: the embedded split when training on the embedded data)."),
+    Option("epochs", "Passes over the data (default: the stage's).", 1),
+    Option("batch_size", "Rows per step and process (default: the stage's).", 1),
+    Option("learning_rate", "Peak learning rate (default: the stage's).", 0, low_open=True, aliases=("--lr",)),
+    Option("accumulation_steps", "Micro-batches per optimizer step.", 1),
+    Option("max_seq_len", "Tokens per training row (default: the stage's).", 2),
+    Option("grad_clip", "Gradient-norm clipping (0: off).", 0),
+    Option("warmup_steps", "Steps of linear learning-rate warm-up.", 0),
+    Option("min_lr_ratio", "Where the cosine decay ends, as a share of the peak learning rate.", 0, 1),
+    Option("weight_decay", "AdamW weight decay.", 0),
+    Option("preset", "Model size: tiny, minimind2-small, minimind2, minimind2-moe."),
+    Option("hidden_size", "Model width (default: the preset's)."),
+    Option("num_hidden_layers", "Model depth (default: the preset's)."),
+    Option("use_moe", "Mixture-of-experts feed-forward layers."),
+    Option("from_weight", "Start from out/NAME_<hidden>.safetensors (pretrain, full_sft, ...), a path, or none."),
+    Option("save_dir", "Where weights and runs go.", aliases=("--out-dir", "--out_dir")),
+    Option("tokenizer", "Tokenizer folder (default: shipped)."),
+    Option("max_steps", "Stop after this many steps (default: the epochs or the time budget).", 1),
+    Option("time_budget", "Seconds; the LR schedule ends with it (-1: stage default, 0: none).", 0, low_open=True),
+    Option("eval_every", "Steps between held-out evaluations (default: every 1,600 rows; 0: only first and last).",
+           0),
+    Option("save_every", "Steps between checkpoints (0: only at the end).", 0),
+    Option("log_every", "Steps between rows of metrics.jsonl.", 1),
+    Option("eval_batches", "Held-out batches per evaluation (default: about 320 rows).", 1),
+    Option("seed", "Random seed."),
+    Option("device", "auto, cpu, cuda, mps."),
+    Option("precision", "auto, fp32 or bf16 (default: $MINIMIND_PRECISION, else auto).", aliases=("--dtype",)),
+    Option("compile", "torch.compile the model (opt-in)."),
+    Option("resume", "Continue the stopped run exactly."),
+    Option("overwrite", "Replace an earlier run of the same name."),
+    Option("skip_bad", "Skip and count broken data lines."),
+    Option("run_name", "Name of the weights and run folder (default: the stage's, e.g. pretrain -> "
+                       "out/pretrain_<hidden>)."),
+    Option("quick", "A short smoke run: 20 steps, no time budget (used by `minimind path --quick`)."),
+    Option("lora_rank", "LoRA: rank of the adapters.", 1),
+    Option("lora_alpha", "LoRA: scale numerator (default: 2 x rank).", 0, low_open=True),
+    Option("dpo_beta", "DPO: beta, how far the policy may move from the reference.", 0, low_open=True,
+           aliases=("--beta",)),
+    Option("distill_temperature", "Distillation: softmax temperature of teacher and student.", 0, low_open=True),
+    Option("distill_alpha", "Distillation: weight of the cross-entropy term (the rest goes to the KL).", 0, 1),
+    Option("teacher_weight", "Distillation: the teacher's weights (a stage name or a path)."),
+    # a group of one has no spread to normalise by: its advantages are 0/0
+    Option("num_generations", "GRPO: answers sampled per prompt (the group).", 2),
+    Option("kl_beta", "GRPO: weight of the KL to the reference.", 0),
+    Option("grpo_clip", "GRPO: clip range of the probability ratio.", 0, low_open=True),
+    Option("grpo_max_new_tokens", "GRPO: tokens per sampled answer.", 1),
+    Option("rollout_temperature", "GRPO: sampling temperature of the group's answers.", 0, low_open=True),
+]
 
 
 def _embedded(name: str) -> str:

@@ -270,8 +270,8 @@ class GRPOObjective(Objective):
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float], int]:
         from minimind_notes.model.generation import SamplingConfig, generate
 
-        g = self.cfg.grpo_group
-        sampling = SamplingConfig(max_new_tokens=self.cfg.grpo_max_new_tokens, temperature=self.cfg.grpo_temperature,
+        g = self.cfg.num_generations
+        sampling = SamplingConfig(max_new_tokens=self.cfg.grpo_max_new_tokens, temperature=self.cfg.rollout_temperature,
                                   top_p=1.0, eos_token_id=self.tok.eos_token_id, pad_token_id=self.tok.pad_token_id)
         rows, rewards, prompt_lens = [], [], []
         was_training = model.training
@@ -304,7 +304,7 @@ class GRPOObjective(Objective):
         clipped = torch.clamp(ratio, 1 - self.cfg.grpo_clip, 1 + self.cfg.grpo_clip)
         surrogate = torch.min(ratio * advantages[:, None], clipped * advantages[:, None])
         kl = torch.exp(ref_logp - logp) - (ref_logp - logp) - 1  # k3 estimator, >= 0
-        per_token = -(surrogate - self.cfg.grpo_beta * kl)
+        per_token = -(surrogate - self.cfg.kl_beta * kl)
         loss = ((per_token * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
         return loss, {"loss": loss.item(), "reward": float(r.mean()),
                       "kl": ((kl * mask).sum() / mask.sum().clamp(min=1)).item()}, int(mask.sum())
@@ -317,7 +317,7 @@ class GRPOObjective(Objective):
         if not self.val_prompts:
             return {}
         sampled = arithmetic_accuracy(model, self.tok, self.val_prompts, self.cfg.grpo_max_new_tokens,
-                                      self.cfg.grpo_temperature, EVAL_SAMPLES, self.cfg.seed).share
+                                      self.cfg.rollout_temperature, EVAL_SAMPLES, self.cfg.seed).share
         greedy = arithmetic_accuracy(model, self.tok, self.val_prompts, self.cfg.grpo_max_new_tokens).share
         return {"val_accuracy": sampled, "val_greedy_accuracy": greedy}
 

@@ -1,7 +1,7 @@
 """Alignment exp3: what the KL term in GRPO does, measured.
 
 The same SFT base and GRPO setup as exp2 (addition world, 4 RL prompts x 8 samples per step),
-trained three times from the same start with only `grpo_beta` changed: 0 (no KL term), 0.04 (this
+trained three times from the same start with only `kl_beta` changed: 0 (no KL term), 0.04 (this
 project's default) and 1.0 (a strong leash). After the same number of steps we measure, on the held-out
 sums:
 
@@ -86,8 +86,8 @@ def paired_rise(after: list[float], before: list[float]) -> tuple[float, float]:
 def run(ctx: ExperimentContext) -> None:
     torch.set_num_threads(1)  # tiny matrices: one thread is fastest and steady on a busy CPU
     sft_steps, steps, samples = (300, 30, 4) if ctx.quick else (400, 80, 8)
-    ctx.log("One SFT base ({s} steps), then GRPO for {g} steps at lr {lr} with grpo_beta = {b}.",
-            "同一个 SFT 基座({s} 步),然后分别用 grpo_beta = {b} 跑 {g} 步 GRPO,学习率 {lr}。",
+    ctx.log("One SFT base ({s} steps), then GRPO for {g} steps at lr {lr} with kl_beta = {b}.",
+            "同一个 SFT 基座({s} 步),然后分别用 kl_beta = {b} 跑 {g} 步 GRPO,学习率 {lr}。",
             s=sft_steps, g=steps, lr=LR, b=", ".join(map(str, BETAS)))
     lab = addition_lab(ctx.out_dir / "lab", ctx.seed, sft_steps, ctx.precision)
     results, traces = {}, {}
