@@ -170,20 +170,13 @@ def path(
     """Walk a learning path step by step; it resumes where you stopped."""
     from rich.panel import Panel
 
-    from minimind_notes.errors import UsageError
+    from minimind_notes.curriculum.paths import find_path, start_index
     from minimind_notes.i18n import pick
 
     curriculum, progress, lang = session(lang)
-    if name not in curriculum.paths:
-        raise UsageError(f"unknown path {name!r}", hint=f"choose one of: {', '.join(curriculum.paths)}")
-    lp = curriculum.paths[name]
+    lp = find_path(curriculum, name)
     steps = lp.steps
-    if from_step is not None and not 1 <= from_step <= len(steps):
-        raise UsageError(f"--from {from_step} is out of range: the {name} path has steps 1 to {len(steps)}",
-                         hint=f"see them with: minimind path {name} --dry-run")
-    start = progress.path_position(name) if from_step is None else from_step - 1
-    if start >= len(steps):  # a finished path starts over
-        start = 0
+    start = start_index(lp, progress, from_step)
     console.print(Panel(f"{pick(lp.goal, lang)}\n{len(steps)} steps, ~{lp.minutes} min",
                         title=pick(lp.title, lang)))
     if dry_run:
@@ -228,10 +221,10 @@ def run_step(curriculum, progress, step, lang: str, quick: bool, interactive: bo
         import subprocess
         import sys
 
+        from minimind_notes.curriculum.paths import step_command
         from minimind_notes.errors import MiniMindError, RunExists
 
-        wants_quick = quick and step.command[0] == "train" and "--quick" not in step.command
-        args = [*step.command] + (["--quick"] if wants_quick else [])
+        args = step_command(step, quick)
         code = subprocess.run([sys.executable, "-m", "minimind_notes", *args]).returncode
         if code == RunExists.exit_code:  # trained on an earlier walk: keep that run, go on
             console.print(t("train_kept", lang))

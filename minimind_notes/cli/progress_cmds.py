@@ -29,36 +29,6 @@ UI = {
 t = strings(UI)
 
 
-def progress_report(curriculum, progress, names: list[str]) -> dict:
-    from minimind_notes.curriculum.checklist import checklist, experiment_passed, module_done
-
-    report: dict = {"file": str(progress.path), "paths": {}, "modules": {}, "training": {}}
-    for name in names:
-        results = checklist(curriculum, progress, curriculum.paths[name])
-        report["paths"][name] = [{"item": r.item.title, "done": r.done, "detail": r.detail} for r in results]
-    for m in curriculum.modules:
-        q = progress.quiz(m.id)
-        report["modules"][m.id] = {
-            "done": module_done(progress, m),
-            "experiments_passed": sum(experiment_passed(progress, m.id, e.id) for e in m.experiments),
-            "experiments": len(m.experiments),
-            "quiz_best": q["best"] if q else None,
-            "has_quiz": bool(m.quiz),
-        }
-    for stage, runs in progress.data.get("training", {}).items():
-        report["training"][stage] = runs[-1]
-    return report
-
-
-def headline(run: dict) -> str:
-    """The number that says how a run went: perplexity, preference or arithmetic accuracy."""
-    for key, fmt in (("val_ppl", "ppl {:.2f}"), ("val_reward_acc", "preference acc {:.1%}"),
-                     ("val_accuracy", "pass@1 {:.1%}")):
-        if key in run:
-            return fmt.format(run[key])
-    return "-"
-
-
 @progress_app.callback(invoke_without_command=True)
 def show(
     ctx: typer.Context,
@@ -71,12 +41,13 @@ def show(
         return
     from rich.table import Table
 
-    from minimind_notes.errors import UsageError
+    from minimind_notes.curriculum.checklist import headline, progress_report
+    from minimind_notes.curriculum.paths import find_path
     from minimind_notes.i18n import pick
 
     curriculum, progress, lang = session(lang)
-    if path and path not in curriculum.paths:
-        raise UsageError(f"unknown path {path!r}", hint=f"choose one of: {', '.join(curriculum.paths)}")
+    if path:
+        find_path(curriculum, path)
     names = [path] if path else list(curriculum.paths)
     report = progress_report(curriculum, progress, names)
     if as_json:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import string
 
 import typer
@@ -41,25 +40,6 @@ UI = {
 t = strings(UI)
 
 
-def next_quiz_module(curriculum, progress) -> tuple[str, object | None]:
-    """The first module with an unpassed quiz on the learner's current path (the most
-    recently used one, else systematic)."""
-    from minimind_notes.curriculum.checklist import quiz_passed
-
-    used = sorted(progress.data["paths"].items(), key=lambda kv: kv[1].get("date", ""), reverse=True)
-    name = next((p for p, _ in used if p in curriculum.paths), None)
-    name = name or ("systematic" if "systematic" in curriculum.paths else next(iter(curriculum.paths)))
-    seen: list[str] = []
-    for step in curriculum.paths[name].steps:
-        if step.module and step.module not in seen:
-            seen.append(step.module)
-    for module_id in seen:
-        module = curriculum.module(module_id)
-        if module.quiz and not quiz_passed(progress, module.id):
-            return name, module
-    return name, None
-
-
 def ask_choice(question, order: list[int], lang: str, scripted: str | None):
     """Show one question with its options in `order`; return the chosen original letters."""
     from rich.markup import escape
@@ -86,6 +66,26 @@ def ask_choice(question, order: list[int], lang: str, scripted: str | None):
             raise UsageError(f"--answers: {text!r} is not a valid answer to question {question.id!r}",
                              hint=f"answer with {what} from {', '.join(shown)}")
         console.print(f"[yellow]{t('invalid', lang, what=what, letters=', '.join(shown))}[/]")
+
+
+def ask_all(plan: list, scripted: list[str] | None, lang: str) -> list[str]:
+    """Ask each (question, option order) in turn, say right or wrong; the ids of those missed."""
+    from rich.markup import escape
+
+    from minimind_notes.i18n import pick
+
+    missed = []
+    for i, (q, order) in enumerate(plan):
+        console.print(f"[dim]{i + 1}/{len(plan)}[/]")
+        chosen, shown_of = ask_choice(q, order, lang, scripted[i] if scripted else None)
+        explanation = escape(pick(q.explanation, lang).strip())
+        if q.is_correct(chosen):
+            console.print(f"[green]✓ {t('right', lang)}[/] {explanation}\n")
+        else:
+            right = "".join(sorted(shown_of[c] for c in q.answer))
+            console.print(f"[red]✗ {t('wrong', lang, answer=right)}[/] {explanation}\n")
+            missed.append(q.id)
+    return missed
 
 
 def ask_open(question, lang: str) -> None:
@@ -121,7 +121,14 @@ def quiz(
     """Self-check: choice questions scored on the exact answer set, then open questions."""
     from rich.markup import escape
 
-    from minimind_notes.curriculum.quiz import PASS_SHARE, load_quiz
+    from minimind_notes.curriculum.paths import next_quiz
+    from minimind_notes.curriculum.quiz import (
+        PASS_SHARE,
+        asking_order,
+        module_quiz,
+        questions_to_ask,
+        scripted_answers,
+    )
     from minimind_notes.curriculum.resolve import find_module
     from minimind_notes.i18n import pick
 
@@ -129,51 +136,23 @@ def quiz(
     if module:
         mod = find_module(curriculum, module)
     else:
-        path_name, mod = next_quiz_module(curriculum, progress)
+        path_name, mod = next_quiz(curriculum, progress)
         if mod is None:
             console.print(t("all_done", lang, path=path_name))
             return
-    if not mod.quiz:
-        with_quiz = [m.id for m in curriculum.modules if m.quiz]
-        raise UsageError(f"module {mod.id} has no quiz yet", hint=f"quizzes exist for: {', '.join(with_quiz)}")
-    bank = load_quiz(mod.path(curriculum.root) / mod.quiz, mod.id)
-    questions = list(bank.questions)
+    bank = module_quiz(curriculum, mod)
+    questions = questions_to_ask(bank, progress, review)
     if review:
-        record = progress.quiz(mod.id)
-        if not record:
-            raise UsageError(f"no earlier attempt of the {mod.id} quiz to review",
-                             hint=f"take it first: minimind quiz {mod.id}")
-        questions = [q for q in questions if q.id in set(record["missed"])]
         if not questions:
             console.print(t("nothing", lang, module=mod.id))
             return
         console.print(t("review_of", lang, n=len(questions)))
-    rng = random.Random(seed)
-    if shuffle:
-        rng.shuffle(questions)
-    scripted = [a.strip() for a in answers.split(",")] if answers else None
-    if scripted is not None and len(scripted) != len(questions):
-        raise UsageError(f"--answers has {len(scripted)} answers for {len(questions)} questions",
-                         hint="give one answer per question, in the order they are asked, e.g. A,C,BD")
+    scripted = scripted_answers(answers, len(questions))
 
     console.rule(t("title", lang, module=pick(mod.title, lang), n=len(questions)))
-    missed, sections = [], []
+    plan = asking_order(questions, shuffle, seed)
     try:
-        for i, q in enumerate(questions):
-            order = list(range(len(q.options)))
-            if shuffle:
-                rng.shuffle(order)
-            console.print(f"[dim]{i + 1}/{len(questions)}[/]")
-            chosen, shown_of = ask_choice(q, order, lang, scripted[i] if scripted else None)
-            right = "".join(sorted(shown_of[c] for c in q.answer))
-            if q.is_correct(chosen):
-                console.print(f"[green]✓ {t('right', lang)}[/] {escape(pick(q.explanation, lang).strip())}\n")
-            else:
-                console.print(f"[red]✗ {t('wrong', lang, answer=right)}[/] "
-                              f"{escape(pick(q.explanation, lang).strip())}\n")
-                missed.append(q.id)
-                if pick(q.section, lang) not in sections:
-                    sections.append(pick(q.section, lang))
+        missed = ask_all(plan, scripted, lang)
     except EOFError:
         console.print(f"\n[yellow]{t('no_input', lang)}[/]")
         raise typer.Exit(1) from None
@@ -186,6 +165,7 @@ def quiz(
     passed = entry["best"] >= PASS_SHARE
     console.print(f"[green]{t('passed', lang)}[/]" if passed else
                   f"[yellow]{t('not_passed', lang, module=mod.id)}[/]")
+    sections = list(dict.fromkeys(pick(q.section, lang) for q, _ in plan if q.id in missed))
     if sections:
         console.print(t("revisit", lang, module=mod.id))
         for s in sections:

@@ -14,6 +14,7 @@ one rule each:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from minimind_notes.curriculum.progress import Progress
 from minimind_notes.curriculum.quiz import PASS_SHARE
@@ -71,3 +72,33 @@ def check(curriculum: Curriculum, progress: Progress, item: ChecklistItem) -> Ch
 
 def checklist(curriculum: Curriculum, progress: Progress, path: LearningPath) -> list[CheckResult]:
     return [check(curriculum, progress, item) for item in path.checklist]
+
+
+def progress_report(curriculum: Curriculum, progress: Progress, names: list[str]) -> dict[str, Any]:
+    """What `minimind progress --json` prints: each path's checklist, each module's state, the last run
+    of each training stage."""
+    report: dict[str, Any] = {"file": str(progress.path), "paths": {}, "modules": {}, "training": {}}
+    for name in names:
+        results = checklist(curriculum, progress, curriculum.paths[name])
+        report["paths"][name] = [{"item": r.item.title, "done": r.done, "detail": r.detail} for r in results]
+    for m in curriculum.modules:
+        q = progress.quiz(m.id)
+        report["modules"][m.id] = {
+            "done": module_done(progress, m),
+            "experiments_passed": sum(experiment_passed(progress, m.id, e.id) for e in m.experiments),
+            "experiments": len(m.experiments),
+            "quiz_best": q["best"] if q else None,
+            "has_quiz": bool(m.quiz),
+        }
+    for stage, runs in progress.data.get("training", {}).items():
+        report["training"][stage] = runs[-1]
+    return report
+
+
+def headline(run: dict) -> str:
+    """The number that says how a run went: perplexity, preference or arithmetic accuracy."""
+    for key, fmt in (("val_ppl", "ppl {:.2f}"), ("val_reward_acc", "preference acc {:.1%}"),
+                     ("val_accuracy", "pass@1 {:.1%}")):
+        if key in run:
+            return fmt.format(run[key])
+    return "-"

@@ -25,12 +25,15 @@ so a quiz can never teach a size or a weight name the model does not have.
 
 from __future__ import annotations
 
+import random
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minimind_notes.curriculum.schema import CurriculumError, Text, _Reader, read_yaml
+from minimind_notes.curriculum.progress import Progress
+from minimind_notes.curriculum.schema import Curriculum, CurriculumError, Module, Text, _Reader, read_yaml
+from minimind_notes.errors import UsageError
 
 QUESTION_TYPES = ("single", "multiple")
 OPEN_KINDS = ("concept", "practice", "code")
@@ -149,3 +152,50 @@ def load_quiz(path: Path, module: str) -> Quiz:
             r.fail(f"question {i}", f"id {q.id!r} is used twice")
         seen.add(q.id)
     return Quiz(module=module, path=path, questions=questions, open=opens)
+
+
+# -- taking a quiz ---------------------------------------------------------------------------------
+def module_quiz(curriculum: Curriculum, module: Module) -> Quiz:
+    """The module's question bank; a module without one is an error naming those that have one."""
+    if not module.quiz:
+        with_quiz = [m.id for m in curriculum.modules if m.quiz]
+        raise UsageError(f"module {module.id} has no quiz yet", hint=f"quizzes exist for: {', '.join(with_quiz)}")
+    return load_quiz(module.path(curriculum.root) / module.quiz, module.id)
+
+
+def questions_to_ask(bank: Quiz, progress: Progress, review: bool) -> list[Question]:
+    """Every choice question, or (review) those missed in the last attempt."""
+    if not review:
+        return list(bank.questions)
+    record = progress.quiz(bank.module)
+    if not record:
+        raise UsageError(f"no earlier attempt of the {bank.module} quiz to review",
+                         hint=f"take it first: minimind quiz {bank.module}")
+    return [q for q in bank.questions if q.id in set(record["missed"])]
+
+
+def scripted_answers(answers: str, questions: int) -> list[str] | None:
+    """--answers A,C,BD as one answer per question, or None when the learner answers in the terminal."""
+    if not answers:
+        return None
+    scripted = [a.strip() for a in answers.split(",")]
+    if len(scripted) != questions:
+        raise UsageError(f"--answers has {len(scripted)} answers for {questions} questions",
+                         hint="give one answer per question, in the order they are asked, e.g. A,C,BD")
+    return scripted
+
+
+def asking_order(questions: list[Question], shuffle: bool, seed: int | None) -> list[tuple[Question, list[int]]]:
+    """Each question with the order its options are shown in: as written, or (shuffle) both shuffled,
+    reproducibly for a seed."""
+    rng = random.Random(seed)
+    questions = list(questions)
+    if shuffle:
+        rng.shuffle(questions)
+    plan = []
+    for q in questions:
+        order = list(range(len(q.options)))
+        if shuffle:
+            rng.shuffle(order)
+        plan.append((q, order))
+    return plan
