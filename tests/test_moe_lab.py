@@ -1,4 +1,4 @@
-"""The MoE lab helpers (curriculum/moe_lab.py) against the model's own numbers."""
+"""The MoE lab helpers (lab/moe.py) against the model's own numbers."""
 
 import math
 
