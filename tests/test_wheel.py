@@ -1,11 +1,13 @@
 """Build the wheel, install it into a fresh virtual environment, run `minimind list` there.
 
-The curriculum and data must travel inside the wheel: the command runs outside the clone.
+The curriculum and data must travel inside the wheel (the corpus generator must not): the command
+runs outside the clone.
 """
 
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,9 @@ def test_wheel_install_finds_the_curriculum(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
                     str(ROOT)], check=True)
     wheel = next((tmp_path / "dist").glob("minimind_notes-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [n for n in names if "/sample/" in n or "tools/" in n or "corpus" in n]  # the generator stays out
+    assert "minimind_notes/data/phrasing.py" in names  # what run time needs of it
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     bin_dir = venv / ("Scripts" if sys.platform == "win32" else "bin")
