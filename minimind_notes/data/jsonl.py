@@ -17,7 +17,8 @@ from typing import Any
 
 from minimind_notes.errors import MiniMindError
 
-NOT_UTF8_HINT = "save the file as UTF-8 (most editors offer the encoding under 'Save as')"
+NOT_UTF8_HINT = ("convert the file to UTF-8, e.g. `iconv -f GBK -t UTF-8 IN > OUT` for a GBK file, or choose UTF-8 "
+                 "as the encoding in your editor's 'Save as'")
 
 
 class DataError(MiniMindError):

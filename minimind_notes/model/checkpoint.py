@@ -62,14 +62,33 @@ def torch_load(path: Path, what: str, map_location: str | torch.device = "cpu") 
         with warnings.catch_warnings():  # torch warns about the pickle protocol of foreign files
             warnings.simplefilter("ignore")
             return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        if "Weights only load failed" not in str(e):
+    except pickle.UnpicklingError:
+        if not is_pickle(path):  # weights_only words every failure alike; garbage is not a payload
             raise
         raise MiniMindError(
             f"refused to load {what} {path}: it holds Python objects, not only tensors and numbers. A file made "
             "to run code looks like this; nothing in it was run",
             hint="delete it; files written by torch.save(model.state_dict()) or by minimind-notes never hold "
                  "such objects") from None
+
+
+def is_pickle(path: Path) -> bool:
+    """True when the file (or a torch.save zip's data.pkl) is a complete pickle stream."""
+    import pickletools
+    import zipfile
+
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if n.endswith("data.pkl")]
+            data = z.read(names[0]) if names else b""
+    else:
+        data = Path(path).read_bytes()
+    try:
+        for _ in pickletools.genops(data):
+            pass
+    except Exception:  # noqa: BLE001 - any parse failure means "not a pickle"
+        return False
+    return bool(data)
 
 
 def unreadable(path: Path, e: Exception) -> MiniMindError:

@@ -112,7 +112,7 @@ def test_weights_that_are_a_folder(tmp_path):
 def test_curriculum_yaml_not_utf8_names_file_and_line(tmp_path):
     (tmp_path / "curriculum.yaml").write_bytes(b"tiers: []\nmodules: []\n# caf\xe9\n")
     failed(cli("list", env={"MINIMIND_CONTENT": str(tmp_path)}),
-           f"{tmp_path / 'curriculum.yaml'}:3: not UTF-8 text (byte 0xe9 at column 6)", "save the file as UTF-8")
+           f"{tmp_path / 'curriculum.yaml'}:3: not UTF-8 text (byte 0xe9 at column 6)", "convert the file to UTF-8")
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
