@@ -10,18 +10,21 @@ from minimind_notes.cli.console import console
 from minimind_notes.cli.shared import group
 
 bench_app = group("Speed benchmarks (figures, not tests).")
+PRESETS = typer.Option("tiny,minimind2-small", help="Comma-separated preset names.")
+SEQ_LEN = typer.Option(256, help="Tokens per sequence.")
+DEVICE = typer.Option("auto", help="auto, cpu, cuda, mps.")
 
 
 @bench_app.command("model")
 def bench_model_cmd(
-    presets: str = typer.Option("tiny,minimind2-small", help="Comma-separated preset names."),
+    presets: str = PRESETS,
     batch: int = typer.Option(4, help="Sequences per training step."),
-    seq_len: int = typer.Option(256, help="Tokens per sequence."),
+    seq_len: int = SEQ_LEN,
     steps: int = typer.Option(5, help="Timed training steps (median reported)."),
     new_tokens: int = typer.Option(256, help="Tokens generated for the KV-cache comparison."),
     prompt_tokens: int = typer.Option(42, help="Prompt length for it (42 = a one-line chat question "
                                                "in the ChatML template); a 4-token prompt is also shown."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, mps."),
+    device: str = DEVICE,
     hf: bool = typer.Option(True, help="Also time transformers' LlamaForCausalLM (needs the hf extra)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
@@ -98,11 +101,11 @@ def bench_data_cmd(
 
 @bench_app.command("train")
 def bench_train_cmd(
-    presets: str = typer.Option("tiny,minimind2-small", help="Comma-separated preset names."),
+    presets: str = PRESETS,
     batch: int = typer.Option(4, help="Sequences per step."),
-    seq_len: int = typer.Option(256, help="Tokens per sequence."),
+    seq_len: int = SEQ_LEN,
     steps: int = typer.Option(6, help="Timed steps (after 2 warm-up steps)."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, mps."),
+    device: str = DEVICE,
 ) -> None:
     """Tokens/s of the training loop vs a bare forward/backward/AdamW step of the same model."""
     import tempfile

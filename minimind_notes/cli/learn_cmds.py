@@ -9,38 +9,7 @@ import typer
 from minimind_notes.cli.console import console
 from minimind_notes.cli.shared import LANG_OPTION, session, strings
 
-UI = {
-    "tier": {"en": "Tier", "zh": "阶段"},
-    "module": {"en": "module", "zh": "模块"},
-    "experiment": {"en": "experiment", "zh": "实验"},
-    "minutes": {"en": "min", "zh": "分钟"},
-    "done": {"en": "done", "zh": "完成"},
-    "question": {"en": "question", "zh": "问题"},
-    "aliases": {"en": "names", "zh": "名称"},
-    "running": {"en": "Running {module} {exp}: {title}", "zh": "运行 {module} {exp}:{title}"},
-    "step": {"en": "Step {i}/{n}", "zh": "第 {i}/{n} 步"},
-    "train_kept": {"en": "This stage was trained on an earlier walk: that run is kept (redo it with the same "
-                         "command plus --overwrite, or continue it with --resume).",
-                   "zh": "这一阶段在之前走这条路径时已经训练过:保留那次的结果(想重来,在同一命令后加 --overwrite;"
-                         "想接着训练,加 --resume)。"},
-    "press": {"en": "Press Enter to continue (Ctrl-C to stop; the path resumes here)",
-              "zh": "按回车继续(Ctrl-C 退出,下次从这里继续)"},
-    "path_done": {"en": "Path '{path}' complete: {n} steps.", "zh": "路径 {path} 完成:共 {n} 步。"},
-    "resume": {"en": "Resuming path '{path}' at step {i} (use --from 1 to start over).",
-               "zh": "从第 {i} 步继续路径 {path}(用 --from 1 从头开始)。"},
-    "read": {"en": "Read", "zh": "阅读"},
-    "run": {"en": "Run", "zh": "运行"},
-    "quiz": {"en": "Quiz", "zh": "测验"},
-    "train": {"en": "Train", "zh": "训练"},
-    "all_experiments": {"en": "all experiments", "zh": "全部实验"},
-    "quiz_later": {"en": "Quiz skipped (--yes runs without questions): take it with `minimind quiz {module}`.",
-                   "zh": "已跳过测验(--yes 模式不提问):之后用 `minimind quiz {module}` 完成。"},
-    "failed_checks": {"en": "{n} check(s) did not hold: see the ✗ rows above.",
-                      "zh": "有 {n} 项检验未通过:见上面标 ✗ 的行。"},
-}
-
-
-t = strings(UI)
+t = strings("learn")
 
 
 def list_cmd(

@@ -11,22 +11,9 @@ from minimind_notes.cli.shared import LANG_OPTION, group, session, strings
 
 progress_app = group("Your checklists, from experiments, quizzes and training runs.", no_args_is_help=False)
 
-UI = {
-    "title": {"en": "{title}: {done}/{n}", "zh": "{title}:{done}/{n}"},
-    "item": {"en": "item", "zh": "检查项"},
-    "status": {"en": "status", "zh": "状态"},
-    "evidence": {"en": "recorded", "zh": "记录"},
-    "modules": {"en": "Modules", "zh": "模块"},
-    "experiments": {"en": "experiments passed", "zh": "实验通过"},
-    "quiz": {"en": "best quiz score", "zh": "测验最好成绩"},
-    "training": {"en": "Training runs", "zh": "训练记录"},
-    "reset_q": {"en": "Erase all recorded progress (a backup is kept)?", "zh": "清除全部学习记录(会保留备份)?"},
-    "reset_done": {"en": "Progress reset; the old file is {backup}.", "zh": "已重置;旧文件保存为 {backup}。"},
-    "kept": {"en": "Nothing changed.", "zh": "未做改动。"},
-}
 
 
-t = strings(UI)
+t = strings("progress")
 
 
 @progress_app.callback(invoke_without_command=True)

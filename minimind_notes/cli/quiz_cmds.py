@@ -10,34 +10,7 @@ from minimind_notes.cli.console import console
 from minimind_notes.cli.shared import LANG_OPTION, session, strings
 from minimind_notes.errors import UsageError
 
-UI = {
-    "title": {"en": "Quiz: {module} ({n} questions)", "zh": "测验:{module}(共 {n} 题)"},
-    "single": {"en": "one letter", "zh": "单选,输入一个字母"},
-    "multiple": {"en": "one or more letters, e.g. AC", "zh": "多选,输入一个或多个字母,如 AC"},
-    "invalid": {"en": "Please answer with {what} from {letters}.", "zh": "请按要求作答({what}),可选 {letters}。"},
-    "right": {"en": "Right.", "zh": "回答正确。"},
-    "wrong": {"en": "Not quite: the answer is {answer}.", "zh": "不对,正确答案是 {answer}。"},
-    "score": {"en": "Score: {c}/{n} ({share:.0%})", "zh": "得分:{c}/{n}({share:.0%})"},
-    "passed": {"en": "Passed (80% or more).", "zh": "通过(80% 及以上)。"},
-    "not_passed": {"en": "Not passed yet: 80% counts as passed. `minimind quiz {module} --review` asks the "
-                          "missed ones again.",
-                   "zh": "还未通过(80% 算通过)。`minimind quiz {module} --review` 只重做答错的题。"},
-    "revisit": {"en": "Revisit in `minimind learn {module}`:", "zh": "建议重读(`minimind learn {module}`):"},
-    "open": {"en": "Open question ({kind})", "zh": "开放题({kind})"},
-    "open_hint": {"en": "Write your answer; an empty line ends it (Enter at once skips).",
-                  "zh": "写下你的答案,空行结束(直接回车跳过)。"},
-    "reference": {"en": "Reference answer", "zh": "参考答案"},
-    "nothing": {"en": "Nothing to review: the last attempt of {module} had no wrong answers.",
-                "zh": "没有需要复习的题:{module} 上次全部答对。"},
-    "all_done": {"en": "Every quiz on the '{path}' path is passed. Pick one with `minimind quiz MODULE`.",
-                 "zh": "路径 {path} 上的测验都已通过。可用 `minimind quiz 模块名` 再做一遍。"},
-    "no_input": {"en": "No more input: the quiz stopped; nothing was recorded.",
-                 "zh": "没有更多输入,测验中止,未记录成绩。"},
-    "review_of": {"en": "Review: {n} question(s) missed last time.", "zh": "复习:上次答错的 {n} 道题。"},
-}
-
-
-t = strings(UI)
+t = strings("quiz")
 
 
 def ask_choice(question, order: list[int], lang: str, scripted: str | None):

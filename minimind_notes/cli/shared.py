@@ -1,5 +1,6 @@
 """What every command shares: the group that turns errors into one message, the --lang option, the
-learner's session (curriculum, progress, language) and the lookup of a command's bilingual strings.
+learner's session (curriculum, progress, language) and the lookup of a command's bilingual strings
+(all of them in strings.yaml beside this file).
 Kept light: `minimind --help` imports it."""
 
 from __future__ import annotations
@@ -7,6 +8,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -73,12 +76,20 @@ def session(lang: str | None) -> tuple[Curriculum, Progress, str]:
     return load_curriculum(), Progress.shared(), lang  # it warns itself about a broken file
 
 
-def strings(table: dict[str, dict[str, str]]) -> Callable[..., str]:
-    """`t(key, lang, **values)`: one entry of a command's bilingual UI table, in `lang`, filled in."""
+def strings(command: str) -> Callable[..., str]:
+    """`t(key, lang, **values)`: one of the command's bilingual strings (cli/strings.yaml), in `lang`,
+    with `values` filled in."""
 
     def t(key: str, lang: str, **values: object) -> str:
         from minimind_notes.i18n import render
 
-        return render(table, key, lang, **values)
+        return render(string_table()[command], key, lang, **values)
 
     return t
+
+
+@cache
+def string_table() -> dict[str, dict[str, dict[str, str]]]:
+    import yaml
+
+    return yaml.safe_load((Path(__file__).parent / "strings.yaml").read_text(encoding="utf-8"))

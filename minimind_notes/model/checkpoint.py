@@ -86,7 +86,7 @@ def is_pickle(path: Path) -> bool:
     try:
         for _ in pickletools.genops(data):
             pass
-    except Exception:  # noqa: BLE001 - any parse failure means "not a pickle"
+    except Exception:  # any parse failure means "not a pickle"
         return False
     return bool(data)
 
