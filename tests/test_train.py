@@ -188,7 +188,7 @@ def test_ddp_two_processes_equal_one(corpus, tmp_path):
 
     def run(nproc, batch, out):
         cfg = config(corpus, tmp_path, max_steps=8, batch_size=batch, save_dir=str(tmp_path / out))
-        args = json.dumps({k: v for k, v in cfg.to_dict().items() if k != "extra"})
+        args = json.dumps(cfg.to_dict())
         worker = str(Path(__file__).with_name("ddp_worker.py"))
         subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                         f"--nproc_per_node={nproc}", worker, args], check=True, cwd=Path(__file__).parents[1])

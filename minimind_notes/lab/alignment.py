@@ -1,5 +1,5 @@
 """Pieces the alignment experiments share: a small addition world written in the embedded data's own
-phrasing, tokenizers sized for the lab, batched sampling and scoring, the exact KL of a policy from
+phrasing, tokenizers sized for the lab, the accuracy at the lab's settings, the exact KL of a policy from
 its reference, and per-pair DPO log-probabilities by kind of pair.
 
 GRPO draws many replies per step. With the shipped 6,400-token vocabulary the output layer dominates
@@ -22,7 +22,6 @@ from torch import nn
 from minimind_notes.data import phrasing
 from minimind_notes.data.chat import apply_chat_template
 from minimind_notes.data.jsonl import write_jsonl
-from minimind_notes.data.phrasing import RUDE_EN, RUDE_ZH
 from minimind_notes.data.tokenizer import MiniMindTokenizer, train_tokenizer
 from minimind_notes.evaluate import Accuracy, Reply, arithmetic_accuracy
 
@@ -180,7 +179,7 @@ def policy_kl(policy: nn.Module, reference: nn.Module, replies: list[Reply], bat
 
 
 # -- DPO pairs by kind ---------------------------------------------------------------------------
-RUDE = set(RUDE_EN) | set(RUDE_ZH)
+RUDE = set(phrasing.RUDE_EN) | set(phrasing.RUDE_ZH)
 PAIR_KINDS = ("wrong", "rude", "off-topic")
 
 
