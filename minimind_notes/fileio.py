@@ -27,8 +27,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
+    made = os.stat(tmp).st_ino
     try:
         yield Path(tmp)
+        if os.stat(tmp).st_ino != made:  # the writer replaced the file (safetensors does) and with it the mode
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -77,14 +77,17 @@ def demo(
 
 
 def export(
-    weights: Path = typer.Argument(..., help="A .safetensors or .pth checkpoint."),
+    weights: Path = typer.Argument(..., help="A .safetensors or .pth checkpoint, or a transformers folder."),
     out_dir: Path = typer.Argument(..., help="Folder to write the Hugging Face model into."),
     tokenizer: Path | None = typer.Option(None, help="Tokenizer folder to copy beside it."),
 ) -> None:
-    """Write a checkpoint as a Hugging Face LlamaForCausalLM folder (config.json + model.safetensors)."""
+    """Write a checkpoint as a Hugging Face folder: Llama (MiniMind2), Qwen3 or Qwen3-MoE (minimind-3), Qwen2-MoE
+    (MiniMind2-MoE)."""
     from minimind_notes.model import load_model
-    from minimind_notes.model.export import export_hf
+    from minimind_notes.model.export import ARCHITECTURES, export_hf, model_type
 
-    out = export_hf(load_model(weights), out_dir, tokenizer)
-    console.print(f"Wrote {out}/config.json and model.safetensors. Load it with "
+    model = load_model(weights)
+    out = export_hf(model, out_dir, tokenizer)
+    console.print(f"Wrote {out}/config.json, model.safetensors and generation_config.json "
+                  f"({ARCHITECTURES[model_type(model.config)]}). Load it with "
                   f"transformers.AutoModelForCausalLM.from_pretrained('{out}').")

@@ -1,4 +1,4 @@
-"""The one MiniMind2 model that experiments, trainers and chat all import.
+"""The one MiniMind model (MiniMind2 and minimind-3) that experiments, trainers and chat all import.
 
     from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM, RMSNorm
 """

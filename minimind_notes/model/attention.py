@@ -1,4 +1,4 @@
-"""Grouped-query self-attention with RoPE and a KV cache.
+"""Grouped-query self-attention with RoPE, a KV cache and (minimind-3) QK-norm.
 
 Two paths compute the same thing: PyTorch's fused `F.scaled_dot_product_attention`
 (fast, memory-light) and `explicit_attention`, softmax(QK^T / sqrt(d)) V written out,
@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from minimind_notes.model.config import MiniMindConfig
+from minimind_notes.model.norm import RMSNorm
 from minimind_notes.model.rope import apply_rotary_pos_emb
 
 KVCache = tuple[torch.Tensor, torch.Tensor]  # (k, v), each (B, T_past, n_kv, hd)
@@ -71,6 +72,10 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(config.hidden_size, self.n_kv_heads * self.head_dim, bias=False)
         self.v_proj = nn.Linear(config.hidden_size, self.n_kv_heads * self.head_dim, bias=False)
         self.o_proj = nn.Linear(self.n_heads * self.head_dim, config.hidden_size, bias=False)
+        # minimind-3 (as Qwen3): normalising each head's q and k bounds the attention logits, which
+        # otherwise grow with the weights; RoPE then rotates the normalised vectors.
+        self.q_norm = RMSNorm(self.head_dim, eps=config.rms_norm_eps) if config.qk_norm else None
+        self.k_norm = RMSNorm(self.head_dim, eps=config.rms_norm_eps) if config.qk_norm else None
         self.dropout = config.dropout
         self.resid_dropout = nn.Dropout(config.dropout)
         self.flash = config.flash_attn
@@ -88,6 +93,8 @@ class Attention(nn.Module):
         q = self.q_proj(x).view(b, t, self.n_heads, self.head_dim)
         k = self.k_proj(x).view(b, t, self.n_kv_heads, self.head_dim)
         v = self.v_proj(x).view(b, t, self.n_kv_heads, self.head_dim)
+        if self.q_norm is not None and self.k_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
         cos, sin = position_embeddings
         q, k = apply_rotary_pos_emb(q, k, cos, sin)
         if past_key_value is not None:  # append this step's keys/values to the cache

@@ -1,5 +1,6 @@
-"""Checkpoint I/O: read `.pth` (MiniMind's official format) and `.safetensors`, write
-safetensors atomically, and explain a mismatch in one message instead of a traceback.
+"""Checkpoint I/O: read `.pth` (MiniMind's official format), `.safetensors` and transformers
+folders, tell MiniMind2 from minimind-3 by the tensors, write safetensors atomically, and explain a
+mismatch in one message instead of a traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from torch import nn
 from minimind_notes.data.jsonl import require_file
 from minimind_notes.errors import MiniMindError
 from minimind_notes.fileio import atomic_path
-from minimind_notes.model.config import MiniMindConfig
+from minimind_notes.model.config import MINIMIND3, MINIMIND3_MOE, MiniMindConfig
 
 WRAPPER_PREFIXES = ("_orig_mod.", "module.")  # added by torch.compile and by DDP
 
@@ -131,17 +132,32 @@ def read_config(path: str | os.PathLike) -> MiniMindConfig | None:
 
 
 def infer_config(state: dict[str, torch.Tensor], num_attention_heads: int = 8) -> dict:
-    """The MiniMindConfig fields that a state dict's shapes imply (head count assumed)."""
+    """The MiniMindConfig fields that a state dict implies.
+
+    q_norm marks minimind-3: it adds minimind-3's fields that shapes do not show (eps, YaRN,
+    routing), and its length is the head dimension, so heads = q_proj rows / head_dim. Without it
+    the checkpoint is MiniMind2's, whose head count is assumed (`num_attention_heads`).
+    """
     embed = state.get("model.embed_tokens.weight", state.get("lm_head.weight"))
     if embed is None:
         return {}
     vocab_size, hidden = embed.shape
     layers = {int(m.group(1)) for k in state if (m := re.match(r"model\.layers\.(\d+)\.", k))}
-    cfg = {"vocab_size": vocab_size, "hidden_size": hidden, "num_hidden_layers": len(layers)}
+    cfg: dict[str, Any] = {"vocab_size": vocab_size, "hidden_size": hidden, "num_hidden_layers": len(layers)}
+    q_norm = state.get("model.layers.0.self_attn.q_norm.weight")
+    q_proj = state.get("model.layers.0.self_attn.q_proj.weight")
     k_proj = state.get("model.layers.0.self_attn.k_proj.weight")
-    if k_proj is not None:
+    head_dim = hidden // num_attention_heads
+    if q_norm is not None:
+        head_dim = q_norm.shape[0]
+        cfg.update(MINIMIND3, head_dim=head_dim)
+        if q_proj is not None:
+            cfg["num_attention_heads"] = q_proj.shape[0] // head_dim
+    elif k_proj is not None:
         cfg["num_attention_heads"] = num_attention_heads
-        cfg["num_key_value_heads"] = k_proj.shape[0] // (hidden // num_attention_heads)
+    if k_proj is not None:
+        cfg["num_key_value_heads"] = k_proj.shape[0] // head_dim
+
     def experts(kind: str) -> set[int]:
         pattern = rf"model\.layers\.0\.mlp\.{kind}\.(\d+)\."
         return {int(m.group(1)) for k in state if (m := re.match(pattern, k))}
@@ -151,8 +167,18 @@ def infer_config(state: dict[str, torch.Tensor], num_attention_heads: int = 8) -
     if up is not None:
         cfg["intermediate_size"] = up.shape[0]
     if routed:
+        if q_norm is not None:
+            cfg.update(MINIMIND3_MOE)
         cfg.update(use_moe=True, n_routed_experts=len(routed), n_shared_experts=len(shared))
     return cfg
+
+
+def generation_of(state: dict[str, torch.Tensor]) -> str:
+    """Which MiniMind a state dict is, by its keys: QK-norm came with minimind-3."""
+    moe = any(re.match(r"model\.layers\.\d+\.mlp\.experts\.", k) for k in state)
+    if "model.layers.0.self_attn.q_norm.weight" in state:
+        return "minimind-3-moe" if moe else "minimind-3"
+    return "MiniMind2-MoE" if moe else "MiniMind2"
 
 
 def check_state_dict(
@@ -177,14 +203,17 @@ def check_state_dict(
     hint = None
     fitting = infer_config(got)
     if fitting and config is not None:
-        differs = {k: v for k, v in fitting.items() if getattr(config, k, None) != v}
-        if differs:
-            hint = "the checkpoint fits a model with " + ", ".join(
-                f"{k}={v}" for k, v in differs.items())
+        generation, wanted = generation_of(got), generation_of(expected)
+        if generation.startswith("minimind-3") != wanted.startswith("minimind-3"):
+            build = f"preset('{generation}')" if generation.startswith("minimind-3") else "a MiniMind2 config"
+            hint = (f"it is a {generation} checkpoint but the model is {wanted}: load it with load_model(path) "
+                    f"and no config (it reads the generation from the weights), or build the model from {build}")
+        elif differs := {k: v for k, v in fitting.items() if getattr(config, k, None) != v}:
+            hint = "the checkpoint fits a model with " + ", ".join(f"{k}={v}" for k, v in differs.items())
     raise CheckpointMismatch(message, hint or "was it saved from a different model or stage?")
 
 
-def load_weights(model: nn.Module, path_or_state: str | os.PathLike | dict) -> None:
+def load_weights(model: nn.Module, path_or_state: str | os.PathLike | dict, what: str | None = None) -> None:
     """Load a checkpoint into `model` strictly, with a readable error on any mismatch."""
     state = (read_state_dict(path_or_state) if not isinstance(path_or_state, dict)
              else {strip_prefixes(k): v for k, v in path_or_state.items()})
@@ -192,25 +221,34 @@ def load_weights(model: nn.Module, path_or_state: str | os.PathLike | dict) -> N
     tied = getattr(getattr(model, "config", None), "tie_word_embeddings", False)
     if tied and "lm_head.weight" not in state and "model.embed_tokens.weight" in state:
         state["lm_head.weight"] = state["model.embed_tokens.weight"]  # saved once, used twice
-    what = f"checkpoint {path_or_state}" if not isinstance(path_or_state, dict) else "state dict"
+    what = what or (f"checkpoint {path_or_state}" if not isinstance(path_or_state, dict) else "state dict")
     check_state_dict(expected, state, what, getattr(model, "config", None))
     model.load_state_dict(state, strict=True)
 
 
 def load_model(path: str | os.PathLike, config: MiniMindConfig | None = None,
                device: str | torch.device = "cpu", min_positions: int = 0) -> nn.Module:
-    """A MiniMindForCausalLM with the weights of `path`; the config comes from `config`, else from
-    the file's metadata, else is inferred from the tensor shapes. `min_positions` lengthens the
-    RoPE tables when the config's max_position_embeddings is shorter: they hold no weights."""
+    """A MiniMindForCausalLM with the weights of `path`: a `.pth` or `.safetensors` file, or a
+    transformers folder (MiniMind's own, Llama, Qwen3, Qwen3-MoE, or Qwen2-MoE as `export_hf` writes it).
+
+    The config comes from `config`, else from the file's metadata or the folder's config.json,
+    else is inferred from the tensor names and shapes (MiniMind2 or minimind-3). `min_positions`
+    lengthens the RoPE tables when the config's max_position_embeddings is shorter: they hold no
+    weights."""
+    from minimind_notes.model.export import read_transformers_folder, transformers_folder
     from minimind_notes.model.model import MiniMindForCausalLM
 
-    config = config or read_config(path)
-    if config is None:
-        config = MiniMindConfig(**infer_config(read_state_dict(path)))
+    folder = transformers_folder(path)
+    if folder is not None:
+        folder_config, state = read_transformers_folder(folder)
+        config = config or folder_config
+    else:
+        state = read_state_dict(path)
+        config = config or read_config(path) or MiniMindConfig(**infer_config(state))
     if config.max_position_embeddings < min_positions:
         config = config.replace(max_position_embeddings=min_positions)
     model = MiniMindForCausalLM(config)
-    load_weights(model, path)
+    load_weights(model, state, what=f"checkpoint {path}")
     return model.to(device)
 
 

@@ -1,7 +1,8 @@
-"""The MiniMind2 decoder: embeddings -> N pre-norm blocks -> RMSNorm -> tied lm_head.
+"""The MiniMind decoder: embeddings -> N pre-norm blocks -> RMSNorm -> tied lm_head.
 
-Parameter names match MiniMind2's checkpoints (and Hugging Face Llama's), so official
-`.pth` weights load with strict=True and the model exports to `LlamaForCausalLM`.
+Parameter names match MiniMind's checkpoints, MiniMind2's and minimind-3's (and Hugging Face
+Llama's and Qwen3's), so official `.pth` weights load with strict=True and the model exports
+to transformers (export.py).
 """
 
 from __future__ import annotations

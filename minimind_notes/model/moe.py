@@ -1,5 +1,5 @@
-"""Mixture of experts, DeepSeek-MoE style: a router picks the top-k of n routed experts
-per token, and shared experts see every token.
+"""Mixture of experts: a router picks the top-k of n routed experts per token; in the
+DeepSeek-MoE style of MiniMind2, shared experts also see every token (minimind-3 has none).
 
 Each token pays for k + n_shared expert FFNs while the model holds n_routed + n_shared of
 them: more parameters at the same compute per token. An auxiliary loss keeps the router
@@ -23,7 +23,11 @@ class MoEGate(nn.Module):
         self.n_experts = config.n_routed_experts
         self.alpha = config.aux_loss_alpha
         self.seq_aux = config.seq_aux
-        self.norm_topk_prob = config.norm_topk_prob
+        # MiniMind2 renormalises only when k > 1, so that with k = 1 the expert output is scaled by the
+        # raw probability and the router learns from the main loss (as in the Switch Transformer).
+        # minimind-3 and Qwen3-MoE renormalise at k = 1 too: the weight is 1.0 and the router
+        # learns from the aux loss alone.
+        self.norm_topk_prob = config.norm_topk_prob and (self.top_k > 1 or config.norm_top1_prob)
         self.weight = nn.Parameter(torch.empty(self.n_experts, config.hidden_size))
         nn.init.normal_(self.weight, std=0.02)
 
@@ -33,7 +37,7 @@ class MoEGate(nn.Module):
         logits = F.linear(x.reshape(-1, c), self.weight)
         scores = logits.softmax(dim=-1, dtype=torch.promote_types(logits.dtype, torch.float32))  # (B*T, E)
         topk_weight, topk_idx = torch.topk(scores, k=self.top_k, dim=-1, sorted=False)
-        if self.top_k > 1 and self.norm_topk_prob:
+        if self.norm_topk_prob:
             topk_weight = topk_weight / (topk_weight.sum(dim=-1, keepdim=True) + 1e-20)
 
         aux_loss = scores.new_zeros(())

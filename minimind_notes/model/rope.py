@@ -18,13 +18,23 @@ def rope_frequencies(dim: int, base: float = 1e6) -> torch.Tensor:
     return 1.0 / (base ** (torch.arange(0, dim, 2)[: dim // 2].float() / dim))
 
 
-def yarn_scale(freqs: torch.Tensor, rope_scaling: dict[str, Any]) -> torch.Tensor:
-    """MiniMind2's (simplified) YaRN: rotate slower so longer contexts stay in the trained range.
+def yarn_scale(freqs: torch.Tensor, rope_scaling: dict[str, Any], base: float = 1e6) -> torch.Tensor:
+    """YaRN: rotate slower so that longer contexts stay in the trained range of angles.
+
+    Two variants, chosen by rope_scaling["variant"]: "minimind2" (the default, MiniMind2's own
+    simplification) and "standard" (the paper's ramp, as transformers and minimind-3 compute it).
+    """
+    if rope_scaling.get("variant", "minimind2") == "standard":
+        return yarn_standard_scale(freqs, rope_scaling, base)
+    return yarn_minimind2_scale(freqs, rope_scaling)
+
+
+def yarn_minimind2_scale(freqs: torch.Tensor, rope_scaling: dict[str, Any]) -> torch.Tensor:
+    """MiniMind2's simplified YaRN.
 
     Pairs before `corr_dim`, the first pair whose wavelength exceeds the trained length, are
     scaled by (b*f - b + 1) / (b*f), with b ramping linearly from beta_slow (pair 0: factor 1)
-    to beta_fast; pair `corr_dim` and all slower pairs are divided by f. No attention
-    temperature factor, as in MiniMind2.
+    to beta_fast; pair `corr_dim` and all slower pairs are divided by f.
     """
     orig_max = rope_scaling.get("original_max_position_embeddings", 2048)
     factor = rope_scaling.get("factor", 4)
@@ -42,17 +52,42 @@ def yarn_scale(freqs: torch.Tensor, rope_scaling: dict[str, Any]) -> torch.Tenso
     return freqs * scale
 
 
+def yarn_standard_scale(freqs: torch.Tensor, rope_scaling: dict[str, Any], base: float) -> torch.Tensor:
+    """The paper's YaRN (minimind-3, transformers' "yarn"): pairs that turn more than beta_fast times
+    within the trained length keep their frequency, pairs that turn less than beta_slow times are
+    divided by the factor, and a linear ramp over the pair index blends the two in between."""
+    orig_max = rope_scaling.get("original_max_position_embeddings", 2048)
+    factor = rope_scaling.get("factor", 16)
+    dim = 2 * freqs.shape[0]
+
+    def pair_turning(turns: float) -> float:
+        """The (fractional) pair index whose wavelength fits `turns` times into orig_max."""
+        return dim * math.log(orig_max / (turns * 2 * math.pi)) / (2 * math.log(base))
+
+    low = max(math.floor(pair_turning(rope_scaling.get("beta_fast", 32.0))), 0)
+    high = min(math.ceil(pair_turning(rope_scaling.get("beta_slow", 1.0))), dim - 1)
+    if high == low:
+        high += 0.001  # as transformers does: a step instead of a ramp, no division by zero
+    ramp = ((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
+    return freqs / factor * ramp + freqs * (1 - ramp)
+
+
 def precompute_freqs_cis(
     dim: int, end: int = 32 * 1024, rope_base: float = 1e6,
     rope_scaling: dict[str, Any] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin tables, each (end, dim): the dim/2 angles concatenated twice (rotate-half)."""
+    """cos and sin tables, each (end, dim): the dim/2 angles concatenated twice (rotate-half).
+
+    YaRN applies only when the table is longer than the trained length; its attention factor
+    (1.0 in MiniMind) multiplies both tables."""
     freqs = rope_frequencies(dim, rope_base)
+    attention_factor = 1.0
     if rope_scaling is not None and end / rope_scaling.get("original_max_position_embeddings", 2048) > 1:
-        freqs = yarn_scale(freqs, rope_scaling)
+        freqs = yarn_scale(freqs, rope_scaling, rope_base)
+        attention_factor = rope_scaling.get("attention_factor", 1.0)
     angles = torch.outer(torch.arange(end).float(), freqs)  # (end, dim/2)
-    cos = torch.cat([angles.cos(), angles.cos()], dim=-1)
-    sin = torch.cat([angles.sin(), angles.sin()], dim=-1)
+    cos = torch.cat([angles.cos(), angles.cos()], dim=-1) * attention_factor
+    sin = torch.cat([angles.sin(), angles.sin()], dim=-1) * attention_factor
     return cos, sin
 
 
