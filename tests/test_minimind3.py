@@ -23,7 +23,8 @@ from minimind_notes.model import (
 )
 from minimind_notes.model.attention import Attention
 from minimind_notes.model.config import MINIMIND3, MINIMIND3_MOE, default_intermediate_size
-from minimind_notes.model.export import export_hf, hf_config
+from minimind_notes.model.export import export_hf
+from minimind_notes.model.hf_format import hf_config
 from minimind_notes.model.rope import apply_rotary_pos_emb, precompute_freqs_cis
 from tests.conftest import tiny_config
 from tests.faults.test_messages import cli, failed

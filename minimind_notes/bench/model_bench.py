@@ -91,9 +91,9 @@ def hf_llama_twin(model: MiniMindForCausalLM) -> nn.Module | None:
         from transformers import LlamaConfig, LlamaForCausalLM
     except ImportError:
         return None
-    from minimind_notes.model.export import llama_config
+    from minimind_notes.model.hf_format import hf_config
 
-    cfg = LlamaConfig(**{k: v for k, v in llama_config(model.config).items()
+    cfg = LlamaConfig(**{k: v for k, v in hf_config(model.config).items()
                          if k not in ("architectures", "model_type", "torch_dtype")})
     cfg._attn_implementation = "sdpa"
     twin = LlamaForCausalLM(cfg)

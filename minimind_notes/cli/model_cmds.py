@@ -84,7 +84,8 @@ def export(
     """Write a checkpoint as a Hugging Face folder: Llama (MiniMind2), Qwen3 or Qwen3-MoE (minimind-3), Qwen2-MoE
     (MiniMind2-MoE)."""
     from minimind_notes.model import load_model
-    from minimind_notes.model.export import ARCHITECTURES, export_hf, model_type
+    from minimind_notes.model.export import export_hf
+    from minimind_notes.model.hf_format import ARCHITECTURES, model_type
 
     model = load_model(weights)
     out = export_hf(model, out_dir, tokenizer)

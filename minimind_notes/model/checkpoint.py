@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from minimind_notes.data.jsonl import require_file
 from minimind_notes.errors import MiniMindError
 from minimind_notes.fileio import atomic_path
 from minimind_notes.model.config import MINIMIND3, MINIMIND3_MOE, MiniMindConfig
+from minimind_notes.model.hf_format import config_from_hf, state_from_hf
 
 WRAPPER_PREFIXES = ("_orig_mod.", "module.")  # added by torch.compile and by DDP
 
@@ -235,7 +237,6 @@ def load_model(path: str | os.PathLike, config: MiniMindConfig | None = None,
     else is inferred from the tensor names and shapes (MiniMind2 or minimind-3). `min_positions`
     lengthens the RoPE tables when the config's max_position_embeddings is shorter: they hold no
     weights."""
-    from minimind_notes.model.export import read_transformers_folder, transformers_folder
     from minimind_notes.model.model import MiniMindForCausalLM
 
     folder = transformers_folder(path)
@@ -267,3 +268,90 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike,
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=meta)
     return Path(path)
+
+
+# -- reading a transformers folder ---------------------------------------------------------------
+
+# What a "minimind" config.json holds beyond the sizes, which the tensors tell.
+MINIMIND_JSON_FIELDS = ("rms_norm_eps", "rope_theta", "max_position_embeddings", "hidden_act", "tie_word_embeddings",
+                        "bos_token_id", "eos_token_id", "pad_token_id", "dropout", "flash_attn",
+                        "inference_rope_scaling", "num_experts_per_tok", "norm_topk_prob", "aux_loss_alpha", "seq_aux")
+YARN_KEYS = ("factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "attention_factor")
+
+
+def transformers_folder(path: str | os.PathLike) -> Path | None:
+    """The transformers folder `path` names: the path itself when it is a folder, or the folder of a
+    weights file beside a transformers config.json that holds no MiniMind config of its own."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    config_json = path.parent / "config.json"
+    if not (path.suffix in (".safetensors", ".bin") and config_json.is_file()) or "config" in read_metadata(path):
+        return None
+    try:
+        return path.parent if "model_type" in json.loads(config_json.read_text(encoding="utf-8")) else None
+    except (ValueError, UnicodeDecodeError):  # some other program's config.json
+        return None
+
+
+def read_transformers_folder(folder: Path) -> tuple[MiniMindConfig, dict[str, torch.Tensor]]:
+    """The MiniMind config and state dict (MiniMind's names) of a transformers folder."""
+    config_json = folder / "config.json"
+    if not config_json.is_file():
+        raise MiniMindError(f"checkpoint {folder} is a folder without config.json",
+                            hint="pass a .safetensors or .pth file, or a transformers folder "
+                                 "(config.json and model.safetensors)")
+    try:
+        hf = json.loads(config_json.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise MiniMindError(f"cannot read {config_json}: {e}", hint="it must be the JSON transformers writes") from e
+    if not isinstance(hf, dict):
+        raise MiniMindError(f"cannot read {config_json}: it holds no JSON object",
+                            hint="it must be the JSON transformers writes")
+
+    def parsed(make: Callable[[], MiniMindConfig]) -> MiniMindConfig:
+        try:
+            return make()
+        except (KeyError, TypeError, ValueError) as e:  # a field missing, of the wrong type, or out of range
+            problem = f"it has no {e}" if isinstance(e, KeyError) else str(e)
+            raise MiniMindError(f"cannot read {config_json}: {problem}",
+                                hint="it must be the config.json transformers writes") from e
+
+    if hf.get("model_type") == "minimind":  # MiniMind's own names: the tensors tell the shapes
+        state = read_weights(folder)
+        return parsed(lambda: minimind_config(hf, state)), state
+    config = parsed(lambda: config_from_hf(hf, config_json))  # refuses before reading gigabytes
+    return config, state_from_hf(read_weights(folder), config, folder)
+
+
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """All tensors of a transformers folder: model.safetensors or pytorch_model.bin, whole or sharded."""
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        index = folder / f"{name}.index.json"
+        if index.is_file():  # sharded: model-00001-of-0000N.safetensors ...
+            try:
+                files = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+            except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
+                raise MiniMindError(f"cannot read {index}: {e}", hint="it must map each tensor to its file") from e
+            break
+        if (folder / name).is_file():
+            files = [name]
+            break
+    else:
+        raise MiniMindError(f"no model.safetensors or pytorch_model.bin in {folder}",
+                            hint="pass the folder save_pretrained wrote, or a single weights file")
+    state: dict[str, torch.Tensor] = {}
+    for name in files:
+        state.update(read_state_dict(folder / name))
+    return state
+
+
+def minimind_config(hf: dict[str, Any], state: dict[str, torch.Tensor]) -> MiniMindConfig:
+    """MiniMind's own transformers format (model_type "minimind", run there by MiniMind's remote code,
+    here by this model): the tensors tell the generation and every size (the head count aside), config.json
+    the rest, under MiniMind2's field names or minimind-3's (router_aux_loss_coef, a rope_scaling dict)."""
+    rope = hf.get("rope_scaling") or {}
+    given = {**{k: hf.get(k) for k in MINIMIND_JSON_FIELDS}, "aux_loss_alpha": hf.get("router_aux_loss_coef"),
+             **{f"yarn_{k}": rope.get(k) for k in YARN_KEYS}}
+    inferred = infer_config(state, hf.get("num_attention_heads", 8))
+    return MiniMindConfig(**{**inferred, **{k: v for k, v in given.items() if v is not None}})
