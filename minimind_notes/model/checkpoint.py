@@ -95,8 +95,17 @@ def is_pickle(path: Path) -> bool:
 
 
 def unreadable(path: Path, e: Exception) -> MiniMindError:
-    """One line for a file that torch or safetensors cannot read (their messages run to paragraphs)."""
-    reason = next(iter(str(e).strip().splitlines()), type(e).__name__)
+    """One line for a file that torch or safetensors cannot read (their messages run to paragraphs, and
+    torch's suggests loading with weights_only=False, which is never the fix here)."""
+    import pickle
+
+    text = str(e)
+    if isinstance(e, pickle.UnpicklingError):
+        reason = "not a PyTorch checkpoint (neither a torch.save archive nor a pickle of tensors)"
+    elif isinstance(e, EOFError) or "zip archive" in text or "miniz" in text:
+        reason = "the file is cut short or damaged (an incomplete torch.save archive)"
+    else:
+        reason = next(iter(text.strip().splitlines()), type(e).__name__)
     return MiniMindError(f"cannot read checkpoint {path}: {reason}", hint=CHECKPOINT_HINT)
 
 

@@ -8,6 +8,7 @@ max_seq_len, from_weight, ...) and are the command's flags, so the seed's comman
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,12 @@ class TrainConfig:
             self.lora_alpha = 2.0 * self.lora_rank
         if self.from_weight in ("none", ""):
             self.from_weight = None
+        if self.run_name is not None and not re.fullmatch(r"[\w.-]+", self.run_name) or self.run_name in (".", ".."):
+            from minimind_notes.errors import UsageError
+
+            raise UsageError(f"--run-name {self.run_name!r} is not a plain name",
+                             hint="use letters, digits, '_', '-' and '.': it names out/NAME_<hidden>.safetensors "
+                                  "and out/runs/NAME_<hidden>, inside --save_dir")
 
     def check_ranges(self) -> None:
         """Nonsense numbers stop the run before it starts, naming the valid range (never silently replaced)."""
@@ -249,7 +256,11 @@ def find_weight(save_dir: str | Path, name: str, hidden: int, moe: bool) -> Path
     from minimind_notes.errors import MiniMindError
 
     as_path = Path(name)
-    if as_path.suffix in (".safetensors", ".pth", ".pt") or as_path.is_file():
+    if as_path.is_dir():
+        raise MiniMindError(f"--from_weight {name} is a folder",
+                            hint="pass a .safetensors or .pth file (training starts from a weights file)")
+    looks_like_path = as_path.suffix in (".safetensors", ".pth", ".pt") or len(as_path.parts) > 1
+    if as_path.is_file() or looks_like_path:
         if not as_path.is_file():
             raise MiniMindError(f"checkpoint not found: {as_path}")
         return as_path
@@ -257,10 +268,11 @@ def find_weight(save_dir: str | Path, name: str, hidden: int, moe: bool) -> Path
     for candidate in (expected, expected.with_suffix(".pth")):
         if candidate.is_file():
             return candidate
+    stage = _stage_of(name)
+    first = f"train that stage first (`minimind train {stage}`), " if stage in STAGES else ""
     raise MiniMindError(
         f"--from_weight {name}: expected {expected} (or .pth), which does not exist",
-        hint=f"train that stage first (e.g. `minimind train {_stage_of(name)}`), pass --save_dir, "
-             "or use --from_weight none to start from scratch")
+        hint=first + "pass --save_dir or a path to a weights file, or use --from_weight none to start from scratch")
 
 
 def _stage_of(name: str) -> str:

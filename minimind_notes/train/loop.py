@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -153,6 +155,7 @@ class Trainer:
         self.step, self.tokens, self.elapsed = 0, 0, 0.0
         self.last_saved_step: int | None = None
         self.train_loss = math.nan  # the last step's (all-reduced) training loss
+        self.replaced: Path | None = None  # an earlier run --overwrite set aside until this one has saved
 
     # -- setup -----------------------------------------------------------------------------
     def build_model(self) -> nn.Module:
@@ -207,10 +210,27 @@ class Trainer:
             raise RunExists(
                 f"an earlier {cfg.stage} run is here: {', '.join(map(str, earlier))}",
                 hint="continue it with --resume, replace it with --overwrite, or keep both with --run-name NAME")
-        if self.dist.is_main:
-            (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
-            for old in saved_states(self.run_dir):
-                old.unlink()
+        if self.dist.is_main:  # set aside until the new run has saved: a run that fails first restores it
+            self.replaced = self.run_dir.with_name(self.run_dir.name + ".replaced")
+            shutil.rmtree(self.replaced, ignore_errors=True)
+            if self.run_dir.exists():
+                os.replace(self.run_dir, self.replaced)
+            self.replaced.mkdir(parents=True, exist_ok=True)
+            if self.weights_path.exists():
+                os.replace(self.weights_path, self.replaced / self.weights_path.name)
+
+    def restore_replaced(self) -> None:
+        """Put back the earlier run that --overwrite set aside (the new one failed before saving)."""
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        self.weights_path.unlink(missing_ok=True)
+        old_weights = self.replaced / self.weights_path.name
+        if old_weights.exists():
+            os.replace(old_weights, self.weights_path)
+        if any(self.replaced.iterdir()):
+            os.replace(self.replaced, self.run_dir)
+        else:
+            self.replaced.rmdir()
+        self.log(f"[yellow]The earlier run was put back ({self.weights_path}, {self.run_dir}).[/]")
 
     def save(self) -> None:
         """Weights (safetensors) and the resume state, both atomic and only when finite, rank 0 only."""
@@ -239,6 +259,9 @@ class Trainer:
 
                     save_file({k: v.contiguous() for k, v in weights.items()}, str(weights_tmp), metadata=meta)
             prune_states(self.run_dir)
+            if self.replaced is not None:  # the new run has its first checkpoint: the earlier one goes
+                shutil.rmtree(self.replaced, ignore_errors=True)
+                self.replaced = None
         except OSError as e:
             raise MiniMindError(f"cannot save the checkpoint of step {self.step} in {self.weights_path.parent}: "
                                 f"{e.strerror or e}{kept}",
@@ -319,8 +342,16 @@ class Trainer:
                           "and check the data for empty or broken rows")
 
     def run(self) -> RunSummary:
-        cfg = self.cfg
         self.check_earlier_run()
+        try:
+            return self.train_until_done()
+        except BaseException:
+            if self.replaced is not None and self.dist.is_main:
+                self.restore_replaced()
+            raise
+
+    def train_until_done(self) -> RunSummary:
+        cfg = self.cfg
         if cfg.resume:
             self.resume()
         metrics_file = self.run_dir / "metrics.jsonl"

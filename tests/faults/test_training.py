@@ -189,9 +189,33 @@ def test_a_new_run_never_replaces_an_earlier_one_unless_asked(tmp_path, earlier_
     other = minimind(*train_cmd(out, "--max-steps", "3", "--run-name", "second"), cwd=tmp_path)
     assert other.returncode == 0, other.stderr
     assert (out / "second_64.safetensors").is_file() and (weights.read_bytes(), metrics.read_bytes()) == before
+    failed = minimind(*train_cmd(out, "--max-steps", "3", "--overwrite", "--learning-rate", "1e9"), cwd=tmp_path)
+    assert_clean_failure(failed, 1)  # diverges before its first save: the earlier run is put back as it was
+    assert (weights.read_bytes(), metrics.read_bytes()) == before and "put back" in failed.stdout
     replaced = minimind(*train_cmd(out, "--max-steps", "3", "--overwrite"), cwd=tmp_path)
     assert replaced.returncode == 0, replaced.stderr
     assert [s for s, _ in losses(out)] == [1, 2, 3]  # the new run's rows only
+    assert not list((out / "runs").glob("*.replaced"))  # the earlier run went once the new one had saved
+
+
+@pytest.mark.parametrize("name", ["../../escape", "", "a/b", ".."])
+def test_a_run_name_is_a_plain_name_inside_save_dir(tmp_path, name):
+    result = minimind(*train_cmd(tmp_path / "out", "--max-steps", "1", "--run-name", name), cwd=tmp_path)
+    assert_clean_failure(result, 2)
+    assert "is not a plain name" in result.stderr and not (tmp_path / "out").exists()
+    assert not list(tmp_path.parent.glob("escape_*"))
+
+
+def test_unreadable_weights_are_named_without_torch_advice(tmp_path):
+    (tmp_path / "garbage.pth").write_bytes(b"garbage\n")
+    (tmp_path / "folder").mkdir()
+    garbage = minimind("chat", "--weights", str(tmp_path / "garbage.pth"), "--prompt", "hi", cwd=tmp_path)
+    assert_clean_failure(garbage, 1)
+    assert "not a PyTorch checkpoint" in garbage.stderr and "weights_only" not in garbage.stderr
+    folder = minimind("train", "sft", *TINY, "--save-dir", str(tmp_path / "o"), "--max-steps", "1",
+                      "--from-weight", str(tmp_path / "folder"), cwd=tmp_path)
+    assert_clean_failure(folder, 1)
+    assert "is a folder" in folder.stderr and "minimind train" not in folder.stderr
 
 
 @pytest.mark.parametrize("args", [
