@@ -1,4 +1,6 @@
-"""Atomic file writes: write beside the target, then rename over it.
+"""Atomic file writes: write beside the target, then rename over it; the lock that makes a
+read-modify-write of a shared file safe; the check that an output folder can be written before the
+work that fills it.
 
 A run killed mid-write leaves the old file (or none), never half of a new one. The temporary
 file is named `.<target>.<pid>.<random>.tmp`, so `remove_stale_temps` can tell the leftovers of
@@ -13,6 +15,8 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from minimind_notes.errors import MiniMindError
 
 TEMP_NAME = re.compile(r"^\..+\.(\d+)\.[^.]+\.tmp$")
 
@@ -67,3 +71,39 @@ def remove_stale_temps(folder: str | os.PathLike) -> int:
                 path.unlink()
                 freed += size
     return freed
+
+
+@contextlib.contextmanager
+def file_lock(lock_path: Path) -> Iterator[None]:
+    """An exclusive lock held on `lock_path` (created if missing, never removed: removing a lock
+    file lets two processes lock two different files)."""
+    with open(lock_path, "a+b") as f:
+        if os.name == "nt":
+            import msvcrt
+
+            f.seek(0)
+            msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)  # retries for ~10 s, then OSError
+            try:
+                yield
+            finally:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
+            yield
+
+
+def check_writable_folder(folder: str | os.PathLike, hint: str) -> Path:
+    """`folder` as a Path if it is, or can be created as, a folder this process can write into; else
+    one MiniMindError naming what is in the way. Creates nothing: commands call it before the work
+    whose results go there, so a wrong --out costs nothing."""
+    folder = Path(folder)
+    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists() or p.is_symlink())
+    if not existing.is_dir():
+        what = f"{existing} is {'a file, not a folder' if existing.exists() else 'a broken link'}"
+        raise MiniMindError(what if existing == folder else f"cannot write into {folder}: {what}", hint=hint)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise MiniMindError(f"cannot write into {folder}: no permission to write in {existing}", hint=hint)
+    return folder
