@@ -73,16 +73,24 @@ def remove_stale_temps(folder: str | os.PathLike) -> int:
     return freed
 
 
+class LockHeld(OSError):
+    """file_lock(wait=False) found the lock held by another process."""
+
+
 @contextlib.contextmanager
-def file_lock(lock_path: Path) -> Iterator[None]:
+def file_lock(lock_path: Path, wait: bool = True) -> Iterator[None]:
     """An exclusive lock held on `lock_path` (created if missing, never removed: removing a lock
-    file lets two processes lock two different files)."""
+    file lets two processes lock two different files). wait=False raises LockHeld at once when
+    another process holds it."""
     with open(lock_path, "a+b") as f:
         if os.name == "nt":
             import msvcrt
 
             f.seek(0)
-            msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)  # retries for ~10 s, then OSError
+            try:  # LK_LOCK retries for ~10 s, then OSError
+                msvcrt.locking(f.fileno(), msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK, 1)
+            except OSError as e:
+                raise (e if wait else LockHeld(str(e))) from None
             try:
                 yield
             finally:
@@ -91,7 +99,10 @@ def file_lock(lock_path: Path) -> Iterator[None]:
         else:
             import fcntl
 
-            fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))  # released when the file closes
+            except BlockingIOError as e:
+                raise LockHeld(str(e)) from None
             yield
 
 

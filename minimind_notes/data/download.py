@@ -22,6 +22,7 @@ stands for the file name, and a template without `{file}` gets `/FILE` appended
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -34,8 +35,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
+from minimind_notes.content import home_dir
 from minimind_notes.errors import MiniMindError, UsageError, warn_once
-from minimind_notes.fileio import atomic_write_text
+from minimind_notes.fileio import LockHeld, atomic_write_text, check_writable_folder, file_lock
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 SOURCES = ("modelscope", "huggingface")
@@ -284,16 +286,33 @@ def download(url: str, dest: str | os.PathLike, expected_size: int | None = None
     hint = hint or source_hint()
     _check_target(dest)
     part = part_path(dest)
-    published = _fetch(url, part, chunk, timeout, hint, progress, say)
-    return _verify(url, part, dest, published, expected_size, sha256, hint)
+    try:
+        with _download_lock(dest):  # one writer of the .part at a time
+            published = _fetch(url, part, chunk, timeout, hint, progress, say)
+            return _verify(url, part, dest, published, expected_size, sha256, hint)
+    except LockHeld:
+        raise MiniMindError(f"{dest.name} is being downloaded into {dest.parent} by another process right now",
+                            hint="wait for it to finish (`minimind data verify` then checks the file), or stop it "
+                                 "and run this again to resume") from None
+
+
+def _download_lock(dest: Path) -> contextlib.AbstractContextManager:
+    """A lock that two downloads of the same file cannot both hold, kept under MINIMIND_HOME (not beside the
+    data); where that cannot be written, no lock (a download never fails for its bookkeeping)."""
+    folder = home_dir() / "locks"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return contextlib.nullcontext()
+    if not os.access(folder, os.W_OK):
+        return contextlib.nullcontext()
+    key = hashlib.sha256(str(dest.resolve()).encode()).hexdigest()[:16]
+    return file_lock(folder / f"download-{key}.lock", wait=False)
 
 
 def _check_target(dest: Path) -> None:
     """One clear message when the download cannot land where it is asked to."""
-    folder = next((p for p in (dest.parent, *dest.parent.parents) if p.exists() or p.is_symlink()), None)
-    if folder is not None and not folder.is_dir():
-        raise MiniMindError(f"cannot save {dest.name} into {dest.parent}: {folder} is a file, not a folder",
-                            hint="give --dir a folder (it is created if missing)")
+    check_writable_folder(dest.parent, hint="give --dir a folder you can write to (it is created if missing)")
     if dest.is_dir():
         raise MiniMindError(f"cannot save {dest}: a folder of that name is in the way",
                             hint="move that folder, or give another --dir")

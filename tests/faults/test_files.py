@@ -264,8 +264,8 @@ BODY_SHA = hashlib.sha256(BODY).hexdigest()
 
 
 class Server(BaseHTTPRequestHandler):
-    """/half (announces BODY, sends half, closes), /nothing (announces it, sends nothing), /files (BODY
-    with its size), /hf (BODY with Hugging Face's X-Linked-Size and X-Linked-Etag)."""
+    """/half (announces BODY, sends half, closes), /nothing (announces it, sends nothing), /slow (half, a
+    pause, the rest), /files (BODY with its size), /hf (BODY with Hugging Face's X-Linked-Size and X-Linked-Etag)."""
 
     def log_message(self, *args: object) -> None:
         pass
@@ -278,7 +278,12 @@ class Server(BaseHTTPRequestHandler):
             self.send_header("X-Linked-Size", str(len(BODY)))
             self.send_header("X-Linked-Etag", f'"{BODY_SHA}"')
         self.end_headers()
-        self.wfile.write({"half": BODY[: len(BODY) // 2], "nothing": b""}.get(route, BODY))
+        if route == "slow":  # half, a pause, the rest
+            self.wfile.write(BODY[: len(BODY) // 2])
+            self.wfile.flush()
+            time.sleep(2)
+        self.wfile.write({"half": BODY[: len(BODY) // 2], "nothing": b"", "slow": BODY[len(BODY) // 2:]}
+                         .get(route, BODY))
         self.close_connection = True
 
 
@@ -308,6 +313,21 @@ def test_a_cut_download_keeps_and_counts_what_arrived(server, tmp_path):
     assert part.read_bytes() == BODY[: len(BODY) // 2]
     out = download(server, "files", tmp_path)  # the server answers 200 to the range: starts again from 0
     assert out.returncode == 0 and (tmp_path / "pretrain_t2t_mini.jsonl").read_bytes() == BODY, out.stderr
+
+
+def test_two_downloads_of_one_file_at_once_do_not_mix_their_bytes(server, tmp_path):
+    first = subprocess.Popen([sys.executable, "-m", "minimind_notes", "data", "download", "--file",
+                              "pretrain_t2t_mini.jsonl", "--dir", str(tmp_path), "--url", f"{server}/slow/{{file}}"],
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    part = tmp_path / "pretrain_t2t_mini.jsonl.part"
+    deadline = time.monotonic() + 60
+    while not part.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    failed(download(server, "files", tmp_path), "pretrain_t2t_mini.jsonl is being downloaded", "another process",
+           "wait for it")
+    assert first.wait(timeout=60) == 0, first.stderr.read()
+    assert (tmp_path / "pretrain_t2t_mini.jsonl").read_bytes() == BODY
 
 
 @pytest.mark.parametrize("url", ["notaurl", "file:///etc/passwd", "http://", "ftp://example.org/{file}"])
