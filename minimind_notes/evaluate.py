@@ -25,18 +25,21 @@ LETTERS = ("A", "B", "C", "D")
 
 
 def perplexity(model: nn.Module, tok: MiniMindTokenizer, path: str | os.PathLike, seq_len: int = 256,
-               max_windows: int = 200, batch_size: int = 8) -> dict[str, float]:
-    """Loss, perplexity and bits per byte over the first windows of a pretraining-format file."""
+               max_windows: int = 200, batch_size: int = 8, skip_bad: bool | None = None) -> dict[str, float]:
+    """Loss, perplexity and bits per byte over the first windows of a pretraining-format file
+    (broken lines stop it, or with skip_bad are skipped and counted: see `prepare`)."""
     import tempfile
 
     from minimind_notes.data.datasets import TokenWindows
     from minimind_notes.data.pretokenize import prepare
 
     with tempfile.TemporaryDirectory() as tmp:
-        tokens = prepare(path, tok, out_dir=Path(tmp)).tokens
+        packed = prepare(path, tok, out_dir=Path(tmp), skip_bad=skip_bad)
+        tokens = packed.tokens
         windows = TokenWindows(tokens, min(seq_len, len(tokens) - 1)).all_windows(max_windows)
     device = next(model.parameters()).device
-    return {**lm_metrics(model, windows, windows, tok, batch_size, device), "tokens": int(windows.numel())}
+    return {**lm_metrics(model, windows, windows, tok, batch_size, device), "tokens": int(windows.numel()),
+            "skipped_lines": packed.meta["skipped_lines"]}
 
 
 @dataclass
@@ -51,7 +54,7 @@ class MCQuestion:
 def read_mc(path: str | os.PathLike) -> list[MCQuestion]:
     """JSONL or CSV rows with question, A, B, C, D, answer (and optionally subject)."""
     path = require_file(path)
-    if path.suffix == ".csv":
+    if path.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(read_text_utf8(path), newline=""))
         try:
             rows = [(reader.line_num, r) for r in reader]  # line_num: where the row ends (fields may span lines)

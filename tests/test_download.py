@@ -275,7 +275,7 @@ def test_cli_download_name_with_url_option(server, tmp_path):
     result = runner.invoke(app, ["data", "download", "lora_identity", "--url", f"{server.base}/files"])
     assert result.exit_code == 1
     assert "404" in result.output and f"{server.base}/files/lora_identity.jsonl" in result.output
-    assert "--source huggingface" in result.output
+    assert "--source" not in result.output and "check the URL template" in result.output  # --url replaces them
     assert not (tmp_path / "dataset" / "lora_identity.jsonl").exists()
 
 

@@ -59,12 +59,15 @@ def data_download_cmd(
     force: bool = typer.Option(False, "--force", help="Download again even if the file is already there."),
 ) -> None:
     """Download a data set (resumable: run it again after an interruption), checked before it is named."""
-    from minimind_notes.data.download import default_source, download, human_bytes, source_hint
+    from minimind_notes.data.download import check_url_template, default_source, download, human_bytes, source_hint
     from minimind_notes.errors import UsageError
 
     if not name and not files:
         raise UsageError("say what to download: a NAME or --file FILE",
                          hint="`minimind data list` shows the names")
+    if url:
+        check_url_template(url)
+    hint = source_hint(source or default_source(), url)
     for target in _targets(name, files or [], source, url):
         dest = dir / target.filename
         if dest.is_file() and not force:
@@ -72,7 +75,7 @@ def data_download_cmd(
                           "checks it).")
             continue
         console.print(f"Downloading {target.url}\n  -> {dest}")
-        done = download(target.url, dest, target.size, target.sha256, hint=source_hint(source or default_source()),
+        done = download(target.url, dest, target.size, target.sha256, hint=hint,
                         say=lambda text: console.print(f"[yellow]{text}[/]"))
         if done.sha256:
             console.print(f"[green]Saved[/] {dest} ({human_bytes(done.size)}): size and sha256 match "
@@ -90,7 +93,8 @@ def data_verify_cmd(
                                            "found in --dir)."),
     dir: Path = typer.Option(Path("dataset"), "--dir", "-d", help="Folder the files were saved into."),
 ) -> None:
-    """Check downloaded files against the catalogue's exact size and sha256."""
+    """Check downloaded files against the catalogue's exact size and sha256, and against what arrived when
+    `minimind data download` fetched them (its FILE.minimind.json record)."""
     from minimind_notes.data.download import entries, find_entry, verify_file
     from minimind_notes.errors import UsageError
 
@@ -113,7 +117,7 @@ def data_verify_cmd(
         colour = {"ok": "green", "unverified": "yellow"}.get(status, "red")
         console.print(f"[{colour}]{status}[/] {path}" + (f": {detail}" if detail else ""), soft_wrap=True)
     if bad:
-        console.print(f"{bad} file(s) are not what the catalogue describes: download them again with --force.")
+        console.print(f"{bad} file(s) are not what was published or downloaded: download them again with --force.")
         raise typer.Exit(1)
 
 

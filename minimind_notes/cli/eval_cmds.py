@@ -22,6 +22,7 @@ def ppl(
     seq_len: int = typer.Option(256, "--max-seq-len", "--max_seq_len", min=1, help="Tokens per window."),
     max_windows: int = typer.Option(200, "--max-windows", min=1),
     save_dir: str = typer.Option("out", "--save-dir", "--save_dir"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", "--skip_bad", help="Skip and count broken lines."),
 ) -> None:
     """Held-out loss, perplexity and bits per byte (comparable across tokenizers)."""
     from minimind_notes.chat import load_for_inference
@@ -30,9 +31,11 @@ def ppl(
 
     model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir, positions=seq_len + 1)
     source = data or str(data_dir() / "pretrain_val.jsonl")
-    m = perplexity(model, tok, source, seq_len, max_windows)
+    m = perplexity(model, tok, source, seq_len, max_windows, skip_bad=skip_bad)
     console.print(f"{path} on {source}: {m['tokens']:,} tokens, loss {m['val_loss']:.4f} nats/token, "
                   f"perplexity [bold]{m['val_ppl']:.3f}[/], {m['val_bpb']:.4f} bits per byte")
+    if m["skipped_lines"]:
+        console.print(f"[yellow]skipped {m['skipped_lines']} bad line(s) (--skip-bad)[/]")
 
 
 @eval_app.command("mc")
@@ -66,17 +69,26 @@ def mc(
 
 def plot(
     run_dirs: list[Path] = typer.Argument(..., help="Run folders (out/runs/NAME) with metrics.jsonl."),
-    out: Path = typer.Option(Path("loss_curves.png"), "--out", help="PNG to write."),
+    out: Path = typer.Option(Path("loss_curves.png"), "--out", help="Image to write (.png, .pdf, .svg, ...)."),
 ) -> None:
-    """Draw the loss curves of one or several runs (train and held-out) into a PNG."""
+    """Draw the loss curves of one or several runs (train and held-out) into an image (PNG by default)."""
     import matplotlib
 
-    from minimind_notes.errors import MiniMindError
+    from minimind_notes.errors import MiniMindError, UsageError
+    from minimind_notes.fileio import check_writable_folder
 
     if out.is_dir():
         raise MiniMindError(f"--out {out} is a folder", hint=f"name the PNG to write, e.g. --out {out / 'loss.png'}")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()  # what savefig can write, by extension
+    ext = out.suffix.lower().lstrip(".")
+    if ext not in formats:
+        what = f"'.{ext}' is not an image format matplotlib writes" if ext else "no extension to say the image format"
+        raise UsageError(f"--out {out}: {what}", hint=f"end it in one of: .{', .'.join(sorted(formats))}")
+    check_writable_folder(out.parent, hint="pass --out a path in a folder you can write to")
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for run in run_dirs:

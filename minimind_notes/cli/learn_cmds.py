@@ -49,14 +49,16 @@ def run_and_report(curriculum, progress, module, experiment, lang: str, quick: b
     """Run one experiment, print its findings (or JSON), record it; True if every check held."""
     import json
 
+    from minimind_notes.fileio import check_writable_folder
     from minimind_notes.i18n import pick
     from minimind_notes.lab.experiment import print_result, run_experiment
 
+    out_dir = check_writable_folder(out or Path("minimind-results") / module.id / experiment.id,
+                                    hint="pass --out a folder you can write to (it is created if missing)")
     if not as_json:
         title = pick(experiment.title, lang)
         console.rule(t("running", lang, module=module.id, exp=experiment.id, title=title))
         console.print(f"[italic]{pick(experiment.question, lang)}[/]")
-    out_dir = out or Path("minimind-results") / module.id / experiment.id
     echo = (lambda text: None) if as_json else console.print
     result = run_experiment(module.path(curriculum.root) / experiment.file, module.id, experiment.id,
                             quick, seed, out_dir, lang, echo, precision)

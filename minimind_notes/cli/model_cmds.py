@@ -78,17 +78,27 @@ def demo(
 
 def export(
     weights: Path = typer.Argument(..., help="A .safetensors or .pth checkpoint, or a transformers folder."),
-    out_dir: Path = typer.Argument(..., help="Folder to write the Hugging Face model into."),
+    out_dir: Path = typer.Argument(..., help="New (or empty) folder to write the Hugging Face model into."),
     tokenizer: Path | None = typer.Option(None, help="Tokenizer folder to copy beside it."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Write into a folder that is not empty, replacing "
+                                   "its files of the same names."),
 ) -> None:
     """Write a checkpoint as a Hugging Face folder: Llama (MiniMind2), Qwen3 or Qwen3-MoE (minimind-3), Qwen2-MoE
     (MiniMind2-MoE)."""
+    from minimind_notes.data.tokenizer import MiniMindTokenizer
+    from minimind_notes.errors import MiniMindError
     from minimind_notes.model import load_model
-    from minimind_notes.model.export import export_hf
+    from minimind_notes.model.export import check_export_target, export_hf
     from minimind_notes.model.hf_format import ARCHITECTURES, model_type
 
+    check_export_target(out_dir, overwrite)  # before loading: a wrong target costs nothing
+    tok = MiniMindTokenizer.from_dir(tokenizer) if tokenizer else None  # copied only if it loads
     model = load_model(weights)
-    out = export_hf(model, out_dir, tokenizer)
+    if tok is not None and tok.vocab_size > model.config.vocab_size:
+        raise MiniMindError(f"tokenizer {tokenizer} has {tok.vocab_size} tokens, more than the "
+                            f"{model.config.vocab_size} rows of {weights}'s embedding",
+                            hint="pass the tokenizer the model was trained with")
+    out = export_hf(model, out_dir, tokenizer, overwrite)
     console.print(f"Wrote {out}/config.json, model.safetensors and generation_config.json "
                   f"({ARCHITECTURES[model_type(model.config)]}). Load it with "
                   f"transformers.AutoModelForCausalLM.from_pretrained('{out}').")

@@ -14,11 +14,11 @@ TOKENIZER_OPTION = typer.Option(None, "--tokenizer", help="Tokenizer folder (def
 
 
 def iter_texts(path: Path, skip_bad: bool = False, bad: list[str] | None = None):  # Iterator[str]
-    """Texts of a JSONL corpus ({"text"} or {"conversations"/"chosen"/"rejected"} rows) or a plain-text
-    file. Lines that are not UTF-8, not JSON, or hold no text raise, or with skip_bad go to `bad`."""
-    from minimind_notes.data.jsonl import bad_line, iter_jsonl, iter_lines
+    """Texts of a JSON-rows corpus ({"text"} or {"conversations"/"chosen"/"rejected"} rows) or a plain-text
+    file (each line a text). Lines that are not UTF-8, not JSON, or hold no text raise, or with skip_bad go to `bad`."""
+    from minimind_notes.data.jsonl import bad_line, holds_rows, iter_jsonl, iter_lines
 
-    if path.suffix != ".jsonl":
+    if not holds_rows(path):
         for _, line in iter_lines(path, skip_bad, bad):
             yield line
         return
@@ -35,11 +35,12 @@ def iter_texts(path: Path, skip_bad: bool = False, bad: list[str] | None = None)
 
 @tokenizer_app.command("train")
 def train(
-    data: list[Path] = typer.Option(None, "--data", help="Corpus files (.jsonl or .txt); "
-                                    "default: the embedded corpus."),
+    data: list[Path] = typer.Option(None, "--data", help="Corpus files (JSONL, a .json array of rows, or plain "
+                                    "text); default: the embedded corpus."),
     vocab_size: int = typer.Option(6400, "--vocab-size", min=259,
                                     help="Vocabulary size (MiniMind: 6400; at least 256 bytes + 3 special tokens)."),
     out: Path = typer.Option(Path("tokenizer"), help="Folder to write tokenizer.json into."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the tokenizer already in --out."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip (and count) lines that are not UTF-8 "
                                   "or not valid rows instead of stopping."),
 ) -> None:
@@ -53,10 +54,12 @@ def train(
     from minimind_notes.data.jsonl import require_file
     from minimind_notes.data.tokenizer import train_tokenizer
 
+    check_tokenizer_out(out, overwrite)
     files = [require_file(f, "corpus file") for f in data or [data_dir() / "pretrain.jsonl", data_dir() / "sft.jsonl"]]
     start = time.perf_counter()
     bad: list[str] = []
-    tok = train_tokenizer(itertools.chain.from_iterable(iter_texts(f, skip_bad, bad) for f in files), out, vocab_size)
+    texts = itertools.chain.from_iterable(iter_texts(f, skip_bad, bad) for f in files)
+    tok = train_tokenizer(texts, out, vocab_size, source=", ".join(map(str, files)))
     if bad:
         console.print(f"[yellow]skipped {len(bad)} bad line(s) (--skip-bad), the first: {escape(bad[0])}[/]")
     sample = "Once upon a time, Mia walked to the river. 从前,米娅走到河边。"
@@ -64,6 +67,26 @@ def train(
     console.print(f"Trained a {tok.vocab_size}-token tokenizer on {', '.join(map(str, files))} in "
                   f"{time.perf_counter() - start:.1f} s -> {out}/tokenizer.json")
     console.print(f"{len(sample)} characters -> {len(ids)} tokens ({len(sample) / len(ids):.2f} chars/token)")
+
+
+def check_tokenizer_out(out: Path, overwrite: bool) -> None:
+    """Before training: --out must be a folder that can be written, never the shipped tokenizer (every
+    command's default), and one that holds a tokenizer only with --overwrite."""
+    from minimind_notes.data.tokenizer import default_tokenizer_dir
+    from minimind_notes.errors import MiniMindError, UsageError
+    from minimind_notes.fileio import check_writable_folder
+
+    new_folder = "pass a new folder name, e.g. --out my_tokenizer (then use it with --tokenizer my_tokenizer)"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; --out names the folder to write tokenizer.json into",
+                         hint=new_folder)
+    if out.resolve() == default_tokenizer_dir().resolve():
+        raise UsageError(f"--out {out} is the shipped tokenizer, which every command uses by default; it is "
+                         "never replaced", hint=new_folder)
+    if (out / "tokenizer.json").exists() and not overwrite:
+        raise MiniMindError(f"{out} already holds a tokenizer ({out / 'tokenizer.json'})",
+                            hint="pass --overwrite to replace it, or another --out")
+    check_writable_folder(out, hint="pass --out a folder you can write to (it is created if missing)")
 
 
 @tokenizer_app.command("encode")

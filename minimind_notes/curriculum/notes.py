@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from minimind_notes.errors import MiniMindError
-from minimind_notes.fileio import atomic_path, atomic_write_text
+from minimind_notes.fileio import atomic_path, atomic_write_text, file_lock
 
 LOG, KB = "learning_log.md", "knowledge_base.md"
 DATE_HEADING = re.compile(r"^## +(\S+)\s*$")
@@ -145,7 +145,8 @@ def append_log(log: Path, text: str, lang: str = "en", today: date | None = None
     """Add `text` as a bullet under today's entry (created at the top when missing).
 
     Every byte of the log other than the new lines stays as it was: line endings (the new lines
-    follow the file's own), characters such as U+2028, a symlink (its target is written)."""
+    follow the file's own), characters such as U+2028, a symlink (its target is written). The
+    read-modify-write holds a lock (`.learning_log.md.lock` beside the log), as progress.json's does."""
     if log.exists() and not log.is_file():
         raise NotesError(f"{log} is not a file", hint="move it aside; `minimind notes init` then writes a fresh log")
     if not log.is_file():
@@ -153,6 +154,12 @@ def append_log(log: Path, text: str, lang: str = "en", today: date | None = None
     if not text.strip():
         raise NotesError("nothing to add: the text is empty", hint='minimind notes log "what I did today"')
     target = log.resolve()
+    with file_lock(target.with_name(f".{target.name}.lock")):  # two `notes log` at once: both lines stay
+        return _insert_bullet(target, text, lang, today)
+
+
+def _insert_bullet(target: Path, text: str, lang: str, today: date | None) -> str:
+    """append_log's locked part: read the log, place the bullet, write."""
     old = read_notes(target)
     nl = "\r\n" if old.partition("\n")[0].endswith("\r") else "\n"  # the file's style, from its first line
     lines = old.split("\n")  # "\n" only: str.splitlines would also split at U+2028 and friends

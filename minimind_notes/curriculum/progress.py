@@ -11,19 +11,18 @@ A corrupt file is moved aside to `progress.json.bak-<time>` and a fresh one star
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 from minimind_notes.content import home_dir
 from minimind_notes.errors import MiniMindError, warn_once
-from minimind_notes.fileio import atomic_write_text
+from minimind_notes.fileio import atomic_write_text, file_lock
 
 VERSION = 1
 SECTIONS = ("experiments", "quizzes", "training", "paths")
@@ -39,34 +38,57 @@ def empty() -> dict[str, Any]:
     return {"version": VERSION, **{section: {} for section in SECTIONS}}
 
 
-def is_progress_record(data: Any) -> bool:
-    """The shape record_* relies on: dict sections of dict records (training: lists of runs)."""
-    if not isinstance(data, dict) or not all(isinstance(data.get(s, {}), dict) for s in SECTIONS):
-        return False
-    return all(isinstance(record, list if section == "training" else dict)
-               for section in SECTIONS for record in data.get(section, {}).values())
+NUMBER = (int, float)
+# The fields readers rely on, and their types: a record whose field has another type is as broken as
+# bad JSON (`minimind progress` would crash on it). Fields not named here are kept as they are.
+FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "experiments": {"passed": (bool,), "quick": (bool,), "seconds": NUMBER, "checks": (int,), "date": (str,)},
+    "quizzes": {"best": NUMBER, "missed": (list,), "attempts": (list,), "date": (str,)},
+    "training": {"date": (str,), "own_data": (bool,), "steps": (int,), "val_ppl": NUMBER,
+                 "val_reward_acc": NUMBER, "val_accuracy": NUMBER},
+    "paths": {"next_step": (int,), "total": (int,), "date": (str,), "completed": (str,)},
+}
+REQUIRED = {"experiments": ("passed",), "quizzes": ("best", "missed", "attempts"), "training": ("date",),
+            "paths": ("next_step",)}
 
 
-@contextlib.contextmanager
-def file_lock(lock_path: Path) -> Iterator[None]:
-    """An exclusive lock held on `lock_path` (created if missing, never removed: removing a lock
-    file lets two processes lock two different files)."""
-    with open(lock_path, "a+b") as f:
-        if os.name == "nt":
-            import msvcrt
+def record_problem(data: Any) -> str | None:
+    """What makes `data` something other than a progress record (None: nothing). Sections are objects
+    of records (training: of lists of runs), each record an object with FIELDS of their types."""
+    if not isinstance(data, dict):
+        return f"a {type(data).__name__}, not an object"
+    for section in SECTIONS:
+        records = data.get(section, {})
+        if not isinstance(records, dict):
+            return f"{section} is a {type(records).__name__}, not an object"
+        for name, record in records.items():
+            if section != "training":
+                problem = field_problem(section, record)
+            elif isinstance(record, list):
+                problem = next((f"[{i}]{p}" for i, run in enumerate(record) if (p := field_problem(section, run))),
+                               None)
+            else:
+                problem = " is not a list of runs"
+            if problem:
+                return f"{section}.{name}{problem}"
+    return None
 
-            f.seek(0)
-            msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)  # retries for ~10 s, then OSError
-            try:
-                yield
-            finally:
-                f.seek(0)
-                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
 
-            fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
-            yield
+def field_problem(section: str, record: Any) -> str | None:
+    """' has no best', '.best is 'x'', ...: what is wrong with one record of `section`, or None."""
+    if not isinstance(record, dict):
+        return f" is a {type(record).__name__}, not an object"
+    missing = [key for key in REQUIRED[section] if key not in record]
+    if missing:
+        return f" has no {', '.join(missing)}"
+    wrong = next((key for key, types in FIELDS[section].items()
+                  if key in record and not isinstance(record[key], types)), None)
+    if wrong:
+        return f".{wrong} is {record[wrong]!r}"
+    if section == "quizzes" and not (all(isinstance(q, str) for q in record["missed"])
+                                     and all(isinstance(a, dict) for a in record["attempts"])):
+        return " has missed questions or attempts of the wrong kind"
+    return None
 
 
 class Progress:
@@ -101,8 +123,9 @@ class Progress:
     def _read(self, locked: bool = False) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_bytes().decode("utf-8"))
-            if not is_progress_record(data):
-                raise ValueError("not a progress record")
+            problem = record_problem(data)
+            if problem:
+                raise ValueError(f"not a progress record: {problem}")
         except (FileNotFoundError, NotADirectoryError):  # nothing recorded yet (or nowhere to record it)
             return empty()
         except OSError as e:  # a folder named progress.json, no permission

@@ -136,10 +136,12 @@ def masked_ids(tokenizer: MiniMindTokenizer, messages: Sequence[dict[str, str]],
     return ids, labels
 
 
-def read_rows(path: str | os.PathLike, key: str, skip_bad: bool) -> tuple[list[tuple[int, Any]], list[str]]:
+def read_rows(path: str | os.PathLike, key: str,
+              skip_bad: bool | None = None) -> tuple[list[tuple[int, Any]], list[str]]:
     """(line, value) for every valid row: key "conversations" (SFT), "pair" (DPO: chosen and rejected)
-    or "prompt" (GRPO: prompt and answer). Bad rows raise, or (skip_bad) are listed in the second list."""
-    bad: list[str] = []
+    or "prompt" (GRPO: prompt and answer). Bad rows raise, or (skip_bad) are listed in the second list;
+    skip_bad=None (a file --skip-bad does not apply to) raises without suggesting it."""
+    bad: list[str] | None = [] if skip_bad is not None else None
     rows = []
     for lineno, row in iter_jsonl(Path(path), skip_bad, bad):
         where = f"{path}:{lineno}"
@@ -155,7 +157,7 @@ def read_rows(path: str | os.PathLike, key: str, skip_bad: bool) -> tuple[list[t
             bad_line(e.message, skip_bad, bad)
     if not rows:
         raise DataError(f"{path}: no valid rows (empty dataset)" + (f"; {len(bad)} bad lines" if bad else ""))
-    return rows, bad
+    return rows, bad or []
 
 
 @dataclass
@@ -168,7 +170,7 @@ class SFTDataset:
     """Conversations -> (ids, labels) with assistant-only labels."""
 
     def __init__(self, path: str | os.PathLike, tokenizer: MiniMindTokenizer, max_seq_len: int = 512,
-                 skip_bad: bool = False) -> None:
+                 skip_bad: bool | None = None) -> None:
         rows, self.bad_lines = read_rows(path, "conversations", skip_bad)
         examples = [SFTExample(*masked_ids(tokenizer, conv, max_seq_len)) for _, conv in rows]
         # A conversation cut before its first assistant token has nothing to learn (and a batch of
@@ -188,7 +190,7 @@ class DPODataset:
     """Preference pairs -> chosen and rejected (ids, labels), same assistant-span masks."""
 
     def __init__(self, path: str | os.PathLike, tokenizer: MiniMindTokenizer, max_seq_len: int = 512,
-                 skip_bad: bool = False) -> None:
+                 skip_bad: bool | None = None) -> None:
         rows, self.bad_lines = read_rows(path, "pair", skip_bad)
         pairs = [(SFTExample(*masked_ids(tokenizer, c, max_seq_len)),
                   SFTExample(*masked_ids(tokenizer, r, max_seq_len))) for _, (c, r) in rows]

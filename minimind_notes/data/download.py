@@ -22,10 +22,12 @@ stands for the file name, and a template without `{file}` gets `/FILE` appended
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import chain
@@ -33,7 +35,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
-from minimind_notes.errors import MiniMindError, UsageError
+from minimind_notes.content import home_dir
+from minimind_notes.errors import MiniMindError, UsageError, warn_once
+from minimind_notes.fileio import LockHeld, atomic_write_text, check_writable_folder, file_lock
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 SOURCES = ("modelscope", "huggingface")
@@ -122,8 +126,12 @@ def hf_endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or DEFAULT_HF_ENDPOINT).rstrip("/")
 
 
-def source_hint(source: str | None = None) -> str:
-    """How to get the same file elsewhere, shown under every download error."""
+def source_hint(source: str | None = None, url_template: str | None = None) -> str:
+    """How to get the same file elsewhere, shown under every download error (a --url replaces every
+    source, so then it is the URL to check)."""
+    if url_template:
+        return (f"check the URL template {url_template!r} (--url or {URL_ENV}); without it the catalogue's "
+                "sources are used")
     if source == "modelscope":
         return f"try the other source: --source huggingface (or through a mirror: {MIRROR_HINT})"
     if source == "huggingface":
@@ -144,6 +152,16 @@ def check_file_name(file: str) -> str:
     if not file or path.is_absolute() or ".." in path.parts or "\\" in file:
         raise UsageError(f"bad file name {file!r}", hint="give a name inside the repository, e.g. dpo.jsonl")
     return file
+
+
+def check_url_template(template: str) -> str:
+    """A --url (or MINIMIND_DATA_URL) template that gives http(s) URLs with a host, checked before any request."""
+    parts = urlsplit(fill_template(template, "FILE"))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--url {template!r} (or {URL_ENV}) is not an http:// or https:// URL with a host",
+                         hint="e.g. --url http://127.0.0.1:8000 (/FILE is appended) or "
+                              "--url 'https://mirror.example/data/{file}'")
+    return template
 
 
 def fill_template(template: str, file: str) -> str:
@@ -268,16 +286,33 @@ def download(url: str, dest: str | os.PathLike, expected_size: int | None = None
     hint = hint or source_hint()
     _check_target(dest)
     part = part_path(dest)
-    published = _fetch(url, part, chunk, timeout, hint, progress, say)
-    return _verify(url, part, dest, published, expected_size, sha256, hint)
+    try:
+        with _download_lock(dest):  # one writer of the .part at a time
+            published = _fetch(url, part, chunk, timeout, hint, progress, say)
+            return _verify(url, part, dest, published, expected_size, sha256, hint)
+    except LockHeld:
+        raise MiniMindError(f"{dest.name} is being downloaded into {dest.parent} by another process right now",
+                            hint="wait for it to finish (`minimind data verify` then checks the file), or stop it "
+                                 "and run this again to resume") from None
+
+
+def _download_lock(dest: Path) -> contextlib.AbstractContextManager:
+    """A lock that two downloads of the same file cannot both hold, kept under MINIMIND_HOME (not beside the
+    data); where that cannot be written, no lock (a download never fails for its bookkeeping)."""
+    folder = home_dir() / "locks"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return contextlib.nullcontext()
+    if not os.access(folder, os.W_OK):
+        return contextlib.nullcontext()
+    key = hashlib.sha256(str(dest.resolve()).encode()).hexdigest()[:16]
+    return file_lock(folder / f"download-{key}.lock", wait=False)
 
 
 def _check_target(dest: Path) -> None:
     """One clear message when the download cannot land where it is asked to."""
-    folder = next((p for p in (dest.parent, *dest.parent.parents) if p.exists() or p.is_symlink()), None)
-    if folder is not None and not folder.is_dir():
-        raise MiniMindError(f"cannot save {dest.name} into {dest.parent}: {folder} is a file, not a folder",
-                            hint="give --dir a folder (it is created if missing)")
+    check_writable_folder(dest.parent, hint="give --dir a folder you can write to (it is created if missing)")
     if dest.is_dir():
         raise MiniMindError(f"cannot save {dest}: a folder of that name is in the way",
                             hint="move that folder, or give another --dir")
@@ -375,13 +410,15 @@ def _web_page(url: str, name: str, hint: str) -> MiniMindError:
 def _write(response: Any, part: Path, mode: str, have: int, total: int | None, url: str,
            chunk: int, hint: str, progress: bool, expect: bytes = b"") -> bool:
     """Stream the body into `part` (mode "wb" from 0, "ab" to append). With `expect`, the body
-    starts with bytes we already have: False (nothing written) when they differ."""
+    starts with bytes we already have: False (nothing written) when they differ. A transfer that
+    breaks off keeps every byte that arrived, and its message says how many."""
     import requests
     from tqdm import tqdm
+    from urllib3.exceptions import HTTPError
 
     name = part.name.removesuffix(".part")
     written = have
-    blocks = response.iter_content(chunk_size=chunk)
+    blocks = _blocks(response, chunk)
     try:
         head = b""
         for block in blocks:  # the overlap to compare, or the first block to look at
@@ -403,14 +440,27 @@ def _write(response: Any, part: Path, mode: str, have: int, total: int | None, u
                 f.write(block)
                 written += len(block)
                 bar.update(len(block))
-    except requests.RequestException as e:
+    except (requests.RequestException, HTTPError) as e:
+        kept = part.stat().st_size if part.exists() else 0
+        where = (f"the {human_bytes(kept)} that arrived are kept as {part}" if kept
+                 else "nothing arrived, so no file was written")
         raise MiniMindError(
             f"download of {url} broke off after {human_bytes(written)} of {human_bytes(total)} "
-            f"({type(e).__name__}); the partial file is kept as {part}",
-            "run the same command again to resume from there; " + hint) from None
+            f"({type(e).__name__}); {where}",
+            ("run the same command again to resume from there; " if kept else "run the same command again; ")
+            + hint) from None
     except OSError as e:
         raise MiniMindError(f"cannot write {part}: {e}", "check the free disk space and --dir") from None
     return True
+
+
+def _blocks(response: Any, chunk: int) -> Iterator[bytes]:
+    """The body in blocks of up to `chunk` bytes, each handed over as soon as it arrived: a connection
+    that breaks mid-block loses nothing (requests' iter_content would drop the bytes of that block)."""
+    raw = response.raw
+    read = getattr(raw, "read1", None) or raw.read  # urllib3 >= 2 has read1
+    while block := read(chunk, decode_content=True):
+        yield block
 
 
 def _verify(url: str, part: Path, dest: Path, published: Published, expected_size: int | None,
@@ -444,9 +494,36 @@ def _verify(url: str, part: Path, dest: Path, published: Published, expected_siz
             f"sha256, so a cut transfer would look complete; the {size:,} bytes are kept as {part}",
             "try the other source (Hugging Face publishes sizes and hashes), or check the file yourself and "
             "rename it; " + hint)
+    record = {"url": url, "bytes": size, "sha256": actual if hashes else file_sha256(part),
+              "size_checked_against": sorted(sizes), "sha256_checked_against": sorted(hashes)}
+    record_path(dest).unlink(missing_ok=True)  # never a record of the file this one replaces
     os.replace(part, dest)
+    try:
+        atomic_write_text(record_path(dest), json.dumps(record, indent=2))
+    except OSError as e:
+        warn_once(f"cannot write the download record {record_path(dest)} ({e}); `minimind data verify` will "
+                  "only have the catalogue to check it against")
     checked = " and ".join(sorted({*sizes, *hashes}))
     return Downloaded(dest, size, next(iter(hashes.values()), None), checked)
+
+
+def record_path(path: Path) -> Path:
+    """`FILE.minimind.json`: what a download through this tool checked, and the size and sha256 of what arrived."""
+    return path.with_name(path.name + ".minimind.json")
+
+
+def read_record(path: Path) -> tuple[dict | None, str]:
+    """(the download record of `path`, "") or (None, why there is none that can be used)."""
+    try:
+        record = json.loads(record_path(path).read_bytes())
+    except FileNotFoundError:
+        return None, ""
+    except (OSError, ValueError) as e:
+        return None, f"; its download record {record_path(path).name} is unreadable ({e})"
+    valid = (isinstance(record, dict) and isinstance(record.get("bytes"), int)
+             and re.fullmatch(r"[0-9a-f]{64}", str(record.get("sha256")))
+             and all(isinstance(record.get(k), list) for k in ("size_checked_against", "sha256_checked_against")))
+    return (record, "") if valid else (None, f"; its download record {record_path(path).name} is not one")
 
 
 def _reject(part: Path, message: str, hint: str) -> None:
@@ -455,8 +532,11 @@ def _reject(part: Path, message: str, hint: str) -> None:
 
 
 def verify_file(path: Path, size: int | None, sha256: str | None) -> tuple[str, str]:
-    """(status, detail) of a file on disk against the catalogue: ok, wrong size, wrong hash, web page,
-    missing, or unverified (the catalogue gives no sha256)."""
+    """(status, detail) of a file on disk: ok, wrong size, wrong hash, web page, missing, looks
+    truncated, or unverified. It is checked against the catalogue's size and sha256, and against
+    its download record (what arrived when this tool downloaded it, and what that was checked
+    against). A file no published sha256 vouches for is "unverified", or "looks truncated" when it
+    is JSONL whose last line is not whole JSON."""
     if not path.is_file():
         return "missing", ""
     actual = path.stat().st_size
@@ -470,8 +550,46 @@ def verify_file(path: Path, size: int | None, sha256: str | None) -> tuple[str, 
         if digest != sha256.lower():
             return "wrong hash", f"sha256 {digest}, the catalogue says {sha256.lower()}"
         return "ok", ""
-    return "unverified", ("its size matches; the catalogue has no sha256 for it" if size is not None
-                          else "the catalogue has no size or sha256 for it")
+    record, record_problem = read_record(path)
+    if record is not None:
+        name = record_path(path).name
+        if actual != record["bytes"]:
+            return "wrong size", f"{actual:,} bytes, but {record['bytes']:,} arrived when it was downloaded ({name})"
+        digest = file_sha256(path)
+        if digest != record["sha256"]:
+            return "wrong hash", f"sha256 {digest}, but what arrived had {record['sha256']} ({name}): it changed since"
+        if record["sha256_checked_against"]:
+            return "ok", f"as downloaded, when its sha256 matched {' and '.join(record['sha256_checked_against'])}"
+        detail = (f"as downloaded, when its size matched {' and '.join(record['size_checked_against'])}; "
+                  "no source publishes its sha256")
+    else:
+        detail = ("its size matches; the catalogue has no sha256 for it" if size is not None
+                  else "the catalogue has no size or sha256 for it") + record_problem
+    cut = truncation(path)
+    return ("looks truncated", cut) if cut else ("unverified", detail)
+
+
+TAIL = 16 << 20  # bytes read from the end of a JSONL file to find its last line
+
+
+def truncation(path: Path) -> str | None:
+    """Why a .jsonl file looks cut short, or None. A row is a JSON object, and no part of one short of
+    all of it parses, so a last line that does not parse is what a transfer cut mid-line leaves."""
+    if path.suffix.lower() != ".jsonl":
+        return None
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(size - TAIL, 0))
+        lines = f.read().rstrip(b"\r\n").rsplit(b"\n", 1)
+    if size == 0:
+        return "the file is empty"
+    if len(lines) == 1 and size > TAIL:
+        return None  # a last line longer than we look at: no telling
+    try:
+        json.loads(lines[-1])
+    except ValueError:
+        return f"its last line is not whole JSON ({size:,} bytes, cut mid-line?)"
+    return None
 
 
 def file_sha256(path: Path, chunk: int = CHUNK) -> str:

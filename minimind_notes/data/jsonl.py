@@ -1,9 +1,14 @@
-"""Read JSONL one validated row at a time, and UTF-8 text with the line of any bad byte.
+"""Read JSON rows one validated row at a time, and UTF-8 text with the line of any bad byte.
 
-A line that is not UTF-8, not JSON or not an object stops with `file.jsonl:LINE: what is wrong`,
-unless skip_bad=True, which skips such lines and lists each problem in `bad`. Lines end at b"\\n"
-only (a stray "\\r" or U+2028 inside a line does not start a new one), so LINE is the line an
-editor shows.
+Rows come from JSONL (one object per line) or from a file holding one JSON array of objects (what
+`json.dump(rows)` writes), told apart by the file's first character. A line that is not UTF-8, not
+JSON or not an object stops with `file.jsonl:LINE: what is wrong`, unless skip_bad=True, which
+skips such lines and lists each problem in `bad`. Lines end at b"\\n" only (a stray "\\r" or U+2028
+inside a line does not start a new one), so LINE is the line an editor shows.
+
+Whether a data file is rows or plain text is decided by `holds_rows`: by its suffix (.jsonl or
+.json, in any case), and a file of any other suffix that starts with a JSON row is refused rather
+than read as text (that would train on the JSON syntax).
 """
 
 from __future__ import annotations
@@ -11,12 +16,16 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from minimind_notes.errors import MiniMindError
 
+ROW_SUFFIXES = (".jsonl", ".json")
+ARRAY_HINT = ("a file that starts with [ must be one JSON array of {...} rows; or write one JSON object per line "
+              "(JSONL)")
 NOT_UTF8_HINT = ("convert the file to UTF-8, e.g. `iconv -f GBK -t UTF-8 IN > OUT` for a GBK file, or choose UTF-8 "
                  "as the encoding in your editor's 'Save as'")
 
@@ -35,6 +44,23 @@ def require_file(path: str | os.PathLike, what: str = "data file") -> Path:
     return path
 
 
+BINARY_FORMATS = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", b"(\xb5/\xfd": "zstd", b"BZh": "bzip2",
+                  b"\xfd7zXZ\x00": "xz", b"PAR1": "Parquet"}  # how each begins
+
+
+def check_not_binary(head: bytes, where: str, error: type[MiniMindError] = DataError) -> None:
+    """A compressed or Parquet file read as text is one message saying so (not a bad byte to iconv away)."""
+    kind = next((kind for magic, kind in BINARY_FORMATS.items() if head.startswith(magic)), None)
+    if kind == "Parquet":
+        raise error(f"{where} is a Parquet file, not text", hint="convert it to JSONL first, e.g. python -c \"import "
+                    "pandas as pd; pd.read_parquet('IN.parquet').to_json('OUT.jsonl', orient='records', lines=True, "
+                    "force_ascii=False)\"")
+    if kind:
+        raise error(f"{where} is a {kind}-compressed file, not text",
+                    hint="decompress it first (e.g. `gunzip -k FILE`, `unzip FILE`, `zstd -d FILE`) and pass the "
+                         "file inside")
+
+
 def utf8_problem(data: bytes, offset: int, line_start: int = 0) -> str:
     return f"not UTF-8 text (byte 0x{data[offset]:02x} at column {offset - line_start + 1})"
 
@@ -44,6 +70,7 @@ def decode_utf8(raw: bytes, where: str, error: type[MiniMindError] = DataError) 
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
+        check_not_binary(raw, where, error)
         data = e.object  # after the BOM, which e.start counts from
         line_start = data.rfind(b"\n", 0, e.start) + 1
         lineno = data.count(b"\n", 0, e.start) + 1
@@ -86,12 +113,14 @@ def iter_lines(path: str | os.PathLike, skip_bad: bool = False,
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
+                if lineno == 1:
+                    check_not_binary(raw, str(path))  # the whole file is unreadable: no line to skip
                 bad_line(f"{path}:{lineno}: {utf8_problem(raw, e.start)}", skip_bad, bad, NOT_UTF8_HINT)
                 continue
             yield lineno, line
 
 
-def bad_line(problem: str, skip_bad: bool, bad: list[str] | None, fix: str = "fix the line") -> None:
+def bad_line(problem: str, skip_bad: bool | None, bad: list[str] | None, fix: str = "fix the line") -> None:
     """Raise the problem of one line, or (skip_bad) note it in `bad` and go on. Callers that
     collect `bad` lines are the commands with --skip-bad, so only their message offers it."""
     if not skip_bad:
@@ -100,9 +129,47 @@ def bad_line(problem: str, skip_bad: bool, bad: list[str] | None, fix: str = "fi
         bad.append(problem)
 
 
+def first_line(path: str | os.PathLike) -> tuple[int, str] | None:
+    """(line number, text) of the first line that is not blank (lines that are not UTF-8 passed over)."""
+    return next(((n, line) for n, line in iter_lines(path, skip_bad=True) if line.strip()), None)
+
+
+def is_row(line: str) -> bool:
+    """Whether a line is a JSON object, or opens a JSON array of them."""
+    line = line.strip()
+    if line.startswith("["):
+        return line[1:].lstrip()[:1] in ("{", "")
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def holds_rows(path: str | os.PathLike) -> bool:
+    """True for a file of JSON rows (.jsonl or .json, in any case), False for plain text. A file of any
+    other suffix whose first line is a JSON row is refused: read as text it would be one document of
+    JSON syntax."""
+    path = require_file(path)
+    if path.suffix.lower() in ROW_SUFFIXES:
+        return True
+    first = first_line(path)
+    if first is not None and is_row(first[1]):
+        array = first[1].lstrip().startswith("[")
+        raise DataError(f"{path}:{first[0]}: this line is {'a JSON array of rows' if array else 'a JSON row'}, but a "
+                        f"file named {path.name} is read as plain text",
+                        hint=f"rename it {path.stem}{'.json' if array else '.jsonl'} so that its rows are read as "
+                             "rows (or convert it to plain text)")
+    return False
+
+
 def iter_jsonl(path: str | os.PathLike, skip_bad: bool = False,
                bad: list[str] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, row). Bad lines raise DataError, or with skip_bad are appended to `bad`."""
+    """Yield (line number, row) of JSONL or of one JSON array. Bad lines raise DataError, or with
+    skip_bad are appended to `bad`."""
+    first = first_line(path)
+    if first is not None and first[1].lstrip().startswith("["):
+        yield from iter_json_array(Path(path), skip_bad, bad)
+        return
     for lineno, line in iter_lines(path, skip_bad, bad):
         if not line.strip():
             continue
@@ -114,6 +181,42 @@ def iter_jsonl(path: str | os.PathLike, skip_bad: bool = False,
             bad_line(f"{path}:{lineno}: not a JSON object ({e})", skip_bad, bad)
             continue
         yield lineno, row
+
+
+def iter_json_array(path: Path, skip_bad: bool = False,
+                    bad: list[str] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line where it starts, row) of a file holding one JSON array of objects. An element that is
+    not an object is a bad row (skippable); broken JSON stops, since no row after it can be found."""
+    text = read_text_utf8(path)
+    decoder, space = json.JSONDecoder(), re.compile(r"[ \t\n\r]*")
+    line, counted = 1, 0
+
+    def line_at(pos: int) -> int:
+        nonlocal line, counted
+        line, counted = line + text.count("\n", counted, pos), pos
+        return line
+
+    pos = space.match(text, text.index("[") + 1).end()
+    while not text.startswith("]", pos):
+        row_line = line_at(pos)
+        try:
+            row, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg}, column {e.colno})", hint=ARRAY_HINT) from None
+        if isinstance(row, dict):
+            yield row_line, row
+        else:
+            bad_line(f"{path}:{row_line}: not a JSON object (expected a JSON object, got {type(row).__name__})",
+                     skip_bad, bad)
+        pos = space.match(text, end).end()
+        if text.startswith(",", pos):
+            pos = space.match(text, pos + 1).end()
+        elif not text.startswith("]", pos):
+            raise DataError(f"{path}:{line_at(pos)}: expected , or ] after the row of line {row_line}",
+                            hint=ARRAY_HINT)
+    if text[pos + 1:].strip():
+        raise DataError(f"{path}:{line_at(space.match(text, pos + 1).end())}: more text after the JSON array",
+                        hint=ARRAY_HINT)
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from typing import BinaryIO
 import numpy as np
 
 from minimind_notes.content import home_dir
-from minimind_notes.data.jsonl import DataError, iter_jsonl, read_text_utf8, require_file
+from minimind_notes.data.jsonl import DataError, bad_line, holds_rows, iter_jsonl, read_text_utf8, require_file
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.errors import warn_once
 from minimind_notes.fileio import atomic_path, atomic_write_text
@@ -34,6 +34,8 @@ def cache_dir() -> Path:
 
 
 DIGEST_BLOCK, DIGEST_BLOCKS = 1 << 20, 64
+READER = 2  # how iter_documents reads a source; caches of an older reader are rebuilt (1: any suffix
+#             but exactly .jsonl was one plain-text document, JSON rows included)
 
 
 def content_digest(path: Path) -> str:
@@ -52,8 +54,9 @@ def content_digest(path: Path) -> str:
 
 
 def iter_documents(path: Path, skip_bad: bool = False, bad: list[str] | None = None) -> Iterator[str]:
-    """Texts of a pretraining file: JSONL rows with "text", or a plain-text file (one document)."""
-    if path.suffix != ".jsonl":
+    """Texts of a pretraining file: JSON rows with "text" (JSONL or a JSON array), or a plain-text file
+    (one document). Which of the two is decided by `holds_rows`."""
+    if not holds_rows(path):
         text = read_text_utf8(path)
         if text.strip():  # an empty file is no document (not a lone bos/eos pair)
             yield text
@@ -61,12 +64,8 @@ def iter_documents(path: Path, skip_bad: bool = False, bad: list[str] | None = N
     for lineno, row in iter_jsonl(path, skip_bad, bad):
         text = row.get("text")
         if not isinstance(text, str):
-            problem = f"{path}:{lineno}: no \"text\" string in this row (keys: {', '.join(row) or 'none'})"
-            if not skip_bad:
-                raise DataError(problem, hint="pretraining rows look like {\"text\": \"...\"}; "
-                                "or pass --skip-bad")
-            if bad is not None:
-                bad.append(problem)
+            bad_line(f"{path}:{lineno}: no \"text\" string in this row (keys: {', '.join(row) or 'none'})",
+                     skip_bad, bad, fix="pretraining rows look like {\"text\": \"...\"}")
             continue
         yield text
 
@@ -104,8 +103,10 @@ class PackedTokens:
 
 
 def prepare(source: str | os.PathLike, tokenizer: MiniMindTokenizer, out_dir: Path | None = None,
-            skip_bad: bool = False, batch_docs: int = 512) -> PackedTokens:
-    """Tokenize `source` into a packed uint16 memmap (cached)."""
+            skip_bad: bool | None = None, batch_docs: int = 512) -> PackedTokens:
+    """Tokenize `source` into a packed uint16 memmap (cached). A broken line stops with its file:line;
+    skip_bad=True skips and counts such lines instead. False says in the message that --skip-bad would
+    skip it; None (callers without that option: validation files, experiments) does not."""
     source = require_file(source)
     if tokenizer.vocab_size > 65535:
         raise DataError(f"vocab of {tokenizer.vocab_size} does not fit in uint16")
@@ -115,7 +116,8 @@ def prepare(source: str | os.PathLike, tokenizer: MiniMindTokenizer, out_dir: Pa
     bin_path, meta_path = out_dir / f"{stem}.bin", out_dir / f"{stem}.json"
     wanted = {"source": str(source.resolve()), "source_size": stat.st_size,
               "source_mtime": stat.st_mtime, "tokenizer": tokenizer.fingerprint(),
-              "skip_bad": skip_bad}  # a cache built with --skip-bad must not pass for a checked one
+              "skip_bad": bool(skip_bad),  # a cache built with --skip-bad must not pass for a checked one
+              "reader": READER}
     if meta_path.is_file() and bin_path.is_file():
         meta, problem = check_cache(bin_path, meta_path)
         if problem is None and all(meta.get(k) == v for k, v in wanted.items()):
@@ -124,7 +126,7 @@ def prepare(source: str | os.PathLike, tokenizer: MiniMindTokenizer, out_dir: Pa
             warn_once(f"token cache {bin_path} {problem}: rebuilding it from {source}")
 
     start = time.perf_counter()
-    bad: list[str] = []
+    bad: list[str] | None = [] if skip_bad is not None else None
     n_tokens = n_docs = 0
     # Two stages overlap: the Rust encoder works on batch i+1 (GIL released, all cores) while
     # Python packs and writes batch i. The flat array is one write per batch, not one per doc.
@@ -142,7 +144,7 @@ def prepare(source: str | os.PathLike, tokenizer: MiniMindTokenizer, out_dir: Pa
         if n_tokens == 0:
             bin_path.unlink(missing_ok=True)
             raise DataError(f"{source}: no text in it (empty dataset)", hint="pass a file with text in it")
-        meta = {**wanted, "tokens": n_tokens, "documents": n_docs, "skipped_lines": len(bad),
+        meta = {**wanted, "tokens": n_tokens, "documents": n_docs, "skipped_lines": len(bad or ()),
                 "vocab_size": tokenizer.vocab_size, "seconds": round(time.perf_counter() - start, 3),
                 "digest": content_digest(bin_path)}
         atomic_write_text(meta_path, json.dumps(meta, indent=2))

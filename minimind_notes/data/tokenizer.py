@@ -187,9 +187,20 @@ def train_hf_bpe(texts: Iterator[str] | Iterable[str], vocab_size: int = 6400) -
 
 
 def train_tokenizer(texts: Iterator[str] | Iterable[str], out_dir: str | os.PathLike,
-                    vocab_size: int = 6400) -> MiniMindTokenizer:
-    """Train MiniMind's byte-level BPE on `texts`; write tokenizer.json + tokenizer_config.json."""
-    tokenizer = train_hf_bpe(texts, vocab_size)
+                    vocab_size: int = 6400, source: str = "the corpus") -> MiniMindTokenizer:
+    """Train MiniMind's byte-level BPE on `texts`; write tokenizer.json + tokenizer_config.json.
+    Texts that are all blank are refused (naming `source`) before anything is written."""
+    seen_text = False
+
+    def watched() -> Iterator[str]:
+        nonlocal seen_text
+        for text in texts:
+            seen_text = seen_text or bool(text.strip())
+            yield text
+
+    tokenizer = train_hf_bpe(watched(), vocab_size)
+    if not seen_text:
+        raise MiniMindError(f"{source}: no text in it (empty dataset)", hint="pass a file with text in it")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "tokenizer.json", tokenizer.to_str(pretty=False))

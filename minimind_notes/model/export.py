@@ -14,27 +14,40 @@ from pathlib import Path
 from torch import nn
 
 from minimind_notes.errors import MiniMindError
-from minimind_notes.fileio import atomic_path, atomic_write_text
+from minimind_notes.fileio import atomic_path, atomic_write_text, check_writable_folder
 from minimind_notes.model.config import MiniMindConfig
 from minimind_notes.model.hf_format import hf_config, hf_state_dict
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
 
 
+def check_export_target(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
+    """`out_dir` as a Path if export may write there: a new or empty folder (any folder with
+    `overwrite`) that can be written; else one MiniMindError, before anything is loaded or written."""
+    out = Path(out_dir)
+    new_folder = "pass a new folder name (export writes config.json and model.safetensors into it)"
+    if out.exists() and not out.is_dir():
+        raise MiniMindError(f"export target {out} is a file, not a folder", hint=new_folder)
+    held = sorted(p.name for p in out.iterdir()) if out.is_dir() and not overwrite else []
+    if held:
+        raise MiniMindError(f"export target {out} is not empty (it holds {', '.join(held[:4])}"
+                            f"{', ...' if len(held) > 4 else ''})",
+                            hint=new_folder.replace("pass", "pass --overwrite to write over its files, or", 1))
+    return check_writable_folder(out, hint=new_folder)
+
+
 def export_hf(model: nn.Module, out_dir: str | os.PathLike,
-              tokenizer_dir: str | os.PathLike | None = None) -> Path:
+              tokenizer_dir: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
     """Write config.json, model.safetensors, generation_config.json (+ the tokenizer's files) loadable
-    with transformers' AutoModelForCausalLM. A model no transformers architecture computes is refused."""
+    with transformers' AutoModelForCausalLM into a new or empty folder (any folder with `overwrite`).
+    A model no transformers architecture computes is refused."""
     from safetensors.torch import save_file
 
     from minimind_notes.model.generation import SamplingConfig
 
     config: MiniMindConfig = model.config
     hf = hf_config(config)  # refuses before anything is written
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise MiniMindError(f"export target {out} is a file, not a folder",
-                            hint="pass a new folder name (export writes config.json and model.safetensors into it)")
+    out = check_export_target(out_dir, overwrite)
     if tokenizer_dir is not None and not (Path(tokenizer_dir) / "tokenizer.json").is_file():
         raise MiniMindError(f"no tokenizer.json in {tokenizer_dir}", hint="pass the folder that holds tokenizer.json")
     out.mkdir(parents=True, exist_ok=True)

@@ -244,7 +244,7 @@ class GRPOObjective(Objective):
     def load_data(self) -> None:
         rows, self.bad_lines = read_rows(self.cfg.data_path, "prompt", self.cfg.skip_bad)
         self.prompts = [prompt for _, prompt in rows]
-        self.val_prompts = [prompt for _, prompt in read_rows(self.cfg.val_path, "prompt", False)[0]
+        self.val_prompts = [prompt for _, prompt in read_rows(self.cfg.val_path, "prompt")[0]
                             ] if self.cfg.val_path else []
         self.sampler = EpochSampler(len(self.prompts), self.cfg.seed)
         # torch.multinomial only takes a generator on its tensors' device ("Expected a 'cuda' device type

@@ -313,7 +313,7 @@ def test_usage_errors_still_exit_2(args):
 
 def test_os_errors_name_the_path(ckpt, tmp_path):
     (tmp_path / "file").write_text("")
-    failed(cli("export", ckpt, tmp_path / "file" / "hf"), "Not a directory", str(tmp_path / "file"))
+    failed(cli("export", ckpt, tmp_path / "file" / "hf"), f"{tmp_path / 'file'} is a file, not a folder")
 
 
 # -- the hunt: more of the same kind --------------------------------------------------------------

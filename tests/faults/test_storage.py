@@ -260,7 +260,7 @@ def test_log_writes_through_a_symlink(tmp_path):
     assert (tmp_path / "docs" / "learning_log.md").is_symlink()
     assert real.read_text() == "# Log\n\n## 2026-11-29\n\n### What I did\n- linked\n\n## 2026-11-28\n- old\n"
     assert real.stat().st_mode & 0o777 == 0o640
-    assert [p.name for p in real.parent.iterdir()] == ["my_log.md"]  # no temp file left behind
+    assert sorted(p.name for p in real.parent.iterdir()) == [".my_log.md.lock", "my_log.md"]  # no temp file
 
 
 def test_log_and_check_name_the_non_utf8_line(tmp_path):
