@@ -37,15 +37,14 @@ def resolve_weights(name: str, save_dir: str | Path = "out") -> Path:
 
 
 def load_for_inference(weights: str, tokenizer: str | None = None, lora: str | None = None,
-                       device: str | torch.device = "cpu", save_dir: str | Path = "out",
-                       positions: int = 0) -> tuple[nn.Module, MiniMindTokenizer, Path]:
-    """The model (eval mode, LoRA merged if given, RoPE tables for at least `positions` tokens),
-    its tokenizer, and the weights path."""
+                       device: str | torch.device = "cpu",
+                       save_dir: str | Path = "out") -> tuple[nn.Module, MiniMindTokenizer, Path]:
+    """The model (eval mode, LoRA merged if given), its tokenizer, and the weights path."""
     from minimind_notes.model.checkpoint import load_model, read_metadata, read_state_dict
 
     path = resolve_weights(weights, save_dir)
     tok = MiniMindTokenizer.from_dir(tokenizer)
-    model = load_model(path, min_positions=positions)
+    model = load_model(path)
     if model.config.vocab_size != tok.vocab_size:
         raise MiniMindError(f"{path} has a vocabulary of {model.config.vocab_size} tokens but the tokenizer "
                             f"has {tok.vocab_size}", hint="pass the tokenizer it was trained with (--tokenizer DIR)")

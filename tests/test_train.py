@@ -234,5 +234,6 @@ def test_one_declaration_makes_the_config_checks_and_the_command():
     assert shown.exit_code == 0, shown.output
     for option in OPTIONS:
         assert ",".join(option.flags) in shown.output and option.help.split(" (")[0][:40] in shown.output
+        assert "--" + option.field in shown.output  # MiniMind's spelling
     with pytest.raises(UsageError, match="--num-generations 1 is out of range"):
         TrainConfig(stage="grpo", num_generations=1)

@@ -11,18 +11,31 @@ from minimind_notes.cli.shared import group
 
 bench_app = group("Speed benchmarks (figures, not tests).")
 PRESETS = typer.Option("tiny,minimind2-small", help="Comma-separated preset names.")
-SEQ_LEN = typer.Option(256, help="Tokens per sequence.")
+SEQ_LEN = typer.Option(256, min=2, help="Tokens per sequence.")
 DEVICE = typer.Option("auto", help="auto, cpu, cuda, mps.")
+
+
+def preset_names(presets: str) -> list[str]:
+    """The --presets list, each name checked before anything is measured."""
+    from minimind_notes.errors import UsageError
+    from minimind_notes.model.config import PRESETS, preset
+
+    names = [p.strip() for p in presets.split(",") if p.strip()]
+    if not names:
+        raise UsageError(f"--presets {presets!r} names no preset", hint=f"comma-separated, from {', '.join(PRESETS)}")
+    for name in names:
+        preset(name)  # an unknown name stops here, with the known ones
+    return names
 
 
 @bench_app.command("model")
 def bench_model_cmd(
     presets: str = PRESETS,
-    batch: int = typer.Option(4, help="Sequences per training step."),
+    batch: int = typer.Option(4, min=1, help="Sequences per training step."),
     seq_len: int = SEQ_LEN,
-    steps: int = typer.Option(5, help="Timed training steps (median reported)."),
-    new_tokens: int = typer.Option(256, help="Tokens generated for the KV-cache comparison."),
-    prompt_tokens: int = typer.Option(42, help="Prompt length for it (42 = a one-line chat question "
+    steps: int = typer.Option(5, min=1, help="Timed training steps (median reported)."),
+    new_tokens: int = typer.Option(256, min=1, help="Tokens generated for the KV-cache comparison."),
+    prompt_tokens: int = typer.Option(42, min=1, help="Prompt length for it (42 = a one-line chat question "
                                                "in the ChatML template); a 4-token prompt is also shown."),
     device: str = DEVICE,
     hf: bool = typer.Option(True, help="Also time transformers' LlamaForCausalLM (needs the hf extra)."),
@@ -34,11 +47,24 @@ def bench_model_cmd(
 
     from minimind_notes.bench.model_bench import bench_model, matmul_peak
     from minimind_notes.device import autocast_dtype, pick_device
+    from minimind_notes.errors import UsageError
+    from minimind_notes.model.config import preset
 
+    names = preset_names(presets)
+    for name in names:  # each figure is measured within the model's window, never past it
+        window = preset(name).max_position_embeddings
+        if seq_len > window:
+            raise UsageError(f"--seq-len {seq_len} does not fit the {name!r} model's window of {window} positions",
+                             hint=f"at most {window}")
+        prompt = max(prompt_tokens, 4)  # a 4-token prompt is measured too
+        if prompt + new_tokens > window:
+            raise UsageError(f"--new-tokens {new_tokens} after a {prompt}-token prompt does not fit the {name!r} "
+                             f"model's window of {window} positions",
+                             hint=f"at most {window - prompt} new tokens (or a shorter --prompt-tokens)")
     dev = pick_device(device)
     peak = matmul_peak(dev, autocast_dtype(dev) or torch.float32)
     results = []
-    for name in [p.strip() for p in presets.split(",") if p.strip()]:
+    for name in names:
         if not as_json:
             console.print(f"Measuring {name} on {dev} ...")
         results.append(bench_model(name, dev, batch, seq_len, steps, new_tokens, hf, peak, prompt_tokens))
@@ -75,7 +101,7 @@ def bench_model_cmd(
 def bench_data_cmd(
     data: str = typer.Option("", help="Corpus to tokenize (default: the embedded pretrain.jsonl)."),
     tokenizer: str = typer.Option("", help="Tokenizer folder (default: the shipped one)."),
-    repeats: int = typer.Option(3, help="Runs; the best is reported."),
+    repeats: int = typer.Option(3, min=1, help="Runs; the best is reported."),
 ) -> None:
     """Tokens/s of `minimind data prepare` (batch encoding on all cores, packing, memmap write)."""
     from importlib.metadata import version
@@ -102,9 +128,9 @@ def bench_data_cmd(
 @bench_app.command("train")
 def bench_train_cmd(
     presets: str = PRESETS,
-    batch: int = typer.Option(4, help="Sequences per step."),
+    batch: int = typer.Option(4, min=1, help="Sequences per step."),
     seq_len: int = SEQ_LEN,
-    steps: int = typer.Option(6, help="Timed steps (after 2 warm-up steps)."),
+    steps: int = typer.Option(6, min=1, help="Timed steps (after 2 warm-up steps)."),
     device: str = DEVICE,
 ) -> None:
     """Tokens/s of the training loop vs a bare forward/backward/AdamW step of the same model."""
@@ -114,11 +140,12 @@ def bench_train_cmd(
 
     from minimind_notes.bench.train_bench import bench_train
 
+    names = preset_names(presets)
     table = Table(title=f"bench train: batch {batch} x seq {seq_len}, embedded corpus")
     for col in ("preset", "loop tok/s", "bare step tok/s", "loop overhead"):
         table.add_column(col, justify="right")
     with tempfile.TemporaryDirectory() as tmp:
-        for name in [p.strip() for p in presets.split(",") if p.strip()]:
+        for name in names:
             console.print(f"Measuring {name} ...")
             loop, bare = bench_train(name, batch, seq_len, steps, device, tmp)
             table.add_row(name, f"{loop:,.0f}", f"{bare:,.0f}", f"{1 - loop / bare:+.1%}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from minimind_notes.cli.console import console
+from minimind_notes.cli.shared import seed_option
 
 
 def chat(
@@ -15,17 +16,18 @@ def chat(
     prompt: str | None = typer.Option(None, "--prompt", help="Answer one prompt and exit."),
     history: int = typer.Option(4, "--history", min=0, help="Earlier turns kept in the context."),
     temperature: float = typer.Option(0.85, "--temperature"),
-    top_p: float = typer.Option(0.85, "--top-p", "--top_p"),
-    top_k: int = typer.Option(0, "--top-k", "--top_k", min=0, help="0: off."),
+    top_p: float = typer.Option(0.85, "--top-p"),
+    top_k: int = typer.Option(0, "--top-k", min=0, help="0: off."),
     repetition_penalty: float = typer.Option(1.0, "--repetition-penalty"),
-    max_new_tokens: int = typer.Option(256, "--max-new-tokens", "--max_new_tokens", min=1),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1),
     raw: bool = typer.Option(False, "--raw", help="No chat template: continue the text (default for pretrain)."),
-    save_dir: str = typer.Option("out", "--save-dir", "--save_dir"),
+    save_dir: str = typer.Option("out", "--save-dir"),
     device: str = typer.Option("auto", "--device"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = seed_option(0),
 ) -> None:
     """Chat with a model (/reset clears the history, /exit quits), or answer one --prompt."""
     import dataclasses
+    import math
     import sys
 
     import torch
@@ -40,8 +42,8 @@ def chat(
                                        ("--top-p", top_p, 0 < top_p <= 1, "above 0, at most 1 (1: off)"),
                                        ("--repetition-penalty", repetition_penalty, repetition_penalty > 0,
                                         "above 0 (1: off)")):
-        if not fits:  # also NaN, which no comparison accepts
-            raise UsageError(f"{name} {value} is out of range", hint=f"use {allowed}")
+        if not (fits and math.isfinite(value)):  # NaN fails `fits` too: no comparison accepts it
+            raise UsageError(f"{name} {value} is out of range", hint=f"use a finite number, {allowed}")
     if prompt is not None:
         check_text(prompt, "--prompt")
     elif hasattr(sys.stdin, "reconfigure"):

@@ -56,7 +56,8 @@ def data_download_cmd(
         None, "--url", envvar="MINIMIND_DATA_URL",
         help="URL template replacing the catalogue's: {file} is the file name; without {file}, /FILE is "
              "appended (a mirror or a local server)."),
-    force: bool = typer.Option(False, "--force", help="Download again even if the file is already there."),
+    force: bool = typer.Option(False, "--force", "--force-download",
+                               help="Download again even if the file is already there."),
 ) -> None:
     """Download a data set (resumable: run it again after an interruption), checked before it is named."""
     from minimind_notes.data.download import check_url_template, default_source, download, human_bytes, source_hint
@@ -142,7 +143,7 @@ def data_prepare_cmd(
     data: Path = typer.Argument(None, help="Pretraining JSONL ({\"text\"} rows) or plain text "
                                 "(default: the embedded pretrain.jsonl)."),
     tokenizer: str | None = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: shipped)."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", "--skip_bad", help="Skip and count broken lines."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count broken lines."),
 ) -> None:
     """Tokenize a corpus once into a packed uint16 memmap (cached; rebuilt when source or tokenizer change)."""
     from minimind_notes.content import data_dir

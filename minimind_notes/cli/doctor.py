@@ -31,9 +31,18 @@ def doctor(
 
     from minimind_notes.content import content_root, home_dir
     from minimind_notes.curriculum.progress import Progress
-    from minimind_notes.device import PRECISION_ENV, autocast_dtype, cpu_has_fast_bf16, pick_device, precision_name
+    from minimind_notes.device import (
+        PRECISION_ENV,
+        autocast_dtype,
+        cpu_has_fast_bf16,
+        pick_device,
+        precision_name,
+        requested_precision,
+    )
     from minimind_notes.errors import UsageError
 
+    if precision:
+        requested_precision(precision)  # a bad --precision is a usage error (exit 2), as in `minimind train`
     rows: list[tuple[str, str, str]] = []  # (what, value, status/fix)
     ok = "[green]ok[/]"
     py = platform.python_version()
@@ -62,7 +71,7 @@ def doctor(
     try:
         amp = autocast_dtype(device, precision)
         rows.append(("training precision", f"{requested} ({source}) -> {precision_name(amp)} on {device}", ok))
-    except UsageError as e:  # doctor reports a bad setting as a row to fix
+    except UsageError as e:  # a bad $MINIMIND_PRECISION, or bf16 this device lacks: a row to fix
         rows.append(("training precision", f"{requested} ({source})", f"[red]{e.message}: {e.hint}[/]"))
     free = shutil.disk_usage(".").free / 2**30
     rows.append(("free disk (here)", f"{free:.1f} GiB", ok if free > 2 else

@@ -19,17 +19,23 @@ def ppl(
     weights: str = WEIGHTS, tokenizer: str | None = TOKENIZER,
     data: str | None = typer.Option(None, "--data", help="Pretraining-format JSONL or text "
                                     "(default: the embedded held-out split)."),
-    seq_len: int = typer.Option(256, "--max-seq-len", "--max_seq_len", min=1, help="Tokens per window."),
+    seq_len: int = typer.Option(256, "--max-seq-len", min=1, help="Tokens per window."),
     max_windows: int = typer.Option(200, "--max-windows", min=1),
-    save_dir: str = typer.Option("out", "--save-dir", "--save_dir"),
-    skip_bad: bool = typer.Option(False, "--skip-bad", "--skip_bad", help="Skip and count broken lines."),
+    save_dir: str = typer.Option("out", "--save-dir"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count broken lines."),
 ) -> None:
     """Held-out loss, perplexity and bits per byte (comparable across tokenizers)."""
     from minimind_notes.chat import load_for_inference
     from minimind_notes.content import data_dir
+    from minimind_notes.errors import UsageError
     from minimind_notes.evaluate import perplexity
 
-    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir, positions=seq_len + 1)
+    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir)
+    positions = model.config.max_position_embeddings
+    if seq_len + 1 > positions:  # past them the figures would measure RoPE extrapolation, not the model
+        raise UsageError(f"--max-seq-len {seq_len} does not fit {path}: a window is {seq_len + 1} tokens "
+                         f"(the inputs and the next token of each) and the model has {positions} positions",
+                         hint=f"at most {positions - 1}")
     source = data or str(data_dir() / "pretrain_val.jsonl")
     m = perplexity(model, tok, source, seq_len, max_windows, skip_bad=skip_bad)
     console.print(f"{path} on {source}: {m['tokens']:,} tokens, loss {m['val_loss']:.4f} nats/token, "
@@ -44,7 +50,7 @@ def mc(
     data: str | None = typer.Option(None, "--data", help="C-Eval/MMLU rows (JSONL or CSV); "
                                     "default: the embedded eval set."),
     errors: int = typer.Option(0, "--errors", min=0, help="List up to N questions the model got wrong."),
-    save_dir: str = typer.Option("out", "--save-dir", "--save_dir"),
+    save_dir: str = typer.Option("out", "--save-dir"),
 ) -> None:
     """Multiple-choice accuracy by comparing the likelihood of each option, per subject."""
     from rich.table import Table

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from minimind_notes.cli.console import console
-from minimind_notes.cli.shared import LANG_OPTION, session, strings
+from minimind_notes.cli.shared import LANG_OPTION, seed_option, session, strings
 
 t = strings("learn")
 
@@ -79,7 +79,7 @@ def run(
     experiment: str | None = typer.Argument(None, help="Experiment: id, number or a word of its name."),
     all_: bool = typer.Option(False, "--all", help="Run all of the module's experiments."),
     quick: bool = typer.Option(False, "--quick", help="Smaller, faster settings."),
-    seed: int = typer.Option(42, help="Random seed."),
+    seed: int = seed_option(42),
     precision: str = typer.Option("fp32", "--precision", "--dtype",
                                   help="What the experiment's training runs in: fp32 (the findings' setting), bf16 "
                                        "or auto. $MINIMIND_PRECISION does not apply."),
@@ -213,7 +213,7 @@ def run_step(curriculum, progress, step, lang: str, quick: bool, interactive: bo
             return
         from minimind_notes.cli.quiz_cmds import quiz
 
-        quiz(module=module.id, shuffle=False, review=False, answers="", open_questions=True, seed=None,
+        quiz(module=module.id, shuffle=False, review=False, answers=None, open_questions=True, seed=None,
              lang=lang)
     elif step.kind == "run":
         for exp in module.experiments:

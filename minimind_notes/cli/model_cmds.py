@@ -7,12 +7,13 @@ from pathlib import Path
 import typer
 
 from minimind_notes.cli.console import console
+from minimind_notes.cli.shared import seed_option
 
 
 def demo(
     preset_name: str = typer.Option("tiny", "--preset", help="Model size preset."),
     new_tokens: int = typer.Option(24, min=1, help="Tokens to generate."),
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = seed_option(0),
 ) -> None:
     """Build a MiniMind model, show its parts and parameters, run it, generate with a KV cache."""
     import math

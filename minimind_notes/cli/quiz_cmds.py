@@ -7,7 +7,7 @@ import string
 import typer
 
 from minimind_notes.cli.console import console
-from minimind_notes.cli.shared import LANG_OPTION, session, strings
+from minimind_notes.cli.shared import LANG_OPTION, seed_option, session, strings
 from minimind_notes.errors import UsageError
 
 t = strings("quiz")
@@ -84,11 +84,11 @@ def quiz(
     module: str = typer.Argument("", help="Module name (default: the next unpassed quiz on your path)."),
     shuffle: bool = typer.Option(False, "--shuffle", help="Shuffle the questions and their options."),
     review: bool = typer.Option(False, "--review", help="Ask only what was missed last time."),
-    answers: str = typer.Option("", "--answers",
-                                help="Answer non-interactively: one answer per question, comma-separated "
-                                     "(e.g. A,C,BD). Open questions are skipped."),
+    answers: str | None = typer.Option(None, "--answers",
+                                       help="Answer non-interactively: one answer per question, comma-separated "
+                                            "(e.g. A,C,BD). Open questions are skipped."),
     open_questions: bool = typer.Option(True, "--open/--no-open", help="Ask the open questions at the end."),
-    seed: int | None = typer.Option(None, help="Seed for --shuffle (reproducible order)."),
+    seed: int | None = seed_option(None, "Seed for --shuffle (reproducible order)."),
     lang: str | None = LANG_OPTION,
 ) -> None:
     """Self-check: choice questions scored on the exact answer set, then open questions."""

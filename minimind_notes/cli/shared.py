@@ -1,6 +1,6 @@
-"""What every command shares: the group that turns errors into one message, the --lang option, the
-learner's session (curriculum, progress, language) and the lookup of a command's bilingual strings
-(all of them in strings.yaml beside this file).
+"""What every command shares: the group that turns errors into one message (and gives every --multi-word
+flag MiniMind's --multi_word spelling), the --lang and --seed options, the learner's session (curriculum,
+progress, language) and the lookup of a command's bilingual strings (all of them in strings.yaml beside this file).
 Kept light: `minimind --help` imports it."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperGroup
 
 from minimind_notes.errors import MiniMindError
+from minimind_notes.train.config import SEED_MAX
 
 if TYPE_CHECKING:
     from minimind_notes.curriculum.progress import Progress
@@ -27,9 +28,32 @@ CLICK_ERROR = sys.modules[typer.BadParameter.__module__].ClickException
 LANG_OPTION = typer.Option(None, "--lang", envvar="MINIMIND_LANG", help="Language: en or zh.")
 
 
+def seed_option(default: int | None, help: str = "Random seed.") -> Any:
+    """--seed, checked while the command line is parsed: 0 to 2**32 - 1 wherever a seed is taken."""
+    return typer.Option(default, "--seed", min=0, max=SEED_MAX, help=help)
+
+
+def underscore_aliases(command: Any) -> None:
+    """MiniMind's scripts spell flags with underscores (--max_seq_len): every --multi-word flag of `command`
+    also answers to that spelling."""
+    for param in command.params:
+        for flags in (param.opts, param.secondary_opts):
+            for flag in list(flags):
+                alias = "--" + flag[2:].replace("-", "_")
+                if flag.startswith("--") and alias not in flags:
+                    flags.append(alias)
+
+
 class MiniMindGroup(TyperGroup):
     """Turns a MiniMindError raised anywhere below into one readable message + exit code, and
-    anything else into one line that says it is a bug (MINIMIND_DEBUG=1 shows the traceback)."""
+    anything else into one line that says it is a bug (MINIMIND_DEBUG=1 shows the traceback). Its commands'
+    --multi-word flags take MiniMind's --multi_word spelling too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            if not isinstance(command, TyperGroup):  # a sub-group does its own commands
+                underscore_aliases(command)
 
     def invoke(self, ctx):  # click's signature
         try:

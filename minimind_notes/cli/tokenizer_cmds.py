@@ -37,8 +37,9 @@ def iter_texts(path: Path, skip_bad: bool = False, bad: list[str] | None = None)
 def train(
     data: list[Path] = typer.Option(None, "--data", help="Corpus files (JSONL, a .json array of rows, or plain "
                                     "text); default: the embedded corpus."),
-    vocab_size: int = typer.Option(6400, "--vocab-size", min=259,
-                                    help="Vocabulary size (MiniMind: 6400; at least 256 bytes + 3 special tokens)."),
+    vocab_size: int = typer.Option(6400, "--vocab-size", min=259, max=65535,
+                                    help="Vocabulary size (MiniMind: 6400; at least 256 bytes + 3 special tokens, "
+                                         "at most 65535: token caches hold uint16 ids)."),
     out: Path = typer.Option(Path("tokenizer"), help="Folder to write tokenizer.json into."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the tokenizer already in --out."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip (and count) lines that are not UTF-8 "

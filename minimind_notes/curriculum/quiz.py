@@ -174,10 +174,13 @@ def questions_to_ask(bank: Quiz, progress: Progress, review: bool) -> list[Quest
     return [q for q in bank.questions if q.id in set(record["missed"])]
 
 
-def scripted_answers(answers: str, questions: int) -> list[str] | None:
+def scripted_answers(answers: str | None, questions: int) -> list[str] | None:
     """--answers A,C,BD as one answer per question, or None when the learner answers in the terminal."""
-    if not answers:
+    if answers is None:
         return None
+    if not answers.strip():  # given but empty (an unset shell variable?): never a silent switch to asking
+        raise UsageError("--answers is empty",
+                         hint="give one answer per question, comma-separated, e.g. --answers A,C,BD")
     scripted = [a.strip() for a in answers.split(",")]
     if len(scripted) != questions:
         raise UsageError(f"--answers has {len(scripted)} answers for {questions} questions",

@@ -238,14 +238,12 @@ def load_weights(model: nn.Module, path_or_state: str | os.PathLike | dict, what
 
 
 def load_model(path: str | os.PathLike, config: MiniMindConfig | None = None,
-               device: str | torch.device = "cpu", min_positions: int = 0) -> nn.Module:
+               device: str | torch.device = "cpu") -> nn.Module:
     """A MiniMindForCausalLM with the weights of `path`: a `.pth` or `.safetensors` file, or a
     transformers folder (MiniMind's own, Llama, Qwen3, Qwen3-MoE, or Qwen2-MoE as `export_hf` writes it).
 
     The config comes from `config`, else from the file's metadata or the folder's config.json,
-    else is inferred from the tensor names and shapes (MiniMind2 or minimind-3). `min_positions`
-    lengthens the RoPE tables when the config's max_position_embeddings is shorter: they hold no
-    weights."""
+    else is inferred from the tensor names and shapes (MiniMind2 or minimind-3)."""
     from minimind_notes.model.model import MiniMindForCausalLM
 
     folder = transformers_folder(path)
@@ -255,8 +253,6 @@ def load_model(path: str | os.PathLike, config: MiniMindConfig | None = None,
     else:
         state = read_state_dict(path)
         config = config or read_config(path) or MiniMindConfig(**infer_config(state))
-    if config.max_position_embeddings < min_positions:
-        config = config.replace(max_position_embeddings=min_positions)
     model = MiniMindForCausalLM(config)
     load_weights(model, state, what=f"checkpoint {path}")
     return model.to(device)

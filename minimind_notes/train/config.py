@@ -8,6 +8,7 @@ max_seq_len, from_weight, ...) and are the command's flags, so the seed's comman
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ SAVE_NAMES = {"pretrain": "pretrain", "sft": "full_sft", "lora": "lora", "dpo": 
               "distill": "distill", "grpo": "grpo"}
 
 
+SEED_MAX = 2**32 - 1  # numpy's limit (np.random.seed), the strictest of the generators a seed reaches
 EVAL_ROWS = 320  # held-out windows (or conversations) per evaluation unless eval_batches is given
 EVAL_EVERY_ROWS = 1600  # training rows between evaluations when eval_every is None
 
@@ -145,7 +147,8 @@ class TrainConfig:
                                   "and out/runs/NAME_<hidden>, inside --save_dir")
 
     def check_ranges(self) -> None:
-        """Nonsense numbers stop the run before it starts, naming the valid range (never silently replaced)."""
+        """Nonsense numbers stop the run before it starts, naming the valid range (never silently replaced):
+        NaN and infinity are in no range."""
         from minimind_notes.errors import UsageError
 
         for option in OPTIONS:
@@ -153,11 +156,21 @@ class TrainConfig:
             if option.low is None or value is None or (option.field == "time_budget" and value in (-1, 0)):
                 continue
             low, high = option.low, option.high
-            too_low = value <= low if option.low_open else value < low
-            if too_low or (high is not None and value > high):
-                bound = f"> {low:g}" if option.low_open else f">= {low:g}"
-                valid = f"{bound}" + (f" and <= {high:g}" if high is not None else "")
-                raise UsageError(f"{option.flags[0]} {value:g} is out of range: it must be {valid}")
+            in_range = (value > low if option.low_open else value >= low) and (high is None or value <= high)
+            is_float = isinstance(value, float)
+            if not in_range or (is_float and not math.isfinite(value)):  # asked what holds: NaN holds nothing
+                valid = f"{'>' if option.low_open else '>='} {low:g}" + (f" and <= {high}" if high is not None else "")
+                shown = f"{value:g}" if is_float else str(value)
+                raise UsageError(f"{option.flags[0]} {shown} is out of range: it must be {valid}"
+                                 + (" (a finite number)" if is_float else ""), hint=option.help)
+        if self.hidden_size is not None:
+            from minimind_notes.model.config import preset
+
+            heads, hidden = preset(self.preset).num_attention_heads, self.hidden_size
+            if hidden % heads:
+                raise UsageError(f"--hidden-size {hidden} is not a multiple of the {self.preset!r} preset's "
+                                 f"{heads} attention heads", hint=f"use a multiple of {heads}, e.g. "
+                                                                  f"{max(heads, hidden // heads * heads)}")
 
     @property
     def save_name(self) -> str:
@@ -171,7 +184,8 @@ class TrainConfig:
 class Option:
     """One training option, declared once: the TrainConfig field, its help, the range a value must be in
     (checked after the stage defaults are filled in) and extra spellings of its flag. The flags are
-    --field-name, MiniMind's --field_name, then the aliases; `minimind train` is generated from OPTIONS."""
+    --field-name then the aliases (the CLI adds MiniMind's --field_name to every one); `minimind train` is
+    generated from OPTIONS."""
 
     field: str
     help: str
@@ -182,9 +196,7 @@ class Option:
 
     @property
     def flags(self) -> tuple[str, ...]:
-        dashed = "--" + self.field.replace("_", "-")
-        underscored = "--" + self.field
-        return (dashed, *((underscored,) if underscored != dashed else ()), *self.aliases)
+        return ("--" + self.field.replace("_", "-"), *self.aliases)
 
 
 # The order of `minimind train --help`.
@@ -201,11 +213,11 @@ OPTIONS = [
     Option("min_lr_ratio", "Where the cosine decay ends, as a share of the peak learning rate.", 0, 1),
     Option("weight_decay", "AdamW weight decay.", 0),
     Option("preset", "Model size: tiny, minimind2-small, minimind2, minimind2-moe."),
-    Option("hidden_size", "Model width (default: the preset's)."),
-    Option("num_hidden_layers", "Model depth (default: the preset's)."),
+    Option("hidden_size", "Model width (default: the preset's; a multiple of its attention heads).", 1),
+    Option("num_hidden_layers", "Model depth (default: the preset's).", 1),
     Option("use_moe", "Mixture-of-experts feed-forward layers."),
     Option("from_weight", "Start from out/NAME_<hidden>.safetensors (pretrain, full_sft, ...), a path, or none."),
-    Option("save_dir", "Where weights and runs go.", aliases=("--out-dir", "--out_dir")),
+    Option("save_dir", "Where weights and runs go.", aliases=("--out-dir",)),
     Option("tokenizer", "Tokenizer folder (default: shipped)."),
     Option("max_steps", "Stop after this many steps (default: the epochs or the time budget).", 1),
     Option("time_budget", "Seconds; the LR schedule ends with it (-1: stage default, 0: none).", 0, low_open=True),
@@ -214,7 +226,7 @@ OPTIONS = [
     Option("save_every", "Steps between checkpoints (0: only at the end).", 0),
     Option("log_every", "Steps between rows of metrics.jsonl.", 1),
     Option("eval_batches", "Held-out batches per evaluation (default: about 320 rows).", 1),
-    Option("seed", "Random seed."),
+    Option("seed", "Random seed.", 0, SEED_MAX),
     Option("device", "auto, cpu, cuda, mps."),
     Option("precision", "auto, fp32 or bf16 (default: $MINIMIND_PRECISION, else auto).", aliases=("--dtype",)),
     Option("compile", "torch.compile the model (opt-in)."),

@@ -77,11 +77,13 @@ class RunSummary:
 def model_config_for(cfg: TrainConfig, vocab_size: int, hidden: int | None = None, layers: int | None = None):
     # a training window is T+1 tokens (inputs and the shifted labels)
     overrides: dict[str, Any] = {"vocab_size": vocab_size, "max_position_embeddings": max(4096, cfg.max_seq_len + 1)}
-    if hidden or cfg.hidden_size:
-        overrides["hidden_size"] = hidden or cfg.hidden_size
+    hidden = cfg.hidden_size if hidden is None else hidden  # only None means the preset's: 0 is refused earlier
+    layers = cfg.num_hidden_layers if layers is None else layers
+    if hidden is not None:
+        overrides["hidden_size"] = hidden
         overrides["intermediate_size"] = None
-    if layers or cfg.num_hidden_layers:
-        overrides["num_hidden_layers"] = layers or cfg.num_hidden_layers
+    if layers is not None:
+        overrides["num_hidden_layers"] = layers
     if cfg.use_moe:
         overrides["use_moe"] = True
     config = preset(cfg.preset)
@@ -164,8 +166,10 @@ class Trainer:
             from minimind_notes.model.checkpoint import read_config
 
             tcfg = read_config(self.teacher) or model_config_for(cfg, self.tok.vocab_size)
-            config = model_config_for(cfg, self.tok.vocab_size, cfg.hidden_size or tcfg.hidden_size // 2,
-                                      cfg.num_hidden_layers or max(1, tcfg.num_hidden_layers // 2))
+            config = model_config_for(
+                cfg, self.tok.vocab_size,
+                tcfg.hidden_size // 2 if cfg.hidden_size is None else cfg.hidden_size,
+                max(1, tcfg.num_hidden_layers // 2) if cfg.num_hidden_layers is None else cfg.num_hidden_layers)
         else:
             config = model_config_for(cfg, self.tok.vocab_size)
         model = MiniMindForCausalLM(config)

@@ -165,12 +165,6 @@ def test_minimind_content_that_does_not_exist(tmp_path):
 
 # -- 4. windows longer than the saved config -------------------------------------------------------
 
-def test_eval_ppl_window_longer_than_the_checkpoints_positions(ckpt):
-    out = cli("eval", "ppl", "--weights", ckpt, "--max-seq-len", 3 * WINDOW, "--max-windows", 1)
-    assert out.returncode == 0, out.stderr
-    assert f"{3 * WINDOW + 1} tokens" in out.stdout
-
-
 def test_demo_new_tokens_beyond_the_window_is_a_usage_error():
     failed(cli("demo", "--new-tokens", 5000), "--new-tokens 5000 does not fit", "at most 4092", code=2)
 
