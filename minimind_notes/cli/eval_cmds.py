@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from minimind_notes.cli.console import console
+from minimind_notes.cli.console import console, note
 from minimind_notes.cli.shared import group
 
 eval_app = group("Evaluate a model: perplexity / bits per byte, multiple choice.")
@@ -28,7 +28,8 @@ def ppl(
     from minimind_notes.content import data_dir
     from minimind_notes.evaluate import perplexity
 
-    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir, positions=seq_len + 1)
+    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir, positions=seq_len + 1,
+                                          say=note)
     source = data or str(data_dir() / "pretrain_val.jsonl")
     m = perplexity(model, tok, source, seq_len, max_windows)
     console.print(f"{path} on {source}: {m['tokens']:,} tokens, loss {m['val_loss']:.4f} nats/token, "
@@ -50,7 +51,7 @@ def mc(
     from minimind_notes.content import data_dir
     from minimind_notes.evaluate import multiple_choice, read_mc
 
-    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir)
+    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir, say=note)
     source = data or str(data_dir() / "eval_mc.jsonl")
     result = multiple_choice(model, tok, read_mc(source), chat=is_chat_model(path))
     table = Table(title=f"{path.name} on {Path(source).name}: accuracy {result.accuracy:.1%} (chance 25%)")

@@ -88,6 +88,11 @@ def export(
     from minimind_notes.model.hf_format import ARCHITECTURES, model_type
 
     model = load_model(weights)
+    if tokenizer is not None:  # only the tokenizer the weights were trained with goes beside them
+        from minimind_notes.chat import tokenizer_for_weights
+        from minimind_notes.model.checkpoint import generation_of
+
+        tokenizer_for_weights(weights, str(tokenizer), generation_of(model.state_dict()))
     out = export_hf(model, out_dir, tokenizer)
     console.print(f"Wrote {out}/config.json, model.safetensors and generation_config.json "
                   f"({ARCHITECTURES[model_type(model.config)]}). Load it with "

@@ -24,6 +24,16 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 SPECIAL_TOKENS = [PAD, BOS, EOS]
+# minimind-3's 36 special tokens, ids 0-35, as in MiniMind's model/tokenizer_config.json: Qwen's
+# markers (3-20, unused by text models), tool calls and results, thinking, and nine spare buffers.
+MINIMIND3_SPECIAL_TOKENS = [
+    PAD, BOS, EOS, "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>", "<|box_end|>",
+    "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>",
+    "<|video_pad|>", "<|audio_start|>", "<|audio_end|>", "<|audio_pad|>", "<tts_pad>", "<tts_text_bos>",
+    "<tts_text_eod>", "<tts_text_bos_single>", "<tool_call>", "</tool_call>", "<tool_response>",
+    "</tool_response>", "<think>", "</think>", *(f"<|buffer{i}|>" for i in range(1, 10)),
+]
+SPECIALS = {"minimind2": SPECIAL_TOKENS, "minimind-3": MINIMIND3_SPECIAL_TOKENS}
 
 
 def default_tokenizer_dir() -> Path:
@@ -81,7 +91,10 @@ class MiniMindTokenizer:
         so `tok` and anything derived from it, like the tiktoken twin, are left as they are)."""
         from tokenizers import Tokenizer
 
-        plain = Tokenizer.from_str(self.tok.to_str())
+        spec = json.loads(self.tok.to_str())
+        for added in spec.get("added_tokens", []):  # minimind-3 adds <think>, <tool_call>... as non-special
+            added["special"] = True
+        plain = Tokenizer.from_str(json.dumps(spec))
         plain.encode_special_tokens = True
         return plain
 
@@ -166,30 +179,59 @@ class MiniMindTokenizer:
         """<|im_start|>assistant\\n: where the model's reply begins."""
         return [self.bos_token_id, *self.encode_plain("assistant\n")]
 
+    @property
+    def generation(self) -> str:
+        """Which MiniMind's special tokens it has: minimind-3 added tool calls and thinking."""
+        return "minimind-3" if self.tok.token_to_id("<tool_call>") is not None else "MiniMind2"
+
+    @property
+    def name(self) -> str:
+        """The folder it was read from (the shipped one is `minimind-notes`)."""
+        if self.path is None:
+            return "unnamed"
+        return "minimind-notes" if self.path.resolve() == default_tokenizer_dir().resolve() else self.path.name
+
+    @functools.cached_property
+    def vocab_hash(self) -> str:
+        """sha256 of the vocabulary (every token with its id, special ones included): two tokenizers with
+        the same hash turn text into the same ids; what weights record as the tokenizer they learned."""
+        vocab = sorted(self.tok.get_vocab(with_added_tokens=True).items(), key=lambda item: item[1])
+        return hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode()).hexdigest()[:16]
+
+    def identity(self) -> dict[str, str]:
+        """What a checkpoint's metadata records about its tokenizer."""
+        return {"tokenizer_name": self.name, "tokenizer_vocab": self.vocab_hash}
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.generation}, vocabulary {self.vocab_hash})"
+
     def fingerprint(self) -> str:
         """sha256 of the tokenizer's JSON: caches built with another tokenizer are rebuilt."""
         return hashlib.sha256(self.tok.to_str().encode()).hexdigest()[:16]
 
 
-def train_hf_bpe(texts: Iterator[str] | Iterable[str], vocab_size: int = 6400) -> Tokenizer:
+def train_hf_bpe(texts: Iterator[str] | Iterable[str], vocab_size: int = 6400,
+                 specials: str = "minimind2") -> Tokenizer:
     """MiniMind's byte-level BPE trained in memory: ByteLevel pre-tokenizer without a prefix
-    space, all 256 bytes in the alphabet (nothing is unknown), the three special tokens first."""
+    space, all 256 bytes in the alphabet (nothing is unknown), the special tokens first: MiniMind2's
+    three or minimind-3's 36 (all special here, so that content can never hold one as an id)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+        vocab_size=vocab_size, special_tokens=SPECIALS[specials], show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
 
 
 def train_tokenizer(texts: Iterator[str] | Iterable[str], out_dir: str | os.PathLike,
-                    vocab_size: int = 6400) -> MiniMindTokenizer:
-    """Train MiniMind's byte-level BPE on `texts`; write tokenizer.json + tokenizer_config.json."""
-    tokenizer = train_hf_bpe(texts, vocab_size)
+                    vocab_size: int = 6400, specials: str = "minimind2") -> MiniMindTokenizer:
+    """Train MiniMind's byte-level BPE on `texts` with MiniMind2's or minimind-3's special tokens;
+    write tokenizer.json + tokenizer_config.json."""
+    tokenizer = train_hf_bpe(texts, vocab_size, specials)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "tokenizer.json", tokenizer.to_str(pretty=False))
@@ -197,7 +239,7 @@ def train_tokenizer(texts: Iterator[str] | Iterable[str], out_dir: str | os.Path
         "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 32768,
         "bos_token": BOS, "eos_token": EOS, "pad_token": PAD, "unk_token": PAD,
         "add_bos_token": False, "add_eos_token": False, "clean_up_tokenization_spaces": False,
-        "additional_special_tokens": [], "chat_template": CHAT_TEMPLATE_JINJA,
+        "additional_special_tokens": SPECIALS[specials][3:], "chat_template": CHAT_TEMPLATE_JINJA,
     }
     atomic_write_text(out / "tokenizer_config.json", json.dumps(config, indent=2, ensure_ascii=False))
     return MiniMindTokenizer(tokenizer, out)
