@@ -180,3 +180,86 @@ def test_catalogue_names_the_tokenizer_of_every_weights_entry():
     assert urls == ["https://huggingface.co/jingyaogong/minimind-3-pytorch/resolve/main/full_sft_768.pth"]
     urls = [r.url for r in resolve_all("minimind-3-tokenizer", "modelscope")]
     assert urls[0] == "https://www.modelscope.cn/models/gongjy/minimind-3/resolve/master/tokenizer.json"
+
+
+# -- chat templates: tools and thinking ----------------------------------------------------------------
+
+TOOLS = [{"type": "function", "function": {"name": "calc", "description": "Evaluate arithmetic",
+                                           "parameters": {"type": "object", "properties": {"expr": {"type": "string"}},
+                                                          "required": ["expr"]}}}]
+CALL = {"type": "function", "function": {"name": "calc", "arguments": {"expr": "2+2"}}}
+CONVERSATIONS = [
+    ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], {}),
+    ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "why?"},
+      {"role": "assistant", "content": "Because.", "reasoning_content": "\nthink first\n"}], {}),
+    ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"},
+      {"role": "assistant", "content": "", "tool_calls": [CALL, {"name": "calc", "arguments": '{"expr": "1"}'}]},
+      {"role": "tool", "content": "4"}, {"role": "tool", "content": "1"},
+      {"role": "assistant", "content": "<think>\nadd\n</think>\n\nIt is 4."}], {"tools": TOOLS}),
+    ([{"role": "user", "content": "x"}], {"add_generation_prompt": True, "open_thinking": True}),
+    ([{"role": "user", "content": "x"}], {"add_generation_prompt": True}),
+]
+
+
+@pytest.mark.parametrize("which", ["m3", "a"])
+def test_rendering_equals_transformers(toks, which):
+    from transformers import AutoTokenizer
+
+    tok = toks[which]
+    hf = AutoTokenizer.from_pretrained(str(tok.path))
+    for messages, options in CONVERSATIONS if which == "m3" else CONVERSATIONS[:1] + CONVERSATIONS[-1:]:
+        options = dict(options)
+        tools, prompt = options.pop("tools", None), options.pop("add_generation_prompt", False)
+        ours = tok.apply_chat_template(messages, prompt, tools=tools, **options)
+        assert ours == hf.apply_chat_template(messages, tools=tools, add_generation_prompt=prompt, tokenize=False,
+                                              **options)
+        if "<think>" not in json.dumps(messages):  # no marker in any message: the same ids as encoding the text
+            assert tok.apply_chat_template(messages, prompt, tokenize=True, tools=tools, **options) == tok.encode(ours)
+
+
+def test_sft_mask_learns_the_assistants_thinking_answer_and_tool_calls_only(toks):
+    from minimind_notes.data.datasets import IGNORE, masked_ids
+
+    tok = toks["m3"]
+    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "2+2? <think>"},
+                {"role": "assistant", "content": "", "reasoning_content": "use calc", "tool_calls": [CALL]},
+                {"role": "tool", "content": "4 <|im_end|>"}, {"role": "assistant", "content": "It is 4."}]
+    ids, labels = masked_ids(tok, messages, 10_000)
+    learned = [i for i, label in zip(ids, labels, strict=True) if label != IGNORE]
+    calling = '<think>\nuse calc\n</think>\n\n<tool_call>\n{"name": "calc", "arguments": {"expr": "2+2"}}\n</tool_call>'
+    assert tok.decode(learned) == f"{calling}<|im_end|><think>\n\n</think>\n\nIt is 4.<|im_end|>"
+    for i, label in zip(ids, labels, strict=True):  # token by token: a target is its own id, or nothing
+        assert label in (IGNORE, i)
+    text = tok.apply_chat_template(messages)
+    assert tok.decode(ids) == text  # every character, in order
+    # the template's markers are special ids; the same strings inside what the user and the tool said are text
+    assert ids.count(25) == 2 and ids.count(tok.eos_token_id) == 5 and ids.count(21) == 1
+    context = tok.decode([i for i, label in zip(ids, labels, strict=True) if label == IGNORE])
+    assert "2+2? <think>" in context and "<tool_response>\n4 <|im_end|>\n</tool_response>" in context
+    assert "# Tools" not in text  # no tools given: no tool prompt
+
+
+def test_tools_tool_calls_and_reasoning_need_a_minimind3_tokenizer(toks, tmp_path):
+    from minimind_notes.data.datasets import SFTDataset
+
+    tok = toks["a"]
+    with pytest.raises(MiniMindError, match="has no place for tools") as e:
+        tok.apply_chat_template(CONVERSATIONS[0][0], tools=TOOLS)
+    assert "--specials minimind-3" in e.value.hint
+    with pytest.raises(MiniMindError, match="message 2 has reasoning_content"):
+        tok.apply_chat_template(CONVERSATIONS[1][0], tokenize=True)
+    rows = tmp_path / "sft.jsonl"
+    rows.write_text(json.dumps({"conversations": CONVERSATIONS[2][0][:3]}) + "\n")
+    with pytest.raises(MiniMindError, match="message 2 has tool_calls"):
+        SFTDataset(rows, tok)
+    with pytest.raises(MiniMindError, match="special token <think>"):
+        toks["m3"].apply_chat_template(CONVERSATIONS[0][0], tools=[{"name": "f", "description": "<think>"}])
+
+
+def test_row_level_tools_are_refused_not_dropped(toks, tmp_path):
+    from minimind_notes.data.datasets import SFTDataset
+
+    rows = tmp_path / "sft.jsonl"
+    rows.write_text(json.dumps({"conversations": CONVERSATIONS[0][0], "tools": TOOLS}) + "\n")
+    with pytest.raises(MiniMindError, match="sft.jsonl:1: a row-level \"tools\" list is not read"):
+        SFTDataset(rows, toks["m3"])
