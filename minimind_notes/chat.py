@@ -36,15 +36,64 @@ def resolve_weights(name: str, save_dir: str | Path = "out") -> Path:
                         hint="pass the path of the one you mean")
 
 
+# Where the official tokenizer of each generation comes from (catalogue entries; tests check they exist).
+OFFICIAL_TOKENIZER_ENTRY = {"MiniMind2": "minimind2-weights", "minimind-3": "minimind-3-tokenizer"}
+
+
+def check_tokenizer(path: Path, meta: dict[str, str], tok: MiniMindTokenizer) -> None:
+    """Refuse a tokenizer whose vocabulary is not the one the checkpoint's metadata records."""
+    if "tokenizer_vocab" in meta and meta["tokenizer_vocab"] != tok.vocab_hash:
+        raise MiniMindError(
+            f"{path} was trained with tokenizer {meta.get('tokenizer_name', '?')} (vocabulary "
+            f"{meta['tokenizer_vocab']}), not with {tok.describe()} from {tok.path}: its token ids mean other text",
+            hint="pass the tokenizer it was trained with (--tokenizer DIR)")
+
+
+def tokenizer_for_weights(path: Path, tokenizer: str | None, generation: str) -> tuple[MiniMindTokenizer, str | None]:
+    """The tokenizer `path` was trained with, and a line saying which one was picked where the file does not say.
+
+    minimind-notes checkpoints record theirs (metadata `tokenizer_name`, `tokenizer_vocab`): `tokenizer` must
+    match it. Official `.pth` weights (`generation`: what their tensors show) record nothing and need the
+    official tokenizer of their generation: `tokenizer`, else the tokenizer.json beside them (where
+    `minimind data download` puts it), never this project's own, which shares few ids with either.
+    """
+    from minimind_notes.data.tokenizer import default_tokenizer_dir
+    from minimind_notes.model.checkpoint import read_metadata
+
+    if path.suffix not in (".pth", ".pt"):  # ours (safetensors), or a transformers folder
+        tok = MiniMindTokenizer.from_dir(tokenizer)
+        check_tokenizer(path, read_metadata(path) if path.is_file() else {}, tok)
+        return tok, None
+    family = "minimind-3" if generation.startswith("minimind-3") else "MiniMind2"
+    get_it = f"`minimind data download {OFFICIAL_TOKENIZER_ENTRY[family]} --dir {path.parent}` fetches it"
+    if tokenizer is None and not (path.parent / "tokenizer.json").is_file():
+        raise MiniMindError(f"{path} holds official {generation} weights, which need {family}'s own tokenizer, "
+                            f"and there is none beside them ({path.parent / 'tokenizer.json'})",
+                            hint=f"{get_it} (with the weights), or pass its folder with --tokenizer DIR")
+    tok = MiniMindTokenizer.from_dir(tokenizer or path.parent)
+    shipped = default_tokenizer_dir() / "tokenizer.json"
+    ours = shipped.is_file() and tok.vocab_hash == MiniMindTokenizer.from_dir(shipped).vocab_hash
+    if tok.generation != family or ours:
+        raise MiniMindError(f"{path} holds official {generation} weights, which need {family}'s own tokenizer, "
+                            f"not {tok.describe()} from {tok.path}",
+                            hint=f"{get_it}; pass its folder with --tokenizer DIR")
+    return tok, f"Using {tok.describe()} from {tok.path} for the official {generation} weights"
+
+
 def load_for_inference(weights: str, tokenizer: str | None = None, lora: str | None = None,
-                       device: str | torch.device = "cpu",
-                       save_dir: str | Path = "out") -> tuple[nn.Module, MiniMindTokenizer, Path]:
-    """The model (eval mode, LoRA merged if given), its tokenizer, and the weights path."""
-    from minimind_notes.model.checkpoint import load_model, read_metadata, read_state_dict
+                       device: str | torch.device = "cpu", save_dir: str | Path = "out",
+                       say: Callable[[str], object] = lambda s: None,
+                       ) -> tuple[nn.Module, MiniMindTokenizer, Path]:
+    """The model (eval mode, LoRA merged if given), its tokenizer (the one the weights were trained
+    with: see `tokenizer_for_weights`; `say` is told which when the weights do not record it), and
+    the weights path."""
+    from minimind_notes.model.checkpoint import generation_of, load_model, read_metadata, read_state_dict
 
     path = resolve_weights(weights, save_dir)
-    tok = MiniMindTokenizer.from_dir(tokenizer)
     model = load_model(path)
+    tok, picked = tokenizer_for_weights(path, tokenizer, generation_of(model.state_dict()))
+    if picked:
+        say(picked)
     if model.config.vocab_size != tok.vocab_size:
         raise MiniMindError(f"{path} has a vocabulary of {model.config.vocab_size} tokens but the tokenizer "
                             f"has {tok.vocab_size}", hint="pass the tokenizer it was trained with (--tokenizer DIR)")
@@ -53,6 +102,7 @@ def load_for_inference(weights: str, tokenizer: str | None = None, lora: str | N
 
         lora_path = resolve_weights(lora, save_dir)
         adapters = read_state_dict(lora_path)
+        check_tokenizer(lora_path, read_metadata(lora_path), tok)
         rank = next((v.shape[0] for k, v in adapters.items() if k.endswith("lora_A")), None)
         if rank is None:
             raise MiniMindError(f"--lora {lora_path} holds no LoRA adapters (no *.lora_A tensors)",

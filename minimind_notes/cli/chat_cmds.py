@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from minimind_notes.cli.console import console
+from minimind_notes.cli.console import console, note
 from minimind_notes.cli.shared import seed_option
 
 
@@ -50,7 +50,8 @@ def chat(
         # Bytes that are not UTF-8 arrive as lone surrogates that check_text names with their line;
         # strict decoding would fail on a whole buffered chunk, at the wrong line.
         sys.stdin.reconfigure(errors="surrogateescape")
-    model, tok, path = load_for_inference(weights, tokenizer, lora, pick_device(device), save_dir)
+    model, tok, path = load_for_inference(weights, tokenizer, lora, pick_device(device), save_dir,
+                                          say=note)
     templated = is_chat_model(path) and not raw
     window = model.config.max_position_embeddings
     budget = prompt_budget(window, max_new_tokens)

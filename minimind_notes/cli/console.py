@@ -9,6 +9,11 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
+def note(text: str) -> None:
+    """A line about what a command chose for the user (stderr, so stdout stays the result), printed as is."""
+    err_console.print(text, style="dim", markup=False, soft_wrap=True)
+
+
 def print_error(message: str, hint: str | None = None) -> None:
     from rich.markup import escape  # a path or a row may hold "[...]": print it, never parse it
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from minimind_notes.cli.console import console
+from minimind_notes.cli.console import console, note
 from minimind_notes.cli.shared import group
 
 eval_app = group("Evaluate a model: perplexity / bits per byte, multiple choice.")
@@ -30,7 +30,7 @@ def ppl(
     from minimind_notes.errors import UsageError
     from minimind_notes.evaluate import perplexity
 
-    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir)
+    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir, say=note)
     positions = model.config.max_position_embeddings
     if seq_len + 1 > positions:  # past them the figures would measure RoPE extrapolation, not the model
         raise UsageError(f"--max-seq-len {seq_len} does not fit {path}: a window is {seq_len + 1} tokens "
@@ -59,7 +59,7 @@ def mc(
     from minimind_notes.content import data_dir
     from minimind_notes.evaluate import multiple_choice, read_mc
 
-    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir)
+    model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir, say=note)
     source = data or str(data_dir() / "eval_mc.jsonl")
     result = multiple_choice(model, tok, read_mc(source), chat=is_chat_model(path))
     table = Table(title=f"{path.name} on {Path(source).name}: accuracy {result.accuracy:.1%} (chance 25%)")

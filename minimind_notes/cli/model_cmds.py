@@ -99,6 +99,11 @@ def export(
         raise MiniMindError(f"tokenizer {tokenizer} has {tok.vocab_size} tokens, more than the "
                             f"{model.config.vocab_size} rows of {weights}'s embedding",
                             hint="pass the tokenizer the model was trained with")
+    if tokenizer is not None:  # only the tokenizer the weights were trained with goes beside them
+        from minimind_notes.chat import tokenizer_for_weights
+        from minimind_notes.model.checkpoint import generation_of
+
+        tokenizer_for_weights(weights, str(tokenizer), generation_of(model.state_dict()))
     out = export_hf(model, out_dir, tokenizer, overwrite)
     console.print(f"Wrote {out}/config.json, model.safetensors and generation_config.json "
                   f"({ARCHITECTURES[model_type(model.config)]}). Load it with "

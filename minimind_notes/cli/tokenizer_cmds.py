@@ -44,6 +44,8 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the tokenizer already in --out."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip (and count) lines that are not UTF-8 "
                                   "or not valid rows instead of stopping."),
+    specials: str = typer.Option("minimind2", "--specials",
+                                 help="Special tokens: MiniMind2's 3, or minimind-3's 36 (tool calls, thinking)."),
 ) -> None:
     """Train a byte-level BPE tokenizer with MiniMind's special tokens."""
     import itertools
@@ -53,14 +55,21 @@ def train(
 
     from minimind_notes.content import data_dir
     from minimind_notes.data.jsonl import require_file
-    from minimind_notes.data.tokenizer import train_tokenizer
+    from minimind_notes.data.tokenizer import SPECIALS, train_tokenizer
+    from minimind_notes.errors import UsageError
 
     check_tokenizer_out(out, overwrite)
+    if specials not in SPECIALS:
+        raise UsageError(f"--specials {specials} is not a special-token set", hint=f"use {' or '.join(SPECIALS)}")
+    if vocab_size < 256 + len(SPECIALS[specials]):
+        raise UsageError(f"--vocab-size {vocab_size} is too small for the {specials} special tokens",
+                         hint=f"use at least {256 + len(SPECIALS[specials])} (256 bytes + "
+                              f"{len(SPECIALS[specials])} special tokens)")
     files = [require_file(f, "corpus file") for f in data or [data_dir() / "pretrain.jsonl", data_dir() / "sft.jsonl"]]
     start = time.perf_counter()
     bad: list[str] = []
     texts = itertools.chain.from_iterable(iter_texts(f, skip_bad, bad) for f in files)
-    tok = train_tokenizer(texts, out, vocab_size, source=", ".join(map(str, files)))
+    tok = train_tokenizer(texts, out, vocab_size, specials, source=", ".join(map(str, files)))
     if bad:
         console.print(f"[yellow]skipped {len(bad)} bad line(s) (--skip-bad), the first: {escape(bad[0])}[/]")
     sample = "Once upon a time, Mia walked to the river. 从前,米娅走到河边。"

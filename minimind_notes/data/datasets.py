@@ -116,24 +116,12 @@ def validate_prompt(row: dict[str, Any], where: str) -> tuple[str, str]:
     return prompt, str(answer).strip()
 
 
-def masked_ids(tokenizer: MiniMindTokenizer, messages: Sequence[dict[str, str]],
+def masked_ids(tokenizer: MiniMindTokenizer, messages: Sequence[dict[str, Any]],
                max_len: int) -> tuple[list[int], list[int]]:
-    """Token ids of the chat and their labels (-100 outside assistant replies), truncated."""
-    ids = tokenizer.apply_chat_template(messages, tokenize=True)[:max_len]
-    prefix = tokenizer.generation_prompt_ids  # only the template's own markers are special ids
-    labels = [IGNORE] * len(ids)
-    i = 0
-    while i < len(ids):
-        if ids[i:i + len(prefix)] == prefix:
-            j = i + len(prefix)
-            while j < len(ids) and ids[j] != tokenizer.eos_token_id:
-                labels[j] = ids[j]
-                j += 1
-            if j < len(ids):
-                labels[j] = ids[j]  # learn to stop: <|im_end|> is a target too
-            i = j
-        i += 1
-    return ids, labels
+    """Token ids of the chat and their labels (-100 outside the assistant's turns), truncated: see
+    `MiniMindTokenizer.chat_ids` for what is learned."""
+    ids, learn = tokenizer.chat_ids(messages)
+    return ids[:max_len], [i if target else IGNORE for i, target in zip(ids[:max_len], learn, strict=False)]
 
 
 def read_rows(path: str | os.PathLike, key: str,
@@ -146,6 +134,9 @@ def read_rows(path: str | os.PathLike, key: str,
     for lineno, row in iter_jsonl(Path(path), skip_bad, bad):
         where = f"{path}:{lineno}"
         try:
+            if key != "prompt" and row.get("tools") is not None:  # refused, never dropped without a word
+                raise DataError(f"{where}: a row-level \"tools\" list is not read by this trainer yet; tool calls "
+                                "and results inside the messages are")
             if key == "pair":
                 rows.append((lineno, (validate_messages(row.get("chosen"), f"{where}: chosen"),
                                       validate_messages(row.get("rejected"), f"{where}: rejected"))))

@@ -63,6 +63,7 @@ class Entry:
     urls: dict[str, str] = field(default_factory=dict)
     save_as: str | None = None
     checks: dict[str, tuple[int | None, str | None]] = field(default_factory=dict)  # file -> (bytes, sha256)
+    tokenizer: str | None = None  # weights: the entry holding the tokenizer they were trained with
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Entry:
@@ -187,7 +188,7 @@ def entry_url(entry: Entry, file: str, source: str, url_template: str | None = N
         only = " / ".join(f"--source {s}" for s in entry.urls)
         raise MiniMindError(f"{entry.name} is not published on {source}; it is only on "
                             f"{', '.join(entry.urls)}", hint=f"use {only}")
-    return fixed.replace("{endpoint}", hf_endpoint())
+    return fill_template(fixed, file) if "{file}" in fixed else fixed.replace("{endpoint}", hf_endpoint())
 
 
 # --------------------------------------------------------------------------- resolve

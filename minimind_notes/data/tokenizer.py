@@ -9,14 +9,25 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from minimind_notes.data.bpe_scratch import SYMBOL_TO_BYTE
-from minimind_notes.data.chat import BOS, EOS, PAD, apply_chat_template, chat_turns
+from minimind_notes.data.chat import (
+    BOS,
+    CHAT_TEMPLATE,
+    EOS,
+    MINIMIND3_CHAT_TEMPLATE,
+    MINIMIND3_FIELDS,
+    PAD,
+    render,
+    split_inline_reasoning,
+)
 from minimind_notes.errors import MiniMindError
 from minimind_notes.fileio import atomic_write_text
 
@@ -24,6 +35,18 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 SPECIAL_TOKENS = [PAD, BOS, EOS]
+PLACEHOLDER = "\U000f0000"  # private use: marks a message's text while the template is rendered
+# minimind-3's 36 special tokens, ids 0-35, as in MiniMind's model/tokenizer_config.json: Qwen's
+# markers (3-20, unused by text models), tool calls and results, thinking, and nine spare buffers.
+MINIMIND3_SPECIAL_TOKENS = [
+    PAD, BOS, EOS, "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>", "<|box_end|>",
+    "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>",
+    "<|video_pad|>", "<|audio_start|>", "<|audio_end|>", "<|audio_pad|>", "<tts_pad>", "<tts_text_bos>",
+    "<tts_text_eod>", "<tts_text_bos_single>", "<tool_call>", "</tool_call>", "<tool_response>",
+    "</tool_response>", "<think>", "</think>", *(f"<|buffer{i}|>" for i in range(1, 10)),
+]
+SPECIALS = {"minimind2": SPECIAL_TOKENS, "minimind-3": MINIMIND3_SPECIAL_TOKENS}
+TEMPLATES = {"minimind2": CHAT_TEMPLATE, "minimind-3": MINIMIND3_CHAT_TEMPLATE}
 
 
 def default_tokenizer_dir() -> Path:
@@ -81,7 +104,10 @@ class MiniMindTokenizer:
         so `tok` and anything derived from it, like the tiktoken twin, are left as they are)."""
         from tokenizers import Tokenizer
 
-        plain = Tokenizer.from_str(self.tok.to_str())
+        spec = json.loads(self.tok.to_str())
+        for added in spec.get("added_tokens", []):  # minimind-3 adds <think>, <tool_call>... as non-special
+            added["special"] = True
+        plain = Tokenizer.from_str(json.dumps(spec))
         plain.encode_special_tokens = True
         return plain
 
@@ -139,14 +165,136 @@ class MiniMindTokenizer:
             out.append(text)
         return out
 
-    def apply_chat_template(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = False,
-                            tokenize: bool = False) -> str | list[int]:
-        """The ChatML text, or (tokenize) its ids: the same ids as encoding the text, except that
-        special-token strings inside a message's content stay plain text."""
+    @functools.cached_property
+    def chat_template(self) -> str:
+        """The tokenizer's own Jinja template: chat_template.jinja, else tokenizer_config.json's chat_template;
+        a folder with neither gets its generation's (ChatML for MiniMind2)."""
+        folder = self.path
+        if folder is not None and (folder / "chat_template.jinja").is_file():
+            return (folder / "chat_template.jinja").read_text(encoding="utf-8")
+        config = folder / "tokenizer_config.json" if folder is not None else None
+        if config is not None and config.is_file():
+            try:
+                template = json.loads(config.read_text(encoding="utf-8")).get("chat_template")
+            except (ValueError, AttributeError) as e:
+                raise MiniMindError(f"cannot read {config}: {e}", hint="fix or delete the file") from e
+            if isinstance(template, str):
+                return template
+        return MINIMIND3_CHAT_TEMPLATE if self.generation == "minimind-3" else CHAT_TEMPLATE
+
+    def check_chat(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict] | None) -> None:
+        """Tool definitions, tool calls and reasoning only a minimind-3 tokenizer can show (never dropped
+        silently); a special-token string in a tool definition or call would become a marker: refused."""
+        where = ["tools"] if tools else []
+        where += [f"message {i} has {key}" for i, m in enumerate(messages) for key in MINIMIND3_FIELDS if m.get(key)]
+        if where and self.generation != "minimind-3":
+            raise MiniMindError(f"{'; '.join(where)}: {self.name}'s chat template (MiniMind2's) has no place for "
+                                "tools, tool calls or reasoning", hint="use a minimind-3 tokenizer (`minimind "
+                                "tokenizer train --specials minimind-3`, or the official one)")
+        schemas = json.dumps([tools or [], [m.get("tool_calls") or [] for m in messages]], ensure_ascii=False)
+        inside = [t for t in self.tok.get_added_tokens_decoder().values() if t.content in schemas]
+        if inside:
+            raise MiniMindError(f"a tool definition or tool call holds the special token {inside[0].content}",
+                                hint="tool names, descriptions and arguments must be plain text")
+
+    def render_chat(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = False,
+                    tools: Sequence[dict] | None = None, **variables: Any) -> str:
+        """The conversation in the tokenizer's template (open_thinking=True: the reply starts thinking)."""
+        self.check_chat(messages, tools)
+        return render(self.chat_template, messages, add_generation_prompt, tools=tools, **variables)
+
+    def apply_chat_template(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = False,
+                            tokenize: bool = False, tools: Sequence[dict] | None = None,
+                            **variables: Any) -> str | list[int]:
+        """The rendered text, or (tokenize) its ids: the same ids as encoding the text, except that
+        special-token strings inside what the messages say stay plain text."""
         if not tokenize:
-            return apply_chat_template(messages, add_generation_prompt)
-        ids = [i for role, content in chat_turns(messages) for i in self.message_ids(role, content)]
-        return ids + self.generation_prompt_ids if add_generation_prompt else ids
+            return self.render_chat(messages, add_generation_prompt, tools, **variables)
+        return self.chat_ids(messages, add_generation_prompt, tools, **variables)[0]
+
+    def chat_ids(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = False,
+                 tools: Sequence[dict] | None = None, **variables: Any) -> tuple[list[int], list[bool]]:
+        """Ids of the rendered conversation and which of them an SFT loss learns: each assistant turn after
+        its `<|im_start|>assistant\\n`, through its <|im_end|> (answer, <think> block and tool calls alike);
+        system, user, tool definitions and tool results are context.
+
+        Only the template's own markers become special ids: the messages' text is rendered as
+        placeholders first, which tells the template's text from theirs."""
+        messages = [split_inline_reasoning(m) for m in messages]
+        text = self.render_chat(messages, add_generation_prompt, tools, **variables)
+        own_text = self.template_own_text(messages, add_generation_prompt, tools, variables, text)
+        targets = [span for k, m in enumerate(messages) if m.get("role") == "assistant"
+                   for span in [self.assistant_span(messages, k, tools, variables, text)]]
+        cuts = sorted({0, len(text), *(i for span in targets for i in span)})
+        ids: list[int] = []
+        learn: list[bool] = []
+        for start, end in itertools.pairwise(cuts):
+            piece_ids = self.encode_marking(text[start:end], [(a - start, b - start) for a, b in own_text])
+            ids += piece_ids
+            learn += [any(a <= start < b for a, b in targets)] * len(piece_ids)
+        return ids, learn
+
+    def encode_marking(self, text: str, own: list[tuple[int, int]]) -> list[int]:
+        """Ids of `text` where special-token strings are markers only inside the `own` character spans."""
+        ids: list[int] = []
+        plain_from = 0
+        for match in self.marker_pattern.finditer(text):
+            if any(a <= match.start() and match.end() <= b for a, b in own):
+                ids += self.encode_plain(text[plain_from:match.start()]) + [self._id(match.group())]
+                plain_from = match.end()
+        return ids + self.encode_plain(text[plain_from:])
+
+    @functools.cached_property
+    def marker_pattern(self) -> re.Pattern:
+        tokens = sorted((t.content for t in self.tok.get_added_tokens_decoder().values()), key=len, reverse=True)
+        return re.compile("|".join(map(re.escape, tokens)))
+
+    def template_own_text(self, messages: list[dict[str, Any]], add_generation_prompt: bool,
+                          tools: Sequence[dict] | None, variables: dict[str, Any], text: str) -> list[tuple[int, int]]:
+        """Character spans of `text` that the template wrote (everything but the messages' own text)."""
+        said: list[str] = []
+
+        def placeholder(value: Any) -> Any:
+            """A numbered mark in place of a text's core; its leading and trailing newlines stay, for the
+            template to strip as it would the text's."""
+            if not isinstance(value, str) or not value.strip("\n"):
+                return value
+            if PLACEHOLDER in value:
+                raise MiniMindError(f"a message holds the character U+{ord(PLACEHOLDER):X}, which this project "
+                                    "reserves", hint="remove it from the data")
+            core = value.strip("\n")
+            lead = value[:len(value) - len(value.lstrip("\n"))]
+            said.append(core)
+            return f"{lead}{PLACEHOLDER}{len(said) - 1}{PLACEHOLDER}{value[len(lead) + len(core):]}"
+
+        marked = [{**m, **{k: placeholder(m.get(k)) for k in ("content", "reasoning_content") if k in m}}
+                  for m in messages]
+        parts = render(self.chat_template, marked, add_generation_prompt, tools=tools, **variables).split(PLACEHOLDER)
+        own, restored, pos = [], [], 0
+        for i, part in enumerate(parts):
+            piece = part if i % 2 == 0 else said[int(part)]
+            if i % 2 == 0:
+                own.append((pos, pos + len(piece)))
+            restored.append(piece)
+            pos += len(piece)
+        if "".join(restored) != text:
+            raise MiniMindError("the chat template rewrites what a message says, so its text cannot be told from "
+                                "the template's markers", hint="give an assistant's reasoning as reasoning_content")
+        return own
+
+    def assistant_span(self, messages: list[dict[str, Any]], k: int, tools: Sequence[dict] | None,
+                       variables: dict[str, Any], text: str) -> tuple[int, int]:
+        """Characters of assistant message k that are learned: what rendering it adds, after its
+        `<|im_start|>assistant\\n` header and before the line break that follows its <|im_end|>."""
+        before = render(self.chat_template, messages[:k], tools=tools, **variables) if k else ""
+        through = render(self.chat_template, messages[:k + 1], tools=tools, **variables)
+        header = f"{BOS}assistant\n"
+        added = through[len(before):]
+        if not (text.startswith(through) and through.startswith(before) and added.startswith(header)):
+            raise MiniMindError(f"message {k}: the chat template does not render the assistant's turns one after "
+                                "another, so the loss cannot tell what to learn",
+                                hint="use MiniMind's chat template (ChatML, or minimind-3's)")
+        return len(before) + len(header), len(through) - (1 if through.endswith("\n") else 0)
 
     def user_prompt_ids(self, prompt: str) -> list[int]:
         """One user turn in the chat template, ending where the assistant's reply begins."""
@@ -163,33 +311,64 @@ class MiniMindTokenizer:
 
     @functools.cached_property
     def generation_prompt_ids(self) -> list[int]:
-        """<|im_start|>assistant\\n: where the model's reply begins."""
-        return [self.bos_token_id, *self.encode_plain("assistant\n")]
+        """Where the model's reply begins: <|im_start|>assistant\\n (minimind-3: and an empty <think> block)."""
+        turn = [{"role": "user", "content": "x"}]
+        return self.apply_chat_template(turn, True, tokenize=True)[len(self.apply_chat_template(turn, tokenize=True)):]
+
+    @property
+    def generation(self) -> str:
+        """Which MiniMind's special tokens it has: minimind-3 added tool calls and thinking."""
+        return "minimind-3" if self.tok.token_to_id("<tool_call>") is not None else "MiniMind2"
+
+    @property
+    def name(self) -> str:
+        """The folder it was read from (the shipped one is `minimind-notes`)."""
+        if self.path is None:
+            return "unnamed"
+        return "minimind-notes" if self.path.resolve() == default_tokenizer_dir().resolve() else self.path.name
+
+    @functools.cached_property
+    def vocab_hash(self) -> str:
+        """sha256 of the vocabulary (every token with its id, special ones included): two tokenizers with
+        the same hash turn text into the same ids; what weights record as the tokenizer they learned."""
+        vocab = sorted(self.tok.get_vocab(with_added_tokens=True).items(), key=lambda item: item[1])
+        return hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode()).hexdigest()[:16]
+
+    def identity(self) -> dict[str, str]:
+        """What a checkpoint's metadata records about its tokenizer."""
+        return {"tokenizer_name": self.name, "tokenizer_vocab": self.vocab_hash}
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.generation}, vocabulary {self.vocab_hash})"
 
     def fingerprint(self) -> str:
         """sha256 of the tokenizer's JSON: caches built with another tokenizer are rebuilt."""
         return hashlib.sha256(self.tok.to_str().encode()).hexdigest()[:16]
 
 
-def train_hf_bpe(texts: Iterator[str] | Iterable[str], vocab_size: int = 6400) -> Tokenizer:
+def train_hf_bpe(texts: Iterator[str] | Iterable[str], vocab_size: int = 6400,
+                 specials: str = "minimind2") -> Tokenizer:
     """MiniMind's byte-level BPE trained in memory: ByteLevel pre-tokenizer without a prefix
-    space, all 256 bytes in the alphabet (nothing is unknown), the three special tokens first."""
+    space, all 256 bytes in the alphabet (nothing is unknown), the special tokens first: MiniMind2's
+    three or minimind-3's 36 (all special here, so that content can never hold one as an id)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+        vocab_size=vocab_size, special_tokens=SPECIALS[specials], show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
 
 
 def train_tokenizer(texts: Iterator[str] | Iterable[str], out_dir: str | os.PathLike,
-                    vocab_size: int = 6400, source: str = "the corpus") -> MiniMindTokenizer:
-    """Train MiniMind's byte-level BPE on `texts`; write tokenizer.json + tokenizer_config.json.
-    Texts that are all blank are refused (naming `source`) before anything is written."""
+                    vocab_size: int = 6400, specials: str = "minimind2",
+                    source: str = "the corpus") -> MiniMindTokenizer:
+    """Train MiniMind's byte-level BPE on `texts` with MiniMind2's or minimind-3's special tokens;
+    write tokenizer.json + tokenizer_config.json. Texts that are all blank are refused (naming
+    `source`) before anything is written."""
     seen_text = False
 
     def watched() -> Iterator[str]:
@@ -198,7 +377,7 @@ def train_tokenizer(texts: Iterator[str] | Iterable[str], out_dir: str | os.Path
             seen_text = seen_text or bool(text.strip())
             yield text
 
-    tokenizer = train_hf_bpe(watched(), vocab_size)
+    tokenizer = train_hf_bpe(watched(), vocab_size, specials)
     if not seen_text:
         raise MiniMindError(f"{source}: no text in it (empty dataset)", hint="pass a file with text in it")
     out = Path(out_dir)
@@ -208,17 +387,7 @@ def train_tokenizer(texts: Iterator[str] | Iterable[str], out_dir: str | os.Path
         "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 32768,
         "bos_token": BOS, "eos_token": EOS, "pad_token": PAD, "unk_token": PAD,
         "add_bos_token": False, "add_eos_token": False, "clean_up_tokenization_spaces": False,
-        "additional_special_tokens": [], "chat_template": CHAT_TEMPLATE_JINJA,
+        "additional_special_tokens": SPECIALS[specials][3:], "chat_template": TEMPLATES[specials],
     }
     atomic_write_text(out / "tokenizer_config.json", json.dumps(config, indent=2, ensure_ascii=False))
     return MiniMindTokenizer(tokenizer, out)
-
-
-# The same template for Hugging Face's AutoTokenizer (transformers renders it with Jinja);
-# this project renders it with apply_chat_template in chat.py.
-CHAT_TEMPLATE_JINJA = (
-    "{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful assistant."
-    "<|im_end|>\\n' }}{% endif %}{% for message in messages %}{{ '<|im_start|>' + message['role'] + "
-    "'\\n' + message['content'] + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}"
-    "{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)

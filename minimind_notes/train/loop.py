@@ -23,10 +23,12 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from minimind_notes.chat import tokenizer_for_weights
 from minimind_notes.device import autocast, autocast_dtype, pick_device, precision_name, synchronize
 from minimind_notes.errors import MiniMindError, RunExists, UsageError
 from minimind_notes.fileio import atomic_path, atomic_write_text, remove_stale_temps
 from minimind_notes.model import MiniMindForCausalLM, load_weights, preset, save_checkpoint
+from minimind_notes.model.checkpoint import generation_of, read_state_dict
 from minimind_notes.train.config import DEFAULTS, TrainConfig, find_weight, weight_path
 from minimind_notes.train.distributed import (
     DistInfo,
@@ -175,7 +177,12 @@ class Trainer:
         model = MiniMindForCausalLM(config)
         if cfg.from_weight:
             path = find_weight(cfg.save_dir, cfg.from_weight, config.hidden_size, config.use_moe)
-            load_weights(model, path)
+            state = read_state_dict(path)
+            tok, _ = tokenizer_for_weights(path, cfg.tokenizer, generation_of(state))
+            if tok.vocab_hash != self.tok.vocab_hash:  # official weights with their tokenizer beside them
+                raise MiniMindError(f"--from_weight {path} needs its own tokenizer, {tok.describe()}, not "
+                                    f"{self.tok.describe()}", hint=f"pass --tokenizer {tok.path}")
+            load_weights(model, state, what=f"checkpoint {path}")
             broken = non_finite(model.state_dict())
             if broken:
                 raise MiniMindError(
@@ -244,7 +251,7 @@ class Trainer:
         if broken:
             self.diverged(f"non-finite values in {len(broken)} tensors of the model or optimizer ({broken[0]})")
         weights = self.objective.weights_to_save(self.model)
-        meta = {"stage": self.cfg.stage, "step": str(self.step), **self.objective.metadata()}
+        meta = {"stage": self.cfg.stage, "step": str(self.step), **self.tok.identity(), **self.objective.metadata()}
         state = {"step": self.step, "tokens": self.tokens, "elapsed": self.elapsed, "train_loss": self.train_loss,
                  "run": self.run_identity(), "model": self.model.state_dict(),
                  "optimizer": self.optimizer.state_dict(), "data": self.objective.state_dict(), "rng": rng_state()}
