@@ -40,6 +40,7 @@ def setup_distributed(device_type: str) -> DistInfo:
 
 def cleanup_distributed() -> None:
     if dist.is_initialized():
+        dist.barrier()  # no rank tears the group down while another still talks to it (gloo aborts then)
         dist.destroy_process_group()
 
 
