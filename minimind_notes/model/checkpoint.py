@@ -96,7 +96,7 @@ def is_pickle(path: Path) -> bool:
 
 def unreadable(path: Path, e: Exception) -> MiniMindError:
     """One line for a file that torch or safetensors cannot read (their messages run to paragraphs, and
-    torch's suggests loading with weights_only=False, which is never the fix here)."""
+    torch's suggests turning its weights-only check off, which is never the fix here)."""
     import pickle
 
     text = str(e)
