@@ -12,9 +12,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from minimind_notes.content import data_dir
 from minimind_notes.data.jsonl import DataError, iter_jsonl
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM, save_checkpoint
+from tests.faults.loopback import loopback_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = [{"text": f"Mia counted {i} apples by the river, then {i + 1}."} for i in range(20)]
@@ -289,14 +289,8 @@ class Server(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Server)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with loopback_server(Server) as url:
+        yield url
 
 
 def download(server: str, route: str, folder: Path, *flags: str) -> subprocess.CompletedProcess:

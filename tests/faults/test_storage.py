@@ -12,8 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ import pytest
 from minimind_notes.curriculum.progress import Progress
 from minimind_notes.curriculum.quiz import load_quiz
 from minimind_notes.curriculum.schema import load_curriculum
+from tests.faults.loopback import loopback_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -350,14 +350,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with loopback_server(Handler) as url:
+        yield url
 
 
 def fetch_cli(server: str, route: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -513,18 +507,13 @@ class FakeHub(BaseHTTPRequestHandler):
 def test_refresh_catalog_fills_values_from_the_hub_listing_and_keeps_the_rest(tmp_path):
     from minimind_notes.data.download import CATALOG_PATH
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     copy = tmp_path / "catalog.yaml"
     copy.write_text(CATALOG_PATH.read_text(encoding="utf-8"), encoding="utf-8")
-    try:
+    with loopback_server(FakeHub) as endpoint:
         result = subprocess.run(
             [sys.executable, str(ROOT / "tools" / "refresh_catalog.py"), "--catalog", str(copy),
-             "--endpoint", f"http://127.0.0.1:{httpd.server_address[1]}", "--only", "dpo,rlaif,minimind2-weights"],
+             "--endpoint", endpoint, "--only", "dpo,rlaif,minimind2-weights"],
             capture_output=True, text=True, timeout=60, env={**os.environ, "MINIMIND_DATA_URL": "http://nowhere/"})
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
     assert result.returncode == 1, result.stderr  # tokenizer.json is not in the listing: reported, not guessed
     assert "FAILED  minimind2-weights/tokenizer.json: not in the listing" in result.stderr
     assert "Traceback" not in result.stderr
