@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -128,7 +129,9 @@ class Reply:
 def stream_reply(model: nn.Module, tok: MiniMindTokenizer, prompt_ids: Sequence[int], cfg: SamplingConfig,
                  on_text: Callable[[str], None] = lambda s: None,
                  generator: torch.Generator | None = None) -> Reply:
-    """Generate, calling on_text with each new piece of text as soon as it decodes cleanly."""
+    """Generate, calling on_text with each new piece of text as soon as it decodes cleanly. minimind-3's
+    markers stay in the text (<think>, </think>, <tool_call>: `tool_calls.parse_reply` reads them)."""
+    skip_special_tokens = tok.generation != "minimind-3"
     device = next(model.parameters()).device
     ids = torch.tensor([list(prompt_ids)], device=device)
     out: list[int] = []
@@ -138,12 +141,12 @@ def stream_reply(model: nn.Module, tok: MiniMindTokenizer, prompt_ids: Sequence[
         if cfg.eos_token_id is not None and int(token[0]) == cfg.eos_token_id:
             break
         out.append(int(token[0]))
-        text = tok.decode(out, skip_special_tokens=True)
+        text = tok.decode(out, skip_special_tokens=skip_special_tokens)
         if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
             on_text(text[len(shown):])
             shown = text
     seconds = time.perf_counter() - start
-    text = tok.decode(out, skip_special_tokens=True)
+    text = tok.decode(out, skip_special_tokens=skip_special_tokens)
     if len(text) > len(shown):
         on_text(text[len(shown):])
     return Reply(text, len(out), seconds)
@@ -155,33 +158,46 @@ class FittedPrompt:
     note: str | None = None  # one line: what was left out to fit, if anything
 
 
-def fit_chat(tok: MiniMindTokenizer, messages: Sequence[dict[str, str]], budget: int) -> FittedPrompt:
-    """The conversation's ids plus the reply prompt in at most `budget` tokens: the oldest messages
-    go first (the system message stays); if the newest message alone is too long, its end stays."""
+def fit_chat(tok: MiniMindTokenizer, messages: Sequence[dict[str, Any]], budget: int,
+             tools: Sequence[dict[str, Any]] | None = None, **variables: Any) -> FittedPrompt:
+    """The conversation and the reply prompt in the tokenizer's chat template (the ids SFT trained on: see
+    `MiniMindTokenizer.chat_ids`) in at most `budget` tokens: the oldest messages go first (a system
+    message and the tool definitions stay); if the newest message alone is too long, its end stays.
+    `variables` go to the template (minimind-3: open_thinking=True starts the reply with its reasoning)."""
     from minimind_notes.data.chat import chat_turns
 
-    system, *turns = chat_turns(messages)  # chat_turns puts a system message first
-    head, tail = tok.message_ids(*system), tok.generation_prompt_ids
-    pieces = [tok.message_ids(*turn) for turn in turns]
-    notes, dropped, dropped_tokens = [], 0, 0
-    while len(pieces) > 1 and len(head) + sum(map(len, pieces)) + len(tail) > budget:
-        dropped, dropped_tokens = dropped + 1, dropped_tokens + len(pieces.pop(0))
+    chat_turns(messages, default_system=None)  # checks the roles and contents
+
+    def ids_of(kept: list[dict[str, Any]]) -> list[int]:
+        return tok.apply_chat_template(kept, True, tokenize=True, tools=tools, **variables)
+
+    system = list(messages[:1]) if messages and messages[0].get("role") == "system" else []
+    turns = list(messages[len(system):])
+    ids = full = ids_of(system + turns)
+    notes, dropped = [], 0
+    while len(turns) > 1 and len(ids) > budget:
+        turns, dropped = turns[1:], dropped + 1
+        while len(turns) > 1 and turns[0].get("role") != "user":  # the kept part starts with what a user said
+            turns, dropped = turns[1:], dropped + 1
+        ids = ids_of(system + turns)
     if dropped:
-        notes.append(f"dropped the {dropped} oldest message(s) ({dropped_tokens} tokens)")
-    if len(head) + sum(map(len, pieces)) + len(tail) > budget:
-        no_room = MiniMindError(f"the system message ({len(head)} tokens) leaves no room for a message in "
-                                f"{budget} tokens", hint="shorten the system message, or lower --max-new-tokens")
-        if not turns:
-            raise no_room
-        role, content = turns[-1]
-        opening, closing = [tok.bos_token_id, *tok.encode_plain(f"{role}\n")], [tok.eos_token_id, *tok.newline_ids]
-        room = budget - len(head) - len(opening) - len(closing) - len(tail)
-        if room < 1:
-            raise no_room
-        content_ids = tok.encode_plain(content)
-        pieces[-1] = [*opening, *content_ids[-room:], *closing]
-        notes.append(f"kept the last {room} of the {len(content_ids)} tokens of the newest message")
-    ids = [*head, *(i for piece in pieces for i in piece), *tail]
+        notes.append(f"dropped the {dropped} oldest message(s) ({len(full) - len(ids)} tokens)")
+    if len(ids) > budget:
+        *earlier, newest = system + turns
+        around = ids_of([*earlier, {**newest, "content": ""}])  # everything but the newest message's text
+        if not turns or len(around) >= budget:
+            raise MiniMindError(f"the system message, the tool definitions and the reply prompt ({len(around)} "
+                                f"tokens) leave no room for a message in {budget} tokens",
+                                hint="shorten the system message, or lower --max-new-tokens")
+        content_ids = tok.encode_plain(newest["content"])
+        keep = budget - len(around)
+        while True:  # the kept text is encoded again in its place: a few ids may merge otherwise
+            text = tok.decode(content_ids[-keep:]).lstrip("\ufffd")  # no half of a character at the start
+            ids = ids_of([*earlier, {**newest, "content": text}])
+            if len(ids) <= budget or keep == 1:
+                break
+            keep = max(1, keep - (len(ids) - budget))
+        notes.append(f"kept the last {keep} of the {len(content_ids)} tokens of the newest message")
     return FittedPrompt(ids, "; ".join(notes) + f" to fit {budget} tokens" if notes else None)
 
 

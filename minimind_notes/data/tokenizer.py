@@ -286,7 +286,7 @@ class MiniMindTokenizer:
                        variables: dict[str, Any], text: str) -> tuple[int, int]:
         """Characters of assistant message k that are learned: what rendering it adds, after its
         `<|im_start|>assistant\\n` header and before the line break that follows its <|im_end|>."""
-        before = render(self.chat_template, messages[:k], tools=tools, **variables) if k else ""
+        before = render(self.chat_template, messages[:k], tools=tools, **variables)  # k=0: a default system turn
         through = render(self.chat_template, messages[:k + 1], tools=tools, **variables)
         header = f"{BOS}assistant\n"
         added = through[len(before):]
@@ -308,12 +308,6 @@ class MiniMindTokenizer:
     @functools.cached_property
     def newline_ids(self) -> list[int]:
         return self.encode_plain("\n")
-
-    @functools.cached_property
-    def generation_prompt_ids(self) -> list[int]:
-        """Where the model's reply begins: <|im_start|>assistant\\n (minimind-3: and an empty <think> block)."""
-        turn = [{"role": "user", "content": "x"}]
-        return self.apply_chat_template(turn, True, tokenize=True)[len(self.apply_chat_template(turn, tokenize=True)):]
 
     @property
     def generation(self) -> str:

@@ -188,8 +188,9 @@ def test_fit_chat_drops_oldest_messages_and_keeps_the_system_prompt(tok):
     full = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
     fitted = fit_chat(tok, messages, len(full) - 1)
     assert fitted.ids[:len(tok.message_ids("system", "You are terse."))] == tok.message_ids("system", "You are terse.")
-    assert fitted.ids == tok.apply_chat_template([system, *messages[2:]], add_generation_prompt=True, tokenize=True)
-    assert fitted.note.startswith("dropped the 1 oldest message(s) (") and "tokens" in fitted.note
+    # the oldest exchange goes whole: what is kept starts with a user's message
+    assert fitted.ids == tok.apply_chat_template([system, *messages[3:]], add_generation_prompt=True, tokenize=True)
+    assert fitted.note.startswith("dropped the 2 oldest message(s) (") and "tokens" in fitted.note
     assert fit_chat(tok, messages, len(full)).note is None
 
 
