@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import typer
 
-from minimind_notes.cli.console import console, note
+from minimind_notes.cli.console import console, err_console, note
 from minimind_notes.cli.shared import seed_option
 
 
 def chat(
     weights: str = typer.Option("full_sft", "--weights", help="A stage name (pretrain, full_sft, dpo, ...) "
-                                "or a .safetensors/.pth path (official MiniMind2 weights load too)."),
-    tokenizer: str | None = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: shipped)."),
+                                "or a .safetensors/.pth path (official MiniMind2 and minimind-3 weights load too)."),
+    tokenizer: str | None = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: the one the weights "
+                                         "were trained with)."),
     lora: str | None = typer.Option(None, "--lora", help="LoRA adapters to apply (stage name or path)."),
     prompt: str | None = typer.Option(None, "--prompt", help="Answer one prompt and exit."),
-    history: int = typer.Option(4, "--history", min=0, help="Earlier turns kept in the context."),
+    history: int = typer.Option(4, "--history", min=0, help="Earlier exchanges kept in the context."),
+    think: bool = typer.Option(False, "--think/--no-think", help="minimind-3: reason in a <think> block first "
+                               "(shown dim, apart from the answer)."),
+    tools_file: str | None = typer.Option(None, "--tools", help="minimind-3: a JSON file of OpenAI function "
+                                          "schemas the model may call; 'demo': a calculator and the date/time. "
+                                          "Calls of these two are run and their results fed back."),
+    tool_rounds: int = typer.Option(3, "--tool-rounds", min=0, help="Tool results fed back per message, at most."),
+    as_json: bool = typer.Option(False, "--json", help="With --prompt: print the reply as JSON (reasoning_content, "
+                                 "content, tool calls and results apart)."),
     temperature: float = typer.Option(0.85, "--temperature"),
     top_p: float = typer.Option(0.85, "--top-p"),
     top_k: int = typer.Option(0, "--top-k", min=0, help="0: off."),
@@ -27,6 +36,7 @@ def chat(
 ) -> None:
     """Chat with a model (/reset clears the history, /exit quits), or answer one --prompt."""
     import dataclasses
+    import json
     import math
     import sys
 
@@ -34,8 +44,9 @@ def chat(
 
     from minimind_notes.chat import fit_chat, fit_text, is_chat_model, load_for_inference, prompt_budget, stream_reply
     from minimind_notes.data.jsonl import check_text
+    from minimind_notes.data.tool_calls import load_tools, parse_reply, tool_names
     from minimind_notes.device import pick_device
-    from minimind_notes.errors import UsageError
+    from minimind_notes.errors import MiniMindError, UsageError
     from minimind_notes.model import SamplingConfig
 
     for name, value, fits, allowed in (("--temperature", temperature, temperature >= 0, "0 (greedy) or more"),
@@ -44,6 +55,9 @@ def chat(
                                         "above 0 (1: off)")):
         if not (fits and math.isfinite(value)):  # NaN fails `fits` too: no comparison accepts it
             raise UsageError(f"{name} {value} is out of range", hint=f"use a finite number, {allowed}")
+    if as_json and prompt is None:
+        raise UsageError("--json needs --prompt (it prints one reply)", hint="add --prompt TEXT, or leave out --json")
+    tools = load_tools(tools_file) if tools_file else None  # a bad file fails before the model loads
     if prompt is not None:
         check_text(prompt, "--prompt")
     elif hasattr(sys.stdin, "reconfigure"):
@@ -53,14 +67,28 @@ def chat(
     model, tok, path = load_for_inference(weights, tokenizer, lora, pick_device(device), save_dir,
                                           say=note)
     templated = is_chat_model(path) and not raw
+    asked = " and ".join(flag for flag, on in (("--think", think), ("--tools", tools)) if on)
+    if asked and tok.generation != "minimind-3":
+        raise MiniMindError(f"{asked}: {path} speaks MiniMind2's chat template (tokenizer {tok.describe()}), "
+                            "which has no thinking or tool calls",
+                            hint="chat with minimind-3 weights and tokenizer, or leave out " + asked)
+    if asked and not templated:
+        raise UsageError(f"{asked} need the chat template, and {path} "
+                         f"{'is pretrained: it continues text' if not raw else 'is run with --raw'}",
+                         hint="chat with SFT weights (full_sft, ...) without --raw")
+    minimind3 = templated and tok.generation == "minimind-3"
+    variables = {"open_thinking": True} if think else {}
+    declared = tool_names(tools or [])
     window = model.config.max_position_embeddings
     budget = prompt_budget(window, max_new_tokens)
     cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                          repetition_penalty=repetition_penalty, eos_token_id=tok.eos_token_id)
     generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    console.print(f"[dim]{path} ({sum(p.numel() for p in model.parameters()):,} parameters, "
-                  f"{'chat' if templated else 'text continuation'}, a window of {window} tokens)[/]")
-    turns: list[dict[str, str]] = []
+    info = err_console if as_json else console  # --json: stdout holds the JSON only
+    info.print(f"[dim]{path} ({sum(p.numel() for p in model.parameters()):,} parameters, "
+               f"{'chat' if templated else 'text continuation'}, a window of {window} tokens"
+               f"{', thinking' if think else ''}{', tools: ' + ', '.join(declared) if tools else ''})[/]")
+    exchanges: list[list[dict]] = []  # each: a user's message, then the assistant's (and tool results)
     total_tokens, total_seconds, lines_read = 0, 0.0, 0
     while True:
         if prompt is not None:
@@ -75,31 +103,111 @@ def chat(
             if text.strip() in ("/exit", "/quit"):
                 break
             if text.strip() == "/reset":
-                turns.clear()
+                exchanges.clear()
                 console.print("[dim](history cleared)[/]")
                 continue
-        if templated:
-            turns.append({"role": "user", "content": text})
-            fitted = fit_chat(tok, turns[-(2 * history + 1):], budget)
-        else:
-            fitted = fit_text(tok, text, budget)
-        if fitted.note:
-            console.print(f"[dim]({fitted.note})[/]", highlight=False)
+        exchange = [{"role": "user", "content": text}]
+        exchanges.append(exchange)
+        rounds_left = tool_rounds
+        while True:  # one reply, then one more after each round of tool results
+            if templated:
+                context = [m for earlier in exchanges[-(history + 1):] for m in earlier]
+                fitted = fit_chat(tok, context, budget, tools=tools, **variables)
+            else:
+                fitted = fit_text(tok, text, budget)
+            if fitted.note:
+                info.print(f"[dim]({fitted.note})[/]")
+            if not templated:
+                console.print(tok.decode(fitted.ids[1:]), end="", markup=False)
+            if prompt is None:
+                console.print("[bold green]minimind>[/] ", end="")
+            room = window - len(fitted.ids)
+            view = ReplyView(thinking=think, quiet=as_json)
+            reply = stream_reply(model, tok, fitted.ids,
+                                 dataclasses.replace(cfg, max_new_tokens=min(max_new_tokens, room)), view.show,
+                                 generator)
+            if not as_json:
+                console.print()
+            if room < max_new_tokens and reply.tokens >= room:
+                info.print(f"[dim](the reply stopped at the end of the model's window of {window} tokens)[/]")
+            total_tokens += reply.tokens
+            total_seconds += reply.seconds
+            reasoning, content, calls = parse_reply(reply.text, think) if minimind3 else ("", reply.text, [])
+            exchange.append({"role": "assistant", "content": content,
+                             **({"reasoning_content": reasoning} if reasoning else {}),
+                             **({"tool_calls": calls} if calls else {})})
+            runnable = [call for call in calls if is_runnable(call, declared)]
+            for call in calls:
+                if call not in runnable or not rounds_left:
+                    info.print(f"[yellow]tool call (not run: {why_not_run(call, declared, rounds_left)}):[/] "
+                               f"{call_text(call)}", markup=True, highlight=False)
+            if not calls or len(runnable) < len(calls) or not rounds_left:
+                break
+            rounds_left -= 1
+            for call in calls:
+                result = run_call(call)
+                exchange.append({"role": "tool", "content": result})
+                info.print(f"[magenta]tool[/] {call_text(call)} -> {result}", highlight=False)
+        if as_json:
+            answer = exchange[-1]
+            console.print_json(json.dumps({
+                "reasoning_content": answer.get("reasoning_content", ""), "content": answer["content"],
+                "tool_calls": answer.get("tool_calls", []), "messages": exchange[1:], "tokens": total_tokens,
+                "tokens_per_s": round(total_tokens / max(total_seconds, 1e-9), 1)}, ensure_ascii=False))
         if not templated:
-            console.print(tok.decode(fitted.ids[1:]), end="", markup=False)
-        if prompt is None:
-            console.print("[bold green]minimind>[/] ", end="")
-        room = window - len(fitted.ids)
-        reply = stream_reply(model, tok, fitted.ids, dataclasses.replace(cfg, max_new_tokens=min(max_new_tokens, room)),
-                             lambda s: console.print(s, end="", markup=False), generator)
-        console.print()
-        if room < max_new_tokens and reply.tokens >= room:
-            console.print(f"[dim](the reply stopped at the end of the model's window of {window} tokens)[/]")
-        total_tokens += reply.tokens
-        total_seconds += reply.seconds
-        if templated:
-            turns.append({"role": "assistant", "content": reply.text})
+            exchanges.clear()  # text continuation keeps no history
         if prompt is not None:
             break
-    if total_tokens:
+    if total_tokens and not as_json:
         console.print(f"[dim]{total_tokens} tokens at {total_tokens / max(total_seconds, 1e-9):.1f} tokens/s[/]")
+
+
+class ReplyView:
+    """Prints a streamed reply: minimind-3's reasoning dim and apart from the answer, the answer as is."""
+
+    def __init__(self, thinking: bool, quiet: bool = False) -> None:
+        self.thinking = thinking  # the prompt opened a <think> block: the reply starts with its reasoning
+        self.quiet = quiet
+        self.started = False
+
+    def show(self, piece: str) -> None:
+        if self.quiet:
+            return
+        if self.thinking:
+            if not self.started:
+                console.print("[dim italic](thinking) [/]", end="")
+                self.started = True
+            reasoning, closed, piece = piece.partition("</think>")
+            console.print(reasoning, end="", style="dim italic", markup=False)
+            if not closed:
+                return
+            self.thinking = False
+            console.print()
+            piece = piece.lstrip("\n")
+        console.print(piece, end="", markup=False)
+
+
+def is_runnable(call: dict, declared: list[str]) -> bool:
+    from minimind_notes.data.tool_calls import is_demo_tool
+
+    name = call["function"]["name"]
+    return name in declared and is_demo_tool(name)
+
+
+def why_not_run(call: dict, declared: list[str], rounds_left: int) -> str:
+    name = call["function"]["name"]
+    if name not in declared:
+        return f"{name} is not among the tools given with --tools"
+    if not is_runnable(call, declared):
+        return f"{name} is not a demo tool, so chat cannot run it"
+    return "--tool-rounds reached"
+
+
+def call_text(call: dict) -> str:
+    return f"{call['function']['name']}({call['function']['arguments']})"
+
+
+def run_call(call: dict) -> str:
+    from minimind_notes.data.tool_calls import run_demo_tool
+
+    return run_demo_tool(call["function"]["name"], call["function"]["arguments"])
