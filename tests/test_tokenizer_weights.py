@@ -256,10 +256,58 @@ def test_tools_tool_calls_and_reasoning_need_a_minimind3_tokenizer(toks, tmp_pat
         toks["m3"].apply_chat_template(CONVERSATIONS[0][0], tools=[{"name": "f", "description": "<think>"}])
 
 
-def test_row_level_tools_are_refused_not_dropped(toks, tmp_path):
-    from minimind_notes.data.datasets import SFTDataset
+def test_row_level_tools_are_read_and_masked_token_by_token(toks, tmp_path):
+    """MiniMind's sft_t2t rows: "tools" beside the conversation, a tool call with null content, a tool result."""
+    from minimind_notes.data.datasets import IGNORE, SFTDataset, masked_ids
+
+    tok = toks["m3"]
+    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "2+2?"},
+                {"role": "assistant", "content": None, "reasoning_content": "calc", "tool_calls": [CALL]},
+                {"role": "tool", "content": "4"}, {"role": "assistant", "content": "4."}]
+    rows = tmp_path / "sft_t2t.jsonl"
+    rows.write_text(json.dumps({"conversations": messages, "tools": TOOLS}) + "\n"
+                    + json.dumps({"conversations": messages[:3], "tools": json.dumps(TOOLS)}) + "\n")
+    data = SFTDataset(rows, tok, max_seq_len=10_000)
+    ids, labels = data.examples[0].ids, data.examples[0].labels
+    assert (ids, labels) == masked_ids(tok, messages, 10_000, tools=TOOLS)
+    assert data.examples[1].ids == masked_ids(tok, messages[:3], 10_000, tools=TOOLS)[0]  # tools as JSON text
+    text = tok.apply_chat_template(messages, tools=TOOLS)
+    assert tok.decode(ids) == text and text.startswith("<|im_start|>system\nS\n\n# Tools") and '"calc"' in text
+    # token by token: each id is learned (its label is itself) exactly where the assistant speaks
+    calling = '<think>\ncalc\n</think>\n\n<tool_call>\n{"name": "calc", "arguments": {"expr": "2+2"}}\n</tool_call>'
+    spoken = [f"{calling}<|im_end|>", "<think>\n\n</think>\n\n4.<|im_end|>"]
+    learned, runs, run = [], [], []
+    for i, label in zip(ids, labels, strict=True):
+        assert label in (IGNORE, i)
+        if label == i:
+            run.append(i)
+        elif run:
+            runs, run = [*runs, run], []
+    runs += [run] if run else []
+    assert [tok.decode(r) for r in runs] == spoken
+    context = tok.decode([i for i, label in zip(ids, labels, strict=True) if label == IGNORE])
+    assert "# Tools" in context and '"description": "Evaluate arithmetic"' in context  # definitions: context
+    assert "<tool_response>\n4\n</tool_response>" in context and "<|im_start|>user\n2+2?" in context
+    learned = [i for r in runs for i in r]
+    assert learned.count(21) == 1 and learned.count(tok.eos_token_id) == 2  # <tool_call> and both <|im_end|>
+
+
+def test_row_level_tools_need_a_minimind3_tokenizer_and_a_valid_list(toks, tmp_path):
+    from minimind_notes.data.datasets import DPODataset, SFTDataset
 
     rows = tmp_path / "sft.jsonl"
-    rows.write_text(json.dumps({"conversations": CONVERSATIONS[0][0], "tools": TOOLS}) + "\n")
-    with pytest.raises(MiniMindError, match="sft.jsonl:1: a row-level \"tools\" list is not read"):
-        SFTDataset(rows, toks["m3"])
+    rows.write_text(json.dumps({"conversations": CONVERSATIONS[0][0]}) + "\n"
+                    + json.dumps({"conversations": CONVERSATIONS[0][0], "tools": TOOLS}) + "\n")
+    with pytest.raises(MiniMindError, match=r"sft.jsonl:2: tools: .*has no place for tools") as e:
+        SFTDataset(rows, toks["a"])
+    assert "minimind-3" in e.value.hint
+    pairs = tmp_path / "dpo.jsonl"
+    pairs.write_text(json.dumps({"chosen": CONVERSATIONS[0][0], "rejected": CONVERSATIONS[0][0], "tools": TOOLS}))
+    with pytest.raises(MiniMindError, match=r"dpo.jsonl:1: chosen: tools: "):
+        DPODataset(pairs, toks["a"])
+    assert len(DPODataset(pairs, toks["m3"], max_seq_len=10_000)) == 1
+    for tools, fact in [({"name": "f"}, '"tools" holds dict, not a list'), ("[", '"tools" is text that is not JSON'),
+                        ([{"description": "x"}], '"tools": tool 0 has no "name"')]:
+        rows.write_text(json.dumps({"conversations": CONVERSATIONS[0][0], "tools": tools}) + "\n")
+        with pytest.raises(MiniMindError, match=f"sft.jsonl:1: {fact}"):
+            SFTDataset(rows, toks["m3"])

@@ -8,6 +8,7 @@ stop, never to imitate the user.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ import torch
 from minimind_notes.data.chat import ROLES
 from minimind_notes.data.jsonl import DataError, bad_line, iter_jsonl
 from minimind_notes.data.tokenizer import MiniMindTokenizer
+from minimind_notes.data.tool_calls import check_tools
+from minimind_notes.errors import MiniMindError
 
 IGNORE = -100
 
@@ -99,11 +102,30 @@ def validate_messages(messages: Any, where: str) -> list[dict[str, str]]:
         if not isinstance(m, dict) or m.get("role") not in ROLES:
             role = m.get("role") if isinstance(m, dict) else m
             raise DataError(f"{where}: message {i} has role {role!r}; roles are {', '.join(ROLES)}")
-        if not isinstance(m.get("content"), str):
-            raise DataError(f"{where}: message {i} has no \"content\" string")
+        if not isinstance(m.get("content"), str) and not (m.get("content") is None and m.get("tool_calls")):
+            raise DataError(f"{where}: message {i} has no \"content\" string")  # null: only beside tool calls
     if not any(m["role"] == "assistant" for m in messages):
         raise DataError(f"{where}: no assistant message to learn from")
     return messages
+
+
+def conversation(messages: Any, where: str, tools: list[dict[str, Any]] | None) -> Conversation:
+    valid = Conversation(validate_messages(messages, where))
+    valid.tools = tools
+    return valid
+
+
+def row_tools(row: dict[str, Any], where: str) -> list[dict[str, Any]] | None:
+    """A row's "tools" (MiniMind's sft_t2t rows: a list of OpenAI function schemas, or JSON text of one)."""
+    tools = row.get("tools")
+    if tools is None or tools == []:
+        return None
+    if isinstance(tools, str):
+        try:
+            tools = json.loads(tools)
+        except ValueError as e:
+            raise DataError(f"{where}: \"tools\" is text that is not JSON ({e})") from None
+    return check_tools(tools, f"{where}: \"tools\"")
 
 
 def validate_prompt(row: dict[str, Any], where: str) -> tuple[str, str]:
@@ -116,12 +138,28 @@ def validate_prompt(row: dict[str, Any], where: str) -> tuple[str, str]:
     return prompt, str(answer).strip()
 
 
-def masked_ids(tokenizer: MiniMindTokenizer, messages: Sequence[dict[str, Any]],
-               max_len: int) -> tuple[list[int], list[int]]:
-    """Token ids of the chat and their labels (-100 outside the assistant's turns), truncated: see
-    `MiniMindTokenizer.chat_ids` for what is learned."""
-    ids, learn = tokenizer.chat_ids(messages)
+class Conversation(list):
+    """A row's messages, with the tool definitions the row gives them (its "tools"; None: none)."""
+
+    tools: list[dict[str, Any]] | None = None
+
+
+def masked_ids(tokenizer: MiniMindTokenizer, messages: Sequence[dict[str, Any]], max_len: int,
+               tools: Sequence[dict[str, Any]] | None = None) -> tuple[list[int], list[int]]:
+    """Token ids of the chat (tool definitions in its system turn) and their labels (-100 outside the
+    assistant's turns), truncated: see `MiniMindTokenizer.chat_ids` for what is learned. A `Conversation`
+    from `read_rows` brings its row's tools."""
+    ids, learn = tokenizer.chat_ids(messages, tools=tools if tools is not None else getattr(messages, "tools", None))
     return ids[:max_len], [i if target else IGNORE for i, target in zip(ids[:max_len], learn, strict=False)]
+
+
+def row_masked_ids(tokenizer: MiniMindTokenizer, where: str, messages: Conversation,
+                   max_len: int) -> SFTExample:
+    """`masked_ids` of one row; what the tokenizer refuses (tools for MiniMind2's template...) names the row."""
+    try:
+        return SFTExample(*masked_ids(tokenizer, messages, max_len))
+    except MiniMindError as e:
+        raise DataError(f"{where}: {e.message}", hint=e.hint) from None
 
 
 def read_rows(path: str | os.PathLike, key: str,
@@ -134,16 +172,14 @@ def read_rows(path: str | os.PathLike, key: str,
     for lineno, row in iter_jsonl(Path(path), skip_bad, bad):
         where = f"{path}:{lineno}"
         try:
-            if key != "prompt" and row.get("tools") is not None:  # refused, never dropped without a word
-                raise DataError(f"{where}: a row-level \"tools\" list is not read by this trainer yet; tool calls "
-                                "and results inside the messages are")
+            tools = row_tools(row, where) if key != "prompt" else None
             if key == "pair":
-                rows.append((lineno, (validate_messages(row.get("chosen"), f"{where}: chosen"),
-                                      validate_messages(row.get("rejected"), f"{where}: rejected"))))
+                rows.append((lineno, (conversation(row.get("chosen"), f"{where}: chosen", tools),
+                                      conversation(row.get("rejected"), f"{where}: rejected", tools))))
             elif key == "prompt":
                 rows.append((lineno, validate_prompt(row, where)))
             else:
-                rows.append((lineno, validate_messages(row.get(key), f"{where}: {key}")))
+                rows.append((lineno, conversation(row.get(key), f"{where}: {key}", tools)))
         except DataError as e:
             bad_line(e.message, skip_bad, bad)
     if not rows:
@@ -163,7 +199,7 @@ class SFTDataset:
     def __init__(self, path: str | os.PathLike, tokenizer: MiniMindTokenizer, max_seq_len: int = 512,
                  skip_bad: bool | None = None) -> None:
         rows, self.bad_lines = read_rows(path, "conversations", skip_bad)
-        examples = [SFTExample(*masked_ids(tokenizer, conv, max_seq_len)) for _, conv in rows]
+        examples = [row_masked_ids(tokenizer, f"{path}:{n}", conv, max_seq_len) for n, conv in rows]
         # A conversation cut before its first assistant token has nothing to learn (and a batch of
         # only such rows would give a NaN loss): drop it and say how many.
         self.examples = [e for e in examples if has_target(e)]
@@ -183,8 +219,8 @@ class DPODataset:
     def __init__(self, path: str | os.PathLike, tokenizer: MiniMindTokenizer, max_seq_len: int = 512,
                  skip_bad: bool | None = None) -> None:
         rows, self.bad_lines = read_rows(path, "pair", skip_bad)
-        pairs = [(SFTExample(*masked_ids(tokenizer, c, max_seq_len)),
-                  SFTExample(*masked_ids(tokenizer, r, max_seq_len))) for _, (c, r) in rows]
+        pairs = [(row_masked_ids(tokenizer, f"{path}:{n}: chosen", c, max_seq_len),
+                  row_masked_ids(tokenizer, f"{path}:{n}: rejected", r, max_seq_len)) for n, (c, r) in rows]
         self.pairs = [p for p in pairs if has_target(p[0]) and has_target(p[1])]
         self.no_target = require_targets(path, len(pairs), len(self.pairs), max_seq_len)
         self.pad_id = tokenizer.pad_token_id

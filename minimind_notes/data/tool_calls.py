@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from minimind_notes.errors import MiniMindError
+from minimind_notes.data.jsonl import DataError, require_file
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 TOOL_CALL = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
@@ -84,30 +84,35 @@ DEMO_TOOLS = [
 ]
 
 
+TOOLS_SHAPE = ('a JSON list of OpenAI function schemas: [{"type": "function", "function": {"name": ..., '
+               '"description": ..., "parameters": {...}}}]')
+
+
 def load_tools(source: str | os.PathLike) -> list[dict[str, Any]]:
-    """The tool definitions of a JSON file: a list of OpenAI function schemas ({"type": "function",
-    "function": {"name", "description", "parameters"}}, or the bare function); "demo": the two demo tools."""
+    """The tool definitions of a JSON file (see `check_tools`); "demo": the two demo tools."""
     if str(source) == "demo":
         return DEMO_TOOLS
-    from minimind_notes.data.jsonl import require_file
-
     path = require_file(source, "tools file")
-    shape = 'a JSON list of OpenAI function schemas: [{"type": "function", "function": {"name": ..., ' \
-            '"description": ..., "parameters": {...}}}]'
     try:
         tools = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
-        raise MiniMindError(f"tools file {path} is not JSON: {e}", hint=f"write {shape}") from None
+        raise DataError(f"tools file {path} is not JSON: {e}", hint=f"write {TOOLS_SHAPE}") from None
+    return check_tools(tools, f"tools file {path}")
+
+
+def check_tools(tools: Any, where: str) -> list[dict[str, Any]]:
+    """`tools` if it is a list of OpenAI function schemas ({"type": "function", "function": {"name",
+    "description", "parameters"}}, or the bare function), else one DataError that begins with `where`."""
     if not isinstance(tools, list) or not tools:
-        raise MiniMindError(f"tools file {path} holds {type(tools).__name__ if tools else 'nothing'}, "
-                            "not a list of tools", hint=f"write {shape}")
+        raise DataError(f"{where} holds {type(tools).__name__ if tools else 'nothing'}, not a list of tools",
+                        hint=f"write {TOOLS_SHAPE}")
     for i, tool in enumerate(tools):
         function = tool.get("function", tool) if isinstance(tool, dict) else None
         if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
-            raise MiniMindError(f"tools file {path}: tool {i} has no \"name\" string", hint=f"write {shape}")
+            raise DataError(f"{where}: tool {i} has no \"name\" string", hint=f"write {TOOLS_SHAPE}")
         if not isinstance(function.get("parameters", {}), dict):
-            raise MiniMindError(f"tools file {path}: tool {i} ({function['name']}) has \"parameters\" that are "
-                                "not a JSON object", hint="give them as a JSON schema object")
+            raise DataError(f"{where}: tool {i} ({function['name']}) has \"parameters\" that are not a JSON object",
+                            hint="give them as a JSON schema object")
     return tools
 
 
