@@ -311,3 +311,17 @@ def test_row_level_tools_need_a_minimind3_tokenizer_and_a_valid_list(toks, tmp_p
         rows.write_text(json.dumps({"conversations": CONVERSATIONS[0][0], "tools": tools}) + "\n")
         with pytest.raises(MiniMindError, match=f"sft.jsonl:1: {fact}"):
             SFTDataset(rows, toks["m3"])
+
+
+def test_distillation_refuses_a_teacher_of_another_tokenizer_naming_both(toks, tmp_path):
+    from minimind_notes.train.config import TrainConfig
+    from minimind_notes.train.loop import Trainer
+
+    save_checkpoint(model(), tmp_path / "full_sft_64.safetensors", toks["a"].identity())
+    data = tmp_path / "sft.jsonl"
+    data.write_text(json.dumps({"conversations": CONVERSATIONS[0][0]}) + "\n")
+    with pytest.raises(MiniMindError, match="the teacher .*full_sft_64.safetensors was trained with tokenizer a") as e:
+        Trainer(TrainConfig(stage="distill", tokenizer=str(toks["b"].path), data_path=str(data), val_path=None,
+                            save_dir=str(tmp_path), device="cpu", max_steps=1), echo=lambda *a: None)
+    assert toks["a"].vocab_hash in e.value.message and toks["b"].describe() in e.value.message
+    assert "same tokenizer" in e.value.message

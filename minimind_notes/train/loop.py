@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import nn
@@ -28,7 +28,7 @@ from minimind_notes.device import autocast, autocast_dtype, pick_device, precisi
 from minimind_notes.errors import MiniMindError, RunExists, UsageError
 from minimind_notes.fileio import atomic_path, atomic_write_text, remove_stale_temps
 from minimind_notes.model import MiniMindForCausalLM, load_weights, preset, save_checkpoint
-from minimind_notes.model.checkpoint import generation_of, read_state_dict
+from minimind_notes.model.checkpoint import generation_of, read_metadata, read_state_dict
 from minimind_notes.train.config import DEFAULTS, TrainConfig, find_weight, weight_path
 from minimind_notes.train.distributed import (
     DistInfo,
@@ -52,6 +52,9 @@ from minimind_notes.train.resume import (
 )
 from minimind_notes.train.schedule import lr_at
 from minimind_notes.train.stop import StopRequest
+
+if TYPE_CHECKING:
+    from minimind_notes.data.tokenizer import MiniMindTokenizer
 
 
 class TrainingDiverged(MiniMindError):
@@ -133,6 +136,7 @@ class Trainer:
         self.teacher: Path | None = None  # distillation's: out/<teacher>_<hidden>, else the only out/<teacher>_*
         if cfg.stage == "distill":
             self.teacher = find_teacher(cfg, model_config_for(cfg, self.tok.vocab_size).hidden_size)
+            check_teacher_tokenizer(self.teacher, self.tok)
         inputs = {"teacher": self.teacher} if self.teacher else {}
         self.objective: Objective = OBJECTIVES[cfg.stage](cfg, self.tok, self.device, self.dist.rank,
                                                           self.dist.world, **inputs)
@@ -460,6 +464,20 @@ def find_teacher(cfg: TrainConfig, hidden: int) -> Path:
         if len(found) == 1:
             return found[0]
         raise
+
+
+def check_teacher_tokenizer(teacher: Path, tok: MiniMindTokenizer) -> None:
+    """Distillation compares the teacher's and the student's next-token distributions id by id: both must
+    read text with the same tokenizer. Official .pth teachers record none: theirs is their generation's."""
+    recorded = read_metadata(teacher)
+    if teacher.suffix in (".pth", ".pt"):  # refuses a tokenizer that is not the official one of its generation
+        tokenizer_for_weights(teacher, str(tok.path), generation_of(read_state_dict(teacher)))
+    if "tokenizer_vocab" in recorded and recorded["tokenizer_vocab"] != tok.vocab_hash:
+        raise MiniMindError(
+            f"the teacher {teacher} was trained with tokenizer {recorded.get('tokenizer_name', '?')} (vocabulary "
+            f"{recorded['tokenizer_vocab']}) and the student would learn with {tok.describe()} from {tok.path}: "
+            "distillation compares their predictions token id by token id, so both need the same tokenizer",
+            hint="pass the teacher's tokenizer with --tokenizer, or a teacher trained with this one")
 
 
 def seed_everything(seed: int) -> None:
