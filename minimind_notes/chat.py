@@ -19,14 +19,15 @@ WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 
 
 def resolve_weights(name: str, save_dir: str | Path = "out") -> Path:
-    """A checkpoint path, or a stage name: out/<name>_<hidden>[.safetensors|.pth] (one match)."""
+    """A checkpoint path (a file, or a transformers folder), or a stage name: out/<name>_<hidden>[.safetensors|.pth]
+    (one match)."""
     path = Path(name)
-    if path.is_file():
+    if path.is_file() or path.is_dir():  # a folder: load_model reads a transformers folder, or says what it lacks
         return path
     if path.exists() or path.suffix in WEIGHT_SUFFIXES or len(path.parts) > 1:  # meant as a path
         from minimind_notes.data.jsonl import require_file
 
-        require_file(path, "checkpoint")  # raises: a folder, or no such file
+        require_file(path, "checkpoint")  # raises: no such file
     found = sorted(p for ext in ("safetensors", "pth") for p in Path(save_dir).glob(f"{name}_*.{ext}"))
     if len(found) == 1:
         return found[0]
@@ -61,8 +62,9 @@ def tokenizer_for_weights(path: Path, tokenizer: str | None, generation: str) ->
     from minimind_notes.data.tokenizer import default_tokenizer_dir
     from minimind_notes.model.checkpoint import read_metadata
 
-    if path.suffix not in (".pth", ".pt"):  # ours (safetensors), or a transformers folder
-        tok = MiniMindTokenizer.from_dir(tokenizer)
+    if path.suffix not in (".pth", ".pt"):  # ours (safetensors), or a transformers folder (with its tokenizer)
+        own = path.is_dir() and tokenizer is None and (path / "tokenizer.json").is_file()
+        tok = MiniMindTokenizer.from_dir(path if own else tokenizer)
         check_tokenizer(path, read_metadata(path) if path.is_file() else {}, tok)
         return tok, None
     family = "minimind-3" if generation.startswith("minimind-3") else "MiniMind2"

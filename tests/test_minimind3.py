@@ -296,14 +296,10 @@ def test_fused_experts_of_transformers_5_load(transformers, tmp_path):
 ], ids=["minimind-3", "minimind-3-moe", "minimind2-moe", "minimind2-moe-2-shared", "minimind2", "minimind-3-yarn"])
 def test_export_computes_the_same_function(transformers, tmp_path, make):
     model = random_model(make())
-    (tmp_path / "tok").mkdir()
-    (tmp_path / "tok" / "tokenizer.json").write_text("{}")
-    os.chmod(tmp_path / "tok" / "tokenizer.json", 0o444)
     export_dir = tmp_path / "hf"
-    export_hf(model, export_dir, tmp_path / "tok")
+    export_hf(model, export_dir)  # the tokenizer's files: tests/test_export.py
     files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in export_dir.iterdir()}
-    assert files == dict.fromkeys(["config.json", "generation_config.json", "model.safetensors", "tokenizer.json"],
-                                  normal_mode())
+    assert files == dict.fromkeys(["config.json", "generation_config.json", "model.safetensors"], normal_mode())
     theirs = transformers.AutoModelForCausalLM.from_pretrained(export_dir).eval()
     assert_same_function(model, theirs)
     assert_same_function(load_model(export_dir).eval(), theirs)  # and back, from the folder or its weights file
@@ -340,10 +336,15 @@ def test_folders_minimind_cannot_compute_are_refused(tmp_path):
 
 @pytest.mark.slow
 def test_cli_exports_a_minimind3_pth(tmp_path):
-    torch.save(random_model(tiny3_moe()).state_dict(), tmp_path / "full_sft_64_moe.pth")
+    from minimind_notes.data.tokenizer import train_tokenizer
+
+    torch.save(random_model(tiny3_moe(vocab_size=300)).state_dict(), tmp_path / "full_sft_64_moe.pth")
+    out = cli("export", tmp_path / "full_sft_64_moe.pth", tmp_path / "hf")  # official weights need their tokenizer
+    failed(out, "holds official minimind-3-moe weights, which need minimind-3's own tokenizer", "--tokenizer DIR")
+    train_tokenizer(["a few words of text"] * 10, tmp_path, 300, specials="minimind-3")  # beside the weights
     out = cli("export", tmp_path / "full_sft_64_moe.pth", tmp_path / "hf")
     assert out.returncode == 0, out.stderr
-    assert "Qwen3MoeForCausalLM" in out.stdout
+    assert "Qwen3MoeForCausalLM" in out.stdout and "Using " in out.stderr
     assert json.loads((tmp_path / "hf" / "config.json").read_text())["model_type"] == "qwen3_moe"
     failed(cli("export", tmp_path, tmp_path / "hf2"), f"checkpoint {tmp_path} is a folder without config.json",
            "transformers folder")

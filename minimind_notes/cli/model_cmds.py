@@ -78,33 +78,29 @@ def demo(
 
 
 def export(
-    weights: Path = typer.Argument(..., help="A .safetensors or .pth checkpoint, or a transformers folder."),
+    weights: str = typer.Argument(..., help="A .safetensors or .pth checkpoint (or a stage name), or a transformers "
+                                  "folder."),
     out_dir: Path = typer.Argument(..., help="New (or empty) folder to write the Hugging Face model into."),
-    tokenizer: Path | None = typer.Option(None, help="Tokenizer folder to copy beside it."),
+    tokenizer: Path | None = typer.Option(None, help="The tokenizer to write beside it (default: the one the "
+                                          "weights were trained with; it must match what they record)."),
+    lora: str | None = typer.Option(None, "--lora", help="LoRA adapters to merge into the weights first "
+                                    "(stage name or path)."),
+    save_dir: str = typer.Option("out", "--save-dir", help="Where stage names are looked up."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a folder that is not empty, replacing "
                                    "its files of the same names."),
 ) -> None:
     """Write a checkpoint as a Hugging Face folder: Llama (MiniMind2), Qwen3 or Qwen3-MoE (minimind-3), Qwen2-MoE
-    (MiniMind2-MoE)."""
-    from minimind_notes.data.tokenizer import MiniMindTokenizer
-    from minimind_notes.errors import MiniMindError
-    from minimind_notes.model import load_model
+    (MiniMind2-MoE), with its tokenizer, chat template and generation_config.json."""
+    from minimind_notes.chat import load_for_inference
+    from minimind_notes.cli.console import note
     from minimind_notes.model.export import check_export_target, export_hf
     from minimind_notes.model.hf_format import ARCHITECTURES, model_type
 
     check_export_target(out_dir, overwrite)  # before loading: a wrong target costs nothing
-    tok = MiniMindTokenizer.from_dir(tokenizer) if tokenizer else None  # copied only if it loads
-    model = load_model(weights)
-    if tok is not None and tok.vocab_size > model.config.vocab_size:
-        raise MiniMindError(f"tokenizer {tokenizer} has {tok.vocab_size} tokens, more than the "
-                            f"{model.config.vocab_size} rows of {weights}'s embedding",
-                            hint="pass the tokenizer the model was trained with")
-    if tokenizer is not None:  # only the tokenizer the weights were trained with goes beside them
-        from minimind_notes.chat import tokenizer_for_weights
-        from minimind_notes.model.checkpoint import generation_of
-
-        tokenizer_for_weights(weights, str(tokenizer), generation_of(model.state_dict()))
-    out = export_hf(model, out_dir, tokenizer, overwrite)
-    console.print(f"Wrote {out}/config.json, model.safetensors and generation_config.json "
+    model, tok, _ = load_for_inference(weights, str(tokenizer) if tokenizer else None, lora, "cpu", save_dir,
+                                       say=note)
+    out = export_hf(model, out_dir, tok, overwrite)
+    console.print(f"Wrote {out}/config.json, model.safetensors, generation_config.json and {tok.describe()}'s "
+                  "tokenizer.json and tokenizer_config.json (chat template) "
                   f"({ARCHITECTURES[model_type(model.config)]}). Load it with "
                   f"transformers.AutoModelForCausalLM.from_pretrained('{out}').")

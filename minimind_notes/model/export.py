@@ -1,7 +1,7 @@
 """Export a MiniMind as a Hugging Face transformers folder (config.json, model.safetensors,
-generation_config.json), under the architecture that computes the same function (`hf_format.py`).
-The tokenizer files are copied from a tokenizer folder as they are (what they hold, chat template
-included, is the tokenizer's business, not the model's).
+generation_config.json), under the architecture that computes the same function (`hf_format.py`),
+with the tokenizer the weights were trained with: its tokenizer.json and a tokenizer_config.json that
+holds its chat template, so that AutoTokenizer.apply_chat_template renders what this project renders.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
@@ -18,7 +19,8 @@ from minimind_notes.fileio import atomic_path, atomic_write_text, check_writable
 from minimind_notes.model.config import MiniMindConfig
 from minimind_notes.model.hf_format import hf_config, hf_state_dict
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
+if TYPE_CHECKING:
+    from minimind_notes.data.tokenizer import MiniMindTokenizer
 
 
 def check_export_target(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -36,11 +38,11 @@ def check_export_target(out_dir: str | os.PathLike, overwrite: bool = False) -> 
     return check_writable_folder(out, hint=new_folder)
 
 
-def export_hf(model: nn.Module, out_dir: str | os.PathLike,
-              tokenizer_dir: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
+def export_hf(model: nn.Module, out_dir: str | os.PathLike, tokenizer: MiniMindTokenizer | None = None,
+              overwrite: bool = False) -> Path:
     """Write config.json, model.safetensors, generation_config.json (+ the tokenizer's files) loadable
-    with transformers' AutoModelForCausalLM into a new or empty folder (any folder with `overwrite`).
-    A model no transformers architecture computes is refused."""
+    with transformers' AutoModelForCausalLM (and AutoTokenizer) into a new or empty folder (any folder with
+    `overwrite`). A model no transformers architecture computes is refused."""
     from safetensors.torch import save_file
 
     from minimind_notes.model.generation import SamplingConfig
@@ -48,8 +50,10 @@ def export_hf(model: nn.Module, out_dir: str | os.PathLike,
     config: MiniMindConfig = model.config
     hf = hf_config(config)  # refuses before anything is written
     out = check_export_target(out_dir, overwrite)
-    if tokenizer_dir is not None and not (Path(tokenizer_dir) / "tokenizer.json").is_file():
-        raise MiniMindError(f"no tokenizer.json in {tokenizer_dir}", hint="pass the folder that holds tokenizer.json")
+    if tokenizer is not None and tokenizer.vocab_size > config.vocab_size:
+        raise MiniMindError(f"tokenizer {tokenizer.path} has {tokenizer.vocab_size} tokens, more than the "
+                            f"{config.vocab_size} rows of the model's embedding",
+                            hint="pass the tokenizer the model was trained with")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.json", json.dumps(hf, indent=2))
     sampling = SamplingConfig()  # what `minimind chat` samples with, so that HF's generate() does the same
@@ -58,9 +62,29 @@ def export_hf(model: nn.Module, out_dir: str | os.PathLike,
         "do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p}, indent=2))
     with atomic_path(out / "model.safetensors") as tmp:
         save_file(hf_state_dict(model), str(tmp), metadata={"format": "pt"})
-    if tokenizer_dir is not None:
-        for name in TOKENIZER_FILES:
-            if (Path(tokenizer_dir) / name).is_file():
-                with atomic_path(out / name) as tmp:  # copyfile, not copy2: no read-only mode carried over
-                    shutil.copyfile(Path(tokenizer_dir) / name, tmp)
+    if tokenizer is not None:
+        write_tokenizer(tokenizer, out)
     return out
+
+
+def write_tokenizer(tok: MiniMindTokenizer, out: Path) -> None:
+    """tokenizer.json as it is, and tokenizer_config.json with the tokenizer's own chat template (a folder that
+    has none, like the official .pth releases' tokenizer.json alone, gets its generation's)."""
+    from minimind_notes.data.chat import BOS, EOS, PAD
+
+    source = tok.path
+    with atomic_path(out / "tokenizer.json") as tmp:  # copyfile, not copy2: no read-only mode carried over
+        shutil.copyfile(source / "tokenizer.json", tmp)
+    config: dict[str, Any] = {}
+    if (source / "tokenizer_config.json").is_file():
+        try:
+            config = json.loads((source / "tokenizer_config.json").read_text(encoding="utf-8"))
+        except ValueError as e:
+            raise MiniMindError(f"cannot read {source / 'tokenizer_config.json'}: {e}",
+                                hint="fix or delete the file") from e
+    defaults = {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": BOS, "eos_token": EOS, "pad_token": PAD,
+                "unk_token": PAD, "add_bos_token": False, "add_eos_token": False,
+                "clean_up_tokenization_spaces": False}
+    config = {**defaults, **config, "chat_template": tok.chat_template}
+    atomic_write_text(out / "tokenizer_config.json", json.dumps(config, indent=2, ensure_ascii=False))
+    (out / "chat_template.jinja").unlink(missing_ok=True)  # an older export's would win over the config's

@@ -103,8 +103,8 @@ def test_export_of_a_missing_file_and_into_a_file(ckpt, tmp_path):
 
 
 def test_weights_that_are_a_folder(tmp_path):
-    failed(cli("chat", "--prompt", "hi", "--weights", tmp_path), f"checkpoint {tmp_path} is a folder",
-           "a file inside it")
+    failed(cli("chat", "--prompt", "hi", "--weights", tmp_path), f"checkpoint {tmp_path} is a folder without "
+           "config.json", "a transformers folder")
 
 
 # -- 2. bytes that are not UTF-8 -------------------------------------------------------------------
