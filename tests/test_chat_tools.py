@@ -150,11 +150,11 @@ def test_chat_prints_calls_it_cannot_run_and_stops(m3, monkeypatch, tmp_path):
     weights, tok = m3[1]["m3"], ["--tokenizer", str(m3[0]["m3"].path)]
     tools = tmp_path / "tools.json"
     tools.write_text(json.dumps([{"name": "send_mail", "parameters": {"type": "object"}}]))
-    call = '<tool_call>\n{"name": "send_mail", "arguments": {"to": "x"}}\n</tool_call>'
+    call = '<tool_call>\n{"name": "send_mail", "arguments": {"to": "[bold]x"}}\n</tool_call>'
     prompts = scripted(monkeypatch, [call])
     result = runner.invoke(app, ["chat", "--weights", str(weights), *tok, "--prompt", "mail x", "--tools", str(tools)])
     assert result.exit_code == 0, result.output
-    assert len(prompts) == 1 and 'not a demo tool' in result.output and 'send_mail({"to": "x"})' in result.output
+    assert len(prompts) == 1 and 'not a demo tool' in result.output and 'send_mail({"to": "[bold]x"})' in result.output
     prompts = scripted(monkeypatch, [call.replace("send_mail", "calculator")] * 2)
     result = runner.invoke(app, ["chat", "--weights", str(weights), *tok, "--prompt", "x", "--tools", "demo",
                                  "--tool-rounds", "1"])

@@ -41,6 +41,7 @@ def chat(
     import sys
 
     import torch
+    from rich.markup import escape  # a tool call's arguments may hold "[...]": printed, never parsed
 
     from minimind_notes.chat import fit_chat, fit_text, is_chat_model, load_for_inference, prompt_budget, stream_reply
     from minimind_notes.data.jsonl import check_text
@@ -139,15 +140,15 @@ def chat(
             runnable = [call for call in calls if is_runnable(call, declared)]
             for call in calls:
                 if call not in runnable or not rounds_left:
-                    info.print(f"[yellow]tool call (not run: {why_not_run(call, declared, rounds_left)}):[/] "
-                               f"{call_text(call)}", markup=True, highlight=False)
+                    info.print(f"[yellow]tool call (not run: {escape(why_not_run(call, declared, rounds_left))}):[/] "
+                               f"{escape(call_text(call))}")
             if not calls or len(runnable) < len(calls) or not rounds_left:
                 break
             rounds_left -= 1
             for call in calls:
                 result = run_call(call)
                 exchange.append({"role": "tool", "content": result})
-                info.print(f"[magenta]tool[/] {call_text(call)} -> {result}", highlight=False)
+                info.print(f"[magenta]tool[/] {escape(call_text(call))} -> {escape(result)}")
         if as_json:
             answer = exchange[-1]
             console.print_json(json.dumps({
