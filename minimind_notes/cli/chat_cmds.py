@@ -11,8 +11,8 @@ from minimind_notes.cli.shared import seed_option
 def chat(
     weights: str = typer.Option("full_sft", "--weights", help="A stage name (pretrain, full_sft, dpo, ...) "
                                 "or a .safetensors/.pth path (official MiniMind2 and minimind-3 weights load too)."),
-    tokenizer: str | None = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: the one the weights "
-                                         "were trained with)."),
+    tokenizer: str | None = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: shipped; official "
+                                         ".pth weights: the one beside them; a transformers folder: its own)."),
     lora: str | None = typer.Option(None, "--lora", help="LoRA adapters to apply (stage name or path)."),
     prompt: str | None = typer.Option(None, "--prompt", help="Answer one prompt and exit."),
     history: int = typer.Option(4, "--history", min=0, help="Earlier exchanges kept in the context."),

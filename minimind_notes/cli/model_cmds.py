@@ -81,8 +81,9 @@ def export(
     weights: str = typer.Argument(..., help="A .safetensors or .pth checkpoint (or a stage name), or a transformers "
                                   "folder."),
     out_dir: Path = typer.Argument(..., help="New (or empty) folder to write the Hugging Face model into."),
-    tokenizer: Path | None = typer.Option(None, help="The tokenizer to write beside it (default: the one the "
-                                          "weights were trained with; it must match what they record)."),
+    tokenizer: Path | None = typer.Option(None, help="The tokenizer folder to write beside it (default: the shipped "
+                                          "one; official .pth weights: the one beside them; a transformers folder: "
+                                          "its own). Refused if the weights record another."),
     lora: str | None = typer.Option(None, "--lora", help="LoRA adapters to merge into the weights first "
                                     "(stage name or path)."),
     save_dir: str = typer.Option("out", "--save-dir", help="Where stage names are looked up."),
