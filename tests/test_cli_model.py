@@ -35,10 +35,14 @@ def test_demo_shows_parameters_and_cache_agreement():
 
 def test_export_command_and_missing_file(tmp_path):
     torch.manual_seed(0)
-    save_checkpoint(MiniMindForCausalLM(tiny_config()), tmp_path / "m.safetensors")
+    save_checkpoint(MiniMindForCausalLM(tiny_config()), tmp_path / "small.safetensors")
+    result = runner.invoke(app, ["export", str(tmp_path / "small.safetensors"), str(tmp_path / "hf")])
+    assert result.exit_code == 1 and "has a vocabulary of 128 tokens but the tokenizer has 6400" in result.output
+    save_checkpoint(MiniMindForCausalLM(tiny_config(vocab_size=6400)), tmp_path / "m.safetensors")
     result = runner.invoke(app, ["export", str(tmp_path / "m.safetensors"), str(tmp_path / "hf")])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "hf" / "config.json").read_text())["model_type"] == "llama"
+    assert "{{" in json.loads((tmp_path / "hf" / "tokenizer_config.json").read_text())["chat_template"]
     result = runner.invoke(app, ["export", str(tmp_path / "missing.pth"), str(tmp_path / "hf2")])
     assert result.exit_code == 1
     assert "checkpoint not found" in result.output
