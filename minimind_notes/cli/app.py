@@ -26,6 +26,7 @@ from minimind_notes.cli.shared import MiniMindGroup
 app = typer.Typer(
     name="minimind", cls=MiniMindGroup, no_args_is_help=True, add_completion=False,
     rich_markup_mode="rich", pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command and sub-group
     help="Learn how a modern LLM is built by measuring it, then train MiniMind from scratch.",
 )
 
@@ -57,7 +58,7 @@ app.command()(doctor.doctor)
 app.command()(model_cmds.demo)
 app.add_typer(tokenizer_cmds.tokenizer_app, name="tokenizer")
 app.add_typer(data_cmds.data_app, name="data")
-app.command(context_settings={"help_option_names": ["-h", "--help"]})(train_cmds.train)
+app.command()(train_cmds.train)
 app.command()(chat_cmds.chat)
 app.add_typer(eval_cmds.eval_app, name="eval")
 app.command()(eval_cmds.plot)
