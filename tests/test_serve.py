@@ -197,11 +197,19 @@ def test_the_openai_client_raises_on_bad_requests(client):
 
 
 def test_requests_without_the_api_key_get_401(server):
-    for key in ("wrong", ""):
-        with pytest.raises(openai.AuthenticationError):
-            openai.OpenAI(base_url=f"{server}/v1", api_key=key or "none", max_retries=0).models.list()
-    reply = httpx.post(f"{server}/v1/chat/completions", json={})
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{server}/v1", api_key="wrong", max_retries=0).models.list()
+    reply = httpx.post(f"{server}/v1/chat/completions", json={})  # no key at all
     assert reply.status_code == 401 and reply.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_a_taken_port_is_one_message(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = start_server("--weights", "none", "--port", str(taken.getsockname()[1]))
+        _, err = result.communicate(timeout=60)
+    assert result.returncode == 1 and "cannot listen on 127.0.0.1" in err and "Traceback" not in err
 
 
 # -- the reply splitter ---------------------------------------------------------------------------------------

@@ -29,6 +29,13 @@ def serve(
 
     from minimind_notes.errors import MiniMindError
 
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:  # a taken port: one line now, not uvicorn's log after the model loaded
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise MiniMindError(f"cannot listen on {host}:{port}: {e.strerror}",
+                                hint="pick another --port, or stop what uses it") from e
     try:
         import uvicorn
 
@@ -37,18 +44,16 @@ def serve(
     except ImportError as e:
         raise MiniMindError(f"`minimind serve` needs {e.name}, which is not installed",
                             hint="pip install 'minimind-notes[serve]'") from e
-    from minimind_notes.chat import load_for_inference
+    from pathlib import Path
+
+    from minimind_notes.chat import is_chat_model, load_for_inference
     from minimind_notes.device import pick_device
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as probe:  # a taken port: one line now, not uvicorn's log after the model loaded
-        try:
-            probe.bind((host, port))
-        except OSError as e:
-            raise MiniMindError(f"cannot listen on {host}:{port}: {e.strerror}",
-                                hint="pick another --port, or stop what uses it") from e
     model, tok, path = load_for_inference(weights, tokenizer, lora, pick_device(device), save_dir, say=note)
-    model_id = path.stem if lora is None else f"{path.stem}+{lora}"
+    if not is_chat_model(path):
+        note(f"{path.name} holds pretrained weights, which continue text: they never learned the chat template "
+             "every request is put in (serve full_sft or a later stage)")
+    model_id = path.stem if lora is None else f"{path.stem}+{Path(lora).stem}"
     app = create_app(Engine(model, tok, path), model_id, api_key, max_tokens)
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     console.print(f"[bold]{model_id}[/] ({path}, {sum(p.numel() for p in model.parameters()):,} parameters, "
