@@ -69,7 +69,7 @@ def create_app(engine: Engine, model_id: str, api_key: str | None = None, max_to
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": model_id, "in_flight": engine.in_flight}
+        return {"status": "ok", "model": model_id, "in_flight": engine.in_flight, "cancelled": engine.cancelled}
 
     @app.get("/v1/models", dependencies=[Depends(check_key)])
     async def models() -> dict[str, Any]:

@@ -57,6 +57,7 @@ class Engine:
         self.device = next(model.parameters()).device
         self.jobs: deque[Job] = deque()  # waiting for their next turn
         self.in_flight = 0  # requests generating (the one on its turn included)
+        self.cancelled = 0  # requests stopped before their end: their client left, or a stop string came
         self.wake = threading.Condition()
         threading.Thread(target=self.run, name="minimind-generate", daemon=True).start()
 
@@ -86,6 +87,7 @@ class Engine:
             try:
                 if job.cancelled:
                     job.pieces.close()  # frees its KV cache
+                    self.cancelled += 1
                     raise StopIteration
                 job.put(next(job.pieces))
             except StopIteration:

@@ -7,7 +7,7 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -208,8 +208,6 @@ class ReplySplitter:
     calls_text: str = ""
     stopped: bool = False  # a stop string was found
     after_think: bool = False  # the line breaks the template puts between </think> and the answer are not sent
-    reasoning: list[str] = field(default_factory=list)
-    content: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.part = "reasoning" if self.thinking else "content"
@@ -248,8 +246,6 @@ class ReplySplitter:
                 self.pending = self.pending[len(self.pending) - keep:]
         if self.part == "calls":
             self.calls_text, self.pending = self.calls_text + self.pending, ""
-        self.reasoning.append(delta.reasoning)
-        self.content.append(delta.content)
         return delta
 
     def finish(self) -> tuple[Delta, list[dict[str, Any]] | None]:
@@ -258,5 +254,4 @@ class ReplySplitter:
         calls = parse_tool_calls(self.calls_text) if self.calls_text else None
         if self.calls_text and calls is None:
             delta.content += self.calls_text
-            self.content.append(self.calls_text)
         return delta, calls
