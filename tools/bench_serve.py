@@ -1,9 +1,11 @@
 """Tokens/s of `minimind serve` with 1 and with 4 concurrent streams, next to `minimind chat` on the same weights.
 
-    python -m tools.bench_serve WEIGHTS [--tokens 128] [--device cpu]
+    python -m tools.bench_serve WEIGHTS [--tokens 128] [--rounds 3] [--device cpu]
 
-Starts the real server on a free port, streams `--tokens` tokens per request with the openai client and
-prints one JSON line per setting: the total tokens/s of all streams and each stream's own.
+Starts the real server on a free port and, in each round, runs `minimind chat`, then 1 and 4 concurrent
+streams of `--tokens` tokens each through the openai client (interleaved, so that a busy machine slows all
+three alike). Prints one JSON line per round and one with the medians: the total tokens/s of all streams
+and each stream's own.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import json
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -63,12 +66,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("weights")
     parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "minimind_notes", "serve", "--weights", args.weights,
                                "--port", str(port), "--device", args.device], stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+    rounds = []
     try:
         for _ in range(600):
             try:
@@ -79,13 +84,18 @@ def main() -> None:
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="none", timeout=600)
         model = client.models.list().data[0].id
         streams(client, model, 1, 8)  # warm-up
-        for n in (1, 4):
-            print(json.dumps({"weights": args.weights, "server": True, **streams(client, model, n, args.tokens)}))
+        for _ in range(args.rounds):
+            rounds.append({"chat": chat_tokens_per_s(args.weights, args.tokens, args.device),
+                           "serve_1": streams(client, model, 1, args.tokens)["total_tokens_per_s"],
+                           **{f"serve_4_{key}": value for key, value in streams(client, model, 4, args.tokens).items()
+                              if key != "streams"}})
+            print(json.dumps(rounds[-1]))
     finally:
         server.terminate()
         server.wait(10)
-    print(json.dumps({"weights": args.weights, "chat_tokens_per_s": chat_tokens_per_s(args.weights, args.tokens,
-                                                                                       args.device)}))
+    medians = {key: statistics.median(r[key] for r in rounds)
+               for key in ("chat", "serve_1", "serve_4_total_tokens_per_s")}
+    print(json.dumps({"weights": args.weights, "tokens": args.tokens, "median": medians}))
 
 
 if __name__ == "__main__":

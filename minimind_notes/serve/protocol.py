@@ -60,7 +60,8 @@ class Message(BaseModel):
     def for_template(self) -> dict[str, Any]:
         """The message as the chat template reads it: text parts joined, OpenAI's `developer` as `system`."""
         content = self.content if not isinstance(self.content, list) else "".join(p.text for p in self.content)
-        message: dict[str, Any] = {"role": "system" if self.role == "developer" else self.role, "content": content}
+        message: dict[str, Any] = {"role": "system" if self.role == "developer" else self.role,
+                                   "content": content or ""}  # OpenAI's null content beside tool calls
         for key in ("reasoning_content", "tool_calls"):
             if getattr(self, key):
                 message[key] = getattr(self, key)
@@ -167,24 +168,30 @@ def held_back(text: str, markers: Sequence[str]) -> int:
                default=0)
 
 
-def parse_tool_calls(text: str) -> list[dict[str, Any]] | None:
-    """OpenAI's tool_calls from minimind-3's <tool_call>{"name": ..., "arguments": {...}}</tool_call> blocks;
-    None unless the text is nothing but well-formed calls (then it stays content: nothing is dropped)."""
-    if TOOL_CALL.sub("", text).strip():
+def parse_call(body: str) -> dict[str, Any] | None:
+    """One tool call's JSON in OpenAI's shape, or None if it is not {"name": str, "arguments": object}.
+    The same contract as `parse_call` in h17chat's data/tool_calls.py: one of the two goes when both are merged."""
+    try:
+        call = json.loads(body)
+        arguments = call.get("arguments", {}) if isinstance(call, dict) else None
+        if isinstance(arguments, str):  # arguments given as JSON text, as OpenAI's API sends them
+            arguments = json.loads(arguments)
+    except ValueError:
         return None
-    calls = []
-    for block in TOOL_CALL.findall(text):
-        try:
-            call = json.loads(block)
-        except ValueError:
-            return None
-        if not (isinstance(call, dict) and isinstance(call.get("name"), str)):
-            return None
-        arguments = call.get("arguments", {})
-        calls.append({"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-                      "function": {"name": call["name"], "arguments": arguments if isinstance(arguments, str)
-                                   else json.dumps(arguments, ensure_ascii=False)}})
-    return calls or None
+    if not (isinstance(call, dict) and isinstance(call.get("name"), str) and isinstance(arguments, dict)):
+        return None
+    return {"type": "function", "function": {"name": call["name"],
+                                             "arguments": json.dumps(arguments, ensure_ascii=False)}}
+
+
+def parse_tool_calls(text: str) -> list[dict[str, Any]] | None:
+    """OpenAI's tool_calls (each with an id) from minimind-3's <tool_call>{"name": ..., "arguments": {...}}
+    </tool_call> blocks; None unless the text is nothing but well-formed calls (then it stays content: nothing
+    is dropped)."""
+    calls = [parse_call(body) for body in TOOL_CALL.findall(text)]
+    if TOOL_CALL.sub("", text).strip() or not calls or None in calls:
+        return None
+    return [{"id": f"call_{uuid.uuid4().hex[:24]}", **call} for call in calls]
 
 
 @dataclass
