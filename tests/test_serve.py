@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -293,6 +294,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium); the page test "
                                              "never downloads a browser")
 def test_the_chat_page_streams_a_reply_in_a_real_browser(server, tmp_path):
+    """...and saves a screenshot (in $MINIMIND_SCREENSHOT_DIR when set, for CI to keep)."""
+    shot = Path(os.environ.get("MINIMIND_SCREENSHOT_DIR") or tmp_path) / "chat-page.png"
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download)")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
@@ -310,10 +313,10 @@ def test_the_chat_page_streams_a_reply_in_a_real_browser(server, tmp_path):
         page.click("#send")
         page.wait_for_selector(".assistant .meta:has-text('tokens/s')", timeout=30000)
         reply = page.inner_text(".assistant span")
-        page.screenshot(path=str(tmp_path / "chat-page.png"))
+        page.screenshot(path=str(shot))
         browser.close()
     assert reply.strip() and not outside
-    assert (tmp_path / "chat-page.png").stat().st_size > 1000
+    assert shot.stat().st_size > 1000
 
 
 @pytest.mark.slow
