@@ -283,6 +283,10 @@ def test_minimind3_takes_tools_and_thinking_per_request(tmp_path):
         reply = web.post("/v1/chat/completions", json={"model": "m3", "messages": earlier, "tools": tools})
         assert reply.status_code == 200, reply.text
         assert reply.json()["usage"]["prompt_tokens"] > 40
+        long = [{"role": "user", "content": "abc " * 3000}]
+        reply = web.post("/v1/chat/completions", json={"model": "m3", "messages": long, "max_tokens": 4})
+        usage = reply.json()["usage"]
+        assert usage["prompt_tokens"] <= 1024 - 4 and "kept the last" in usage["truncated"]
 
 
 # -- the chat page in a real browser, the warning for open addresses -----------------------------------------------

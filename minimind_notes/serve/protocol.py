@@ -134,6 +134,9 @@ def fit_request(tok: MiniMindTokenizer, messages: Sequence[dict[str, Any]], tool
 
 def fit_template(tok: MiniMindTokenizer, messages: list[dict[str, Any]], tools: list[dict] | None, thinking: bool,
                  budget: int) -> FittedPrompt:
+    """`fit_chat`'s cuts in minimind-3's template (tools, tool calls, reasoning, thinking): the oldest messages go
+    first (the kept ones start with a user's), then the start of the newest. h17chat's `fit_chat(tok, messages,
+    budget, tools, open_thinking=...)` does the same for every tokenizer: this goes when both are merged."""
     system = messages[:1] if messages[0]["role"] == "system" else []
     turns = messages[len(system):]
     ids = lambda: tok.chat_ids([*system, *turns], True, tools, open_thinking=thinking)[0]
@@ -142,6 +145,9 @@ def fit_template(tok: MiniMindTokenizer, messages: list[dict[str, Any]], tools: 
     while len(turns) > 1 and len(prompt) > budget:
         turns.pop(0)
         dropped += 1
+        while len(turns) > 1 and turns[0]["role"] != "user":  # no tool result without the call it answers
+            turns.pop(0)
+            dropped += 1
         prompt = ids()
     if dropped:
         notes.append(f"dropped the {dropped} oldest message(s) ({before - len(prompt)} tokens)")
@@ -149,16 +155,17 @@ def fit_template(tok: MiniMindTokenizer, messages: list[dict[str, Any]], tools: 
         last = turns[-1] if turns else {}
         content_ids = tok.encode_plain(last.get("content") or "")
         keep = len(content_ids) - (len(prompt) - budget)
+        while keep >= 1:  # the kept text is encoded again in its place, where a few ids may merge otherwise
+            turns[-1] = {**last, "content": tok.decode(content_ids[-keep:]).lstrip("\ufffd")}  # no half character
+            prompt = ids()
+            if len(prompt) <= budget:
+                break
+            keep -= len(prompt) - budget
         if keep < 1:
-            raise APIError(400, f"the prompt takes {len(prompt)} tokens even with only the newest message, more than "
-                           f"the {budget} the model's window leaves", param="messages",
+            raise APIError(400, f"the system message, the tool definitions and the reply prompt leave no room for a "
+                           f"message in the {budget} tokens the model's window leaves", param="messages",
                            code="context_length_exceeded")
-        turns[-1] = {**last, "content": tok.decode(content_ids[-keep:])}
-        prompt = ids()
         notes.append(f"kept the last {keep} of the {len(content_ids)} tokens of the newest message")
-        if len(prompt) > budget:  # decoding and encoding again merged differently: one token too many at most
-            raise APIError(400, "the newest message does not fit the model's window", param="messages",
-                           code="context_length_exceeded")
     return FittedPrompt(prompt, "; ".join(notes) + f" to fit {budget} tokens" if notes else None)
 
 
