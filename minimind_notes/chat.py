@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,30 +128,43 @@ class Reply:
         return self.tokens / max(self.seconds, 1e-9)
 
 
-def stream_reply(model: nn.Module, tok: MiniMindTokenizer, prompt_ids: Sequence[int], cfg: SamplingConfig,
-                 on_text: Callable[[str], None] = lambda s: None,
-                 generator: torch.Generator | None = None) -> Reply:
-    """Generate, calling on_text with each new piece of text as soon as it decodes cleanly. minimind-3's
-    markers stay in the text (<think>, </think>, <tool_call>: `tool_calls.parse_reply` reads them)."""
-    skip_special_tokens = tok.generation != "minimind-3"
+def reply_pieces(model: nn.Module, tok: MiniMindTokenizer, prompt_ids: Sequence[int], cfg: SamplingConfig,
+                 generator: torch.Generator | None = None, skip_special_tokens: bool = True,
+                 ) -> Iterator[tuple[int, str]]:
+    """(tokens generated so far, the new piece of text) after each token: the piece as soon as it decodes
+    cleanly ('' while a multi-byte character is incomplete), the rest at the end. Closing the iterator
+    stops the generation (the server does so when its client goes away)."""
     device = next(model.parameters()).device
     ids = torch.tensor([list(prompt_ids)], device=device)
     out: list[int] = []
     shown = ""
-    start = time.perf_counter()
     for token in stream_generate(model, ids, cfg=cfg, generator=generator):
         if cfg.eos_token_id is not None and int(token[0]) == cfg.eos_token_id:
             break
         out.append(int(token[0]))
         text = tok.decode(out, skip_special_tokens=skip_special_tokens)
-        if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
-            on_text(text[len(shown):])
-            shown = text
-    seconds = time.perf_counter() - start
+        piece = "" if text.endswith("\ufffd") else text[len(shown):]  # wait for the rest of a multi-byte character
+        shown += piece
+        yield len(out), piece
     text = tok.decode(out, skip_special_tokens=skip_special_tokens)
     if len(text) > len(shown):
-        on_text(text[len(shown):])
-    return Reply(text, len(out), seconds)
+        yield len(out), text[len(shown):]
+
+
+def stream_reply(model: nn.Module, tok: MiniMindTokenizer, prompt_ids: Sequence[int], cfg: SamplingConfig,
+                 on_text: Callable[[str], None] = lambda s: None,
+                 generator: torch.Generator | None = None) -> Reply:
+    """Generate, calling on_text with each new piece of text as soon as it decodes cleanly. minimind-3's
+    markers stay in the text (<think>, </think>, <tool_call>: `tool_calls.parse_reply` reads them)."""
+    tokens, pieces = 0, []
+    start = time.perf_counter()
+    keep_markers = tok.generation == "minimind-3"
+    for step in reply_pieces(model, tok, prompt_ids, cfg, generator, skip_special_tokens=not keep_markers):
+        tokens, piece = step  # the last count is the reply's length
+        if piece:
+            on_text(piece)
+            pieces.append(piece)
+    return Reply("".join(pieces), tokens, time.perf_counter() - start)
 
 
 @dataclass

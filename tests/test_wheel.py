@@ -23,6 +23,7 @@ def test_wheel_install_finds_the_curriculum(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert not [n for n in names if "/sample/" in n or "tools/" in n or "corpus" in n]  # the generator stays out
     assert "minimind_notes/data/phrasing.py" in names  # what run time needs of it
+    assert "minimind_notes/serve/static/index.html" in names  # `minimind serve`'s chat page
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     bin_dir = venv / ("Scripts" if sys.platform == "win32" else "bin")

@@ -18,6 +18,7 @@ from minimind_notes.cli import (
     notes_cmds,
     progress_cmds,
     quiz_cmds,
+    serve_cmds,
     tokenizer_cmds,
     train_cmds,
 )
@@ -60,6 +61,7 @@ app.add_typer(tokenizer_cmds.tokenizer_app, name="tokenizer")
 app.add_typer(data_cmds.data_app, name="data")
 app.command()(train_cmds.train)
 app.command()(chat_cmds.chat)
+app.command(context_settings={"help_option_names": ["-h", "--help"]})(serve_cmds.serve)
 app.add_typer(eval_cmds.eval_app, name="eval")
 app.command()(eval_cmds.plot)
 app.command()(model_cmds.export)

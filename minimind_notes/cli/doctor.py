@@ -56,6 +56,9 @@ def doctor(
     v = _version("transformers")
     rows.append(("transformers (optional)", v or "not installed",
                  ok if v else "optional: pip install -e '.[hf]' for export tests and HF comparisons"))
+    missing = [pkg for pkg in ("fastapi", "uvicorn") if not _version(pkg)]
+    rows.append(("fastapi, uvicorn (optional)", f"{', '.join(missing)} not installed" if missing else "installed",
+                 "optional: pip install -e '.[serve]' for `minimind serve`" if missing else ok))
     device = pick_device()
     detail = str(device)
     if device.type == "cuda":
