@@ -155,10 +155,11 @@ def findings(ctx: ExperimentContext, runs: dict, seeds: list[int]) -> None:
         plain_hi["end"]["collapsed"] > norm_hi["end"]["collapsed"], p=plain_hi["end"]["collapsed"],
         n=norm_hi["end"]["collapsed"], c=COLLAPSED, lhi=HIGH_LR)
     paired = [runs[False, HIGH_LR, seed]["val_loss"] - runs[True, HIGH_LR, seed]["val_loss"] for seed in seeds]
-    diverged = [f"qk_norm={qk} lr={lr} seed={seed}" for (qk, lr, seed), r in runs.items() if r["diverged_at"] is not None]
+    diverged = [f"qk_norm={qk} lr={lr} seed={seed}" for (qk, lr, seed), r in runs.items()
+                if r["diverged_at"] is not None]
     ctx.metric("diverged", diverged)
     if not diverged:
-        ctx.log("No run diverged to NaN in fp32: here large logits cost loss and attention, they do not crash training.",
+        ctx.log("No run diverged to NaN in fp32: here large logits cost loss and attention, not a crash.",
                 "fp32 下没有一次训练发散成 NaN:在这里大 logit 的代价是 loss 和注意力,而不是训练崩溃。")
     else:
         ctx.log("Diverged (loss NaN or exploding): {d}.", "发散(loss 为 NaN 或爆炸):{d}。", d=", ".join(diverged))
@@ -170,14 +171,16 @@ def findings(ctx: ExperimentContext, runs: dict, seeds: list[int]) -> None:
             "({seeds}), without minus with: {d} nats/byte (check: both seeds by more than {m})",
             "学习率 {lhi} 时的验证损失:没有 QK-norm 为 {p:.3f},有 QK-norm 为 {n:.3f};两个种子({seeds})上 QK-norm "
             "都{way_zh},没有减去有:{d} nats/字节(检验:两个种子上的差都超过 {m})",
-            all(abs(p) > MARGIN and (p > 0) == better for p in paired), m=MARGIN, p=plain_hi["val_loss"], n=norm_hi["val_loss"], lhi=HIGH_LR,
+            all(abs(p) > MARGIN and (p > 0) == better for p in paired), m=MARGIN, p=plain_hi["val_loss"],
+            n=norm_hi["val_loss"], lhi=HIGH_LR,
             way="better" if better else "worse", way_zh="更好" if better else "更差", d=per_seed,
             seeds=", ".join(map(str, seeds)))
     else:
         ctx.log("Held-out loss at lr {lhi}, without minus with QK-norm, per seed ({seeds}): {d} nats/byte. The seeds "
                 "do not agree by more than {m}: no claim that QK-norm changes the loss in this setting.",
-                "学习率 {lhi} 时的验证损失,没有减去有 QK-norm,各种子({seeds}):{d} nats/字节。两个种子没有一致地相差 {m} "
-                "以上:在这个设置下不能说 QK-norm 改变了 loss。", m=MARGIN, lhi=HIGH_LR, d=per_seed, seeds=", ".join(map(str, seeds)))
+                "学习率 {lhi} 时的验证损失,没有减去有 QK-norm,各种子({seeds}):{d} nats/字节。"
+                "两个种子没有一致地相差 {m} 以上:在这个设置下不能说 QK-norm 改变了 loss。",
+                m=MARGIN, lhi=HIGH_LR, d=per_seed, seeds=", ".join(map(str, seeds)))
     gap = plain_lo["val_loss"] - norm_lo["val_loss"]
     ctx.finding(
         "At lr {llo} both train: {p:.3f} without vs {n:.3f} with QK-norm ({d:+.3f}, one "

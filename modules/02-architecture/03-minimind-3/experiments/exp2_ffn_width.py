@@ -72,7 +72,8 @@ def run(ctx: ExperimentContext) -> None:
             totals[label + " (active per token)"] = active_parameters(model)
     ctx.metric("budgets", budgets)
     ctx.metric("totals", totals)
-    ctx.table({"en": "Parameters by part, counted on the built models", "zh": "按部分统计的参数量(在构建出的模型上计数)"},
+    ctx.table({"en": "Parameters by part, counted on the built models",
+               "zh": "按部分统计的参数量(在构建出的模型上计数)"},
               ["model", "layers", "FFN width", *PARTS, "total", "FFN / blocks"],
               [[label, c.num_hidden_layers, c.intermediate_size, *budgets[label].values(), totals[label],
                 f"{ffn_share(budgets[label]):.1%}"] for label, c in configs.items()])
@@ -90,8 +91,9 @@ def findings(ctx: ExperimentContext, widths: dict, budgets: dict, totals: dict, 
     h = 768
     pi_w, old_w = widths[h]["pi"], widths[h]["8/3"]
     ctx.finding(
-        "At hidden {h}, minimind-3's built gate_proj has {pi} rows, the multiple of 64 at or above {h} x pi = {raw:.1f}; "
-        "MiniMind2's rule gives {old} (8/3 x {h} = {raw2:.0f}) (check: both equal 64 x ceil(x / 64) of their raw width)",
+        "At hidden {h}, minimind-3's built gate_proj has {pi} rows, the multiple of 64 at or above {h} x pi = "
+        "{raw:.1f}; MiniMind2's rule gives {old} (8/3 x {h} = {raw2:.0f}) (check: both equal 64 x ceil(x / 64) of "
+        "their raw width)",
         "hidden {h} 时,minimind-3 构建出的 gate_proj 有 {pi} 行,即不小于 {h} x pi = {raw:.1f} 的 64 的倍数;"
         "MiniMind2 的规则给出 {old}(8/3 x {h} = {raw2:.0f})(检验:两者都等于各自原始宽度的 64 x ceil(x / 64))",
         pi_w == 64 * math.ceil(h * math.pi / 64) and old_w == 64 * math.ceil(int(h * 8 / 3) / 64),

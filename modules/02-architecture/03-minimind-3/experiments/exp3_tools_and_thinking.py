@@ -27,7 +27,8 @@ MARKERS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<tool_response
 TOOLS = [
     {"type": "function", "function": {
         "name": "calculator", "description": "Evaluate an arithmetic expression",
-        "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]}}},
+        "parameters": {"type": "object", "properties": {"expression": {"type": "string"}},
+                       "required": ["expression"]}}},
     {"type": "function", "function": {
         "name": "current_time", "description": "The current date and time",
         "parameters": {"type": "object", "properties": {}}}},
