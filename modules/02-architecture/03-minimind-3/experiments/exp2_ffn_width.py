@@ -153,7 +153,7 @@ def plot(ctx: ExperimentContext, budgets: dict) -> None:
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.set_xlabel("parameters (millions)")
     ax.invert_yaxis()
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="center right")
     ax.set_title("Where the parameters are: MiniMind2 vs minimind-3")
     ctx.savefig(fig, "parameter_budget.png")
 

@@ -174,13 +174,12 @@ def plot(ctx: ExperimentContext, runs: list[tuple[bool, int, str]]) -> None:
     plt = ctx.plt
     fig, ax = plt.subplots(figsize=(10, 2.6))
     start = 0
-    for learned, n, text in runs:
+    for learned, n, _ in runs:
         ax.barh(0, n, left=start, color="tab:orange" if learned else "lightgrey", edgecolor="white")
-        if n >= 12:
-            ax.text(start + n / 2, 0, clip(text, max(n // 3, 8)), ha="center", va="center", fontsize=6)
+        ax.text(start + n / 2, 0, str(n), ha="center", va="center", fontsize=8)
         start += n
     ax.set_yticks([])
-    ax.set_xlabel("token position (orange: target of the SFT loss, grey: context)")
+    ax.set_xlabel("token position (orange: target of the SFT loss, grey: context; numbers: tokens in each run)")
     ax.set_title("A minimind-3 conversation with tools, a tool call and reasoning, as an SFT loss mask")
     ctx.savefig(fig, "tool_call_mask.png")
 
