@@ -5,8 +5,9 @@ trained with `qk_norm` off (MiniMind2) and on (minimind-3), at MiniMind's usual 
 a high one, without gradient clipping. Every few steps a fixed batch of held-out text goes through
 the model and, inside every attention layer, the logits q·k/sqrt(head_dim) that softmax turns into
 weights are recomputed from the layer's own weights (checked against the layer's output); the
-largest is recorded. At the end: held-out loss, whether and where training diverged, and how many
-attention rows have collapsed onto one key (largest weight > 0.99).
+largest is recorded. At the end: held-out loss, whether and where training diverged, how many
+attention rows have collapsed onto one key (largest weight > 0.99), and how far the attention weights
+would move if the logits were stored in bf16.
 
 With QK-norm, q and k are RMS-normalised per head, so |q·k| <= head_dim x max|g_q| x max|g_k|
 (g: the norms' learned gains); divided by sqrt(head_dim), a logit is bounded by the gains alone.
@@ -50,8 +51,11 @@ def attention_logits(attn: Attention, x: torch.Tensor, rope: tuple[torch.Tensor,
 @torch.no_grad()
 def probe(model: MiniMindForCausalLM, ids: torch.Tensor) -> dict:
     """One forward pass over `ids` that records every attention layer's logits and weights."""
-    logits, weights = [], []
-    record = lambda module, args, out: logits.append(attention_logits(module, args[0], args[1]))  # noqa: E731
+    logits: list[torch.Tensor] = []
+
+    def record(module: Attention, args: tuple, out: object) -> None:  # returns None: the output is kept
+        logits.append(attention_logits(module, args[0], args[1]))
+
     hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, Attention)]
     try:
         weights = model(ids, output_attentions=True).attentions
@@ -63,7 +67,17 @@ def probe(model: MiniMindForCausalLM, ids: torch.Tensor) -> dict:
             "recompute_diff": max(float((s.softmax(-1) - w).abs().max()) for s, w in zip(logits, weights, strict=True)),
             "collapsed": float((largest_weight > COLLAPSED).float().mean()),
             "bound": [qk_bound(m) for m in model.modules() if isinstance(m, Attention) and m.q_norm is not None],
-            "per_layer_max": [float(s.amax()) for s in logits]}
+            "per_layer_max": [float(s.amax()) for s in logits],
+            **bf16_rounding(logits)}
+
+
+def bf16_rounding(logits: list[torch.Tensor]) -> dict:
+    """What storing these logits in bf16 (8 significant bits) would do: the largest rounding error of a
+    logit, and the largest change it makes to an attention weight."""
+    rounded = [s.bfloat16().float() for s in logits]
+    error = max(float((r - s)[s.isfinite()].abs().max()) for r, s in zip(rounded, logits, strict=True))
+    moved = max(float((r.softmax(-1) - s.softmax(-1)).abs().max()) for r, s in zip(rounded, logits, strict=True))
+    return {"bf16_logit_error": error, "bf16_weight_change": moved}
 
 
 def qk_bound(attn: Attention) -> float:
@@ -154,6 +168,15 @@ def findings(ctx: ExperimentContext, runs: dict, seeds: list[int]) -> None:
         "一个 key 上,有 QK-norm 时为 {n:.1%}(检验:没有 QK-norm 时更多)",
         plain_hi["end"]["collapsed"] > norm_hi["end"]["collapsed"], p=plain_hi["end"]["collapsed"],
         n=norm_hi["end"]["collapsed"], c=COLLAPSED, lhi=HIGH_LR)
+    plain_end, norm_end = plain_hi["end"], norm_hi["end"]
+    ctx.finding(
+        "The same logits rounded to bf16 (8 significant bits): the plain model's move by up to {pe:.3g} and its "
+        "attention weights by up to {pw:.3f}; with QK-norm the logits move by up to {ne:.3g}, the weights by up to "
+        "{nw:.3f} (check: rounding moves the plain model's attention weights more)",
+        "同样的 logit 舍入到 bf16(8 位有效位):普通模型的 logit 最多变化 {pe:.3g},注意力权重最多变化 {pw:.3f};"
+        "有 QK-norm 时 logit 最多变化 {ne:.3g},权重最多变化 {nw:.3f}(检验:舍入让普通模型的注意力权重变化更大)",
+        plain_end["bf16_weight_change"] > norm_end["bf16_weight_change"], pe=plain_end["bf16_logit_error"],
+        pw=plain_end["bf16_weight_change"], ne=norm_end["bf16_logit_error"], nw=norm_end["bf16_weight_change"])
     paired = [runs[False, HIGH_LR, seed]["val_loss"] - runs[True, HIGH_LR, seed]["val_loss"] for seed in seeds]
     diverged = [f"qk_norm={qk} lr={lr} seed={seed}" for (qk, lr, seed), r in runs.items()
                 if r["diverged_at"] is not None]
