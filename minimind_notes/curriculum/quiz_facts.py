@@ -44,11 +44,12 @@ def config_value(field: str, preset: str = "minimind2-small") -> Any:
 
 
 @fact
-def ffn_intermediate_size(hidden_size: int) -> int:
-    """SwiGLU's hidden width for a model width: 64 * ceil(int(hidden * 8 / 3) / 64)."""
+def ffn_intermediate_size(hidden_size: int, rule: str = "8/3") -> int:
+    """SwiGLU's hidden width for a model width: 64 * ceil(int(hidden * 8 / 3) / 64) (MiniMind2), or with
+    rule "pi" 64 * ceil(hidden * pi / 64) (minimind-3)."""
     from minimind_notes.model.config import default_intermediate_size
 
-    return default_intermediate_size(hidden_size)
+    return default_intermediate_size(hidden_size, rule)
 
 
 @fact
@@ -105,6 +106,19 @@ def rope_wavelength(index: int, preset: str = "minimind2-small") -> float:
 
     cfg = _config(preset)
     return round(2 * math.pi * cfg.rope_theta ** (2 * index / cfg.head_dim), 3)
+
+
+@fact
+def yarn_pairs(preset: str = "minimind-3") -> dict[str, int]:
+    """How YaRN treats a preset's RoPE pairs: kept (frequency unchanged), ramped, divided (by the factor)."""
+    from minimind_notes.model.rope import rope_frequencies, yarn_scale
+
+    cfg = _config(preset).replace(inference_rope_scaling=True)
+    freqs = rope_frequencies(cfg.head_dim, cfg.rope_theta)
+    ratio = (yarn_scale(freqs, cfg.rope_scaling, cfg.rope_theta) / freqs).tolist()
+    kept = sum(abs(r - 1) < 1e-6 for r in ratio)
+    divided = sum(abs(r * cfg.yarn_factor - 1) < 1e-4 for r in ratio)
+    return {"kept": kept, "ramped": len(ratio) - kept - divided, "divided": divided}
 
 
 @fact
