@@ -3,7 +3,6 @@ fitted into the model's window, and the reply split as it streams into reasoning
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from minimind_notes.chat import FittedPrompt, fit_chat
 from minimind_notes.data.tokenizer import MiniMindTokenizer
+from minimind_notes.data.tool_calls import parse_call
 from minimind_notes.errors import MiniMindError
 from minimind_notes.train.config import SEED_MAX
 
@@ -118,8 +118,8 @@ class ChatRequest(BaseModel):
 def fit_request(tok: MiniMindTokenizer, messages: Sequence[dict[str, Any]], tools: list[dict] | None,
                 thinking: bool, budget: int) -> FittedPrompt:
     """The conversation's ids, with the reply prompt, in at most `budget` tokens, cut as `minimind chat` cuts it
-    (the oldest messages go first, then the start of the newest). A MiniMind2 tokenizer: `fit_chat`; minimind-3:
-    its own template, which shows tools, tool calls, reasoning and whether the reply thinks."""
+    (`fit_chat`: the oldest messages go first, then the start of the newest), in the tokenizer's own template
+    (minimind-3's shows tools, tool calls, reasoning and whether the reply thinks)."""
     try:
         if tok.generation != "minimind-3":
             if tools or thinking:
@@ -127,68 +127,16 @@ def fit_request(tok: MiniMindTokenizer, messages: Sequence[dict[str, Any]], tool
                                param="tools" if tools else "chat_template_kwargs")
             tok.check_chat(messages, tools)  # reasoning or tool calls in a message: refused, never dropped
             return fit_chat(tok, messages, budget)
-        return fit_template(tok, list(messages), tools, thinking, budget)
+        return fit_chat(tok, messages, budget, tools, open_thinking=thinking)
     except MiniMindError as e:
-        raise APIError(400, str(e), param="messages") from e
-
-
-def fit_template(tok: MiniMindTokenizer, messages: list[dict[str, Any]], tools: list[dict] | None, thinking: bool,
-                 budget: int) -> FittedPrompt:
-    """`fit_chat`'s cuts in minimind-3's template (tools, tool calls, reasoning, thinking): the oldest messages go
-    first (the kept ones start with a user's), then the start of the newest. h17chat's `fit_chat(tok, messages,
-    budget, tools, open_thinking=...)` does the same for every tokenizer: this goes when both are merged."""
-    system = messages[:1] if messages[0]["role"] == "system" else []
-    turns = messages[len(system):]
-    ids = lambda: tok.chat_ids([*system, *turns], True, tools, open_thinking=thinking)[0]
-    prompt = ids()
-    notes, dropped, before = [], 0, len(prompt)
-    while len(turns) > 1 and len(prompt) > budget:
-        turns.pop(0)
-        dropped += 1
-        while len(turns) > 1 and turns[0]["role"] != "user":  # no tool result without the call it answers
-            turns.pop(0)
-            dropped += 1
-        prompt = ids()
-    if dropped:
-        notes.append(f"dropped the {dropped} oldest message(s) ({before - len(prompt)} tokens)")
-    if len(prompt) > budget:
-        last = turns[-1] if turns else {}
-        content_ids = tok.encode_plain(last.get("content") or "")
-        keep = len(content_ids) - (len(prompt) - budget)
-        while keep >= 1:  # the kept text is encoded again in its place, where a few ids may merge otherwise
-            turns[-1] = {**last, "content": tok.decode(content_ids[-keep:]).lstrip("\ufffd")}  # no half character
-            prompt = ids()
-            if len(prompt) <= budget:
-                break
-            keep -= len(prompt) - budget
-        if keep < 1:
-            raise APIError(400, f"the system message, the tool definitions and the reply prompt leave no room for a "
-                           f"message in the {budget} tokens the model's window leaves", param="messages",
-                           code="context_length_exceeded")
-        notes.append(f"kept the last {keep} of the {len(content_ids)} tokens of the newest message")
-    return FittedPrompt(prompt, "; ".join(notes) + f" to fit {budget} tokens" if notes else None)
+        code = "context_length_exceeded" if "leave no room" in str(e) else None
+        raise APIError(400, str(e), param="messages", code=code) from e
 
 
 def held_back(text: str, markers: Sequence[str]) -> int:
     """How many characters at the end of `text` may be the start of a marker: they wait for the next piece."""
     return max((k for m in markers for k in range(min(len(m) - 1, len(text)), 0, -1) if text.endswith(m[:k])),
                default=0)
-
-
-def parse_call(body: str) -> dict[str, Any] | None:
-    """One tool call's JSON in OpenAI's shape, or None if it is not {"name": str, "arguments": object}.
-    The same contract as `parse_call` in h17chat's data/tool_calls.py: one of the two goes when both are merged."""
-    try:
-        call = json.loads(body)
-        arguments = call.get("arguments", {}) if isinstance(call, dict) else None
-        if isinstance(arguments, str):  # arguments given as JSON text, as OpenAI's API sends them
-            arguments = json.loads(arguments)
-    except ValueError:
-        return None
-    if not (isinstance(call, dict) and isinstance(call.get("name"), str) and isinstance(arguments, dict)):
-        return None
-    return {"type": "function", "function": {"name": call["name"],
-                                             "arguments": json.dumps(arguments, ensure_ascii=False)}}
 
 
 def parse_tool_calls(text: str) -> list[dict[str, Any]] | None:
