@@ -166,7 +166,7 @@ def findings(ctx: ExperimentContext, rows: list[dict]) -> None:
         lowest_ppl["bpb"] == max(bpb) and rho < 0, p=" / ".join(f"{x:.1f}" for x in ppl),
         q=" / ".join(f"{x:.3f}" for x in bpb), lp=lowest_ppl["vocab"], rho=rho)
     ppl_spread, bpb_spread = max(ppl) / min(ppl), max(bpb) / min(bpb)
-    ctx.finding(
+    ctx.code_fact(
         "Perplexity spreads {ps:.1f}x from the lowest to the highest, bits per byte {bs:.2f}x: most of the "
         "perplexity gap is the token length, since log2(ppl) = bpb x bytes per token (check: ppl spread > 3x "
         "the bpb spread)",
