@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import operator
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,43 @@ from minimind_notes.errors import MiniMindError
 from minimind_notes.fileio import atomic_write_text
 from minimind_notes.i18n import pick
 
+COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+@dataclass
+class Bar:
+    """A check against a bar, declared once: `Bar("top weight", 0.95, ">", 0.9)` holds, and renders as
+    "top weight 0.95 > 0.9" in every language (label: a str, or {'en': ..., 'zh': ...})."""
+
+    label: str | dict[str, str]
+    value: float
+    op: str
+    bar: float
+
+    def __post_init__(self) -> None:
+        if self.op not in COMPARE:
+            raise ValueError(f"Bar op must be one of {', '.join(COMPARE)}, got {self.op!r}")
+        self.value = _plain(self.value)
+
+    @property
+    def passed(self) -> bool:
+        return bool(COMPARE[self.op](self.value, self.bar))
+
+    def render(self, lang: str) -> str:
+        return f"{pick(self.label, lang) if isinstance(self.label, dict) else self.label} {self.value:.4g} " \
+               f"{self.op} {self.bar:.4g}"
+
+
+CHECK_WORD = {"en": " (check: {})", "zh": "(检验:{})"}
+JOIN_WORD = {"en": ", ", "zh": ";"}
+
 
 @dataclass
 class Finding:
     text: dict[str, str]  # {'en': ..., 'zh': ...}, numbers already filled in
     passed: bool
     values: dict[str, Any] = field(default_factory=dict)
+    kind: str = "measured"  # or "code": holds by construction, shown apart from what was measured
 
 
 @dataclass
@@ -94,11 +126,26 @@ class ExperimentContext:
         return self.metrics[name]
 
     def finding(self, en: str, zh: str, passed: Any, **values: Any) -> bool:
-        """State a conclusion from measured `values`; `passed` is the check that can fail."""
+        """State a conclusion from measured `values`; `passed` is the check that can fail: a `Bar` or a list
+        of them (rendered into both texts), or a bool whose check the texts spell out themselves."""
         values = _plain(values)
-        self.findings.append(Finding({"en": en.format(**values), "zh": zh.format(**values)},
-                                     bool(passed), values))
+        text = {"en": en.format(**values), "zh": zh.format(**values)}
+        if isinstance(passed, Bar | Sequence) and not isinstance(passed, str):
+            bars = [passed] if isinstance(passed, Bar) else list(passed)
+            for lang in text:
+                text[lang] += CHECK_WORD[lang].format(JOIN_WORD[lang].join(b.render(lang) for b in bars))
+            values["bars"] = [asdict(b) for b in bars]
+            passed = all(b.passed for b in bars)
+        self.findings.append(Finding(text, bool(passed), values))
         return bool(passed)
+
+    def code_fact(self, en: str, zh: str, holds: Any, **values: Any) -> bool:
+        """A property of the code that holds by construction (a shape, a formula, a mask's zeros): shown
+        apart from the findings, since no measurement could come out otherwise; the tests check it."""
+        values = _plain(values)
+        self.findings.append(Finding({"en": en.format(**values), "zh": zh.format(**values)}, bool(holds), values,
+                                     kind="code"))
+        return bool(holds)
 
     def table(self, title: dict[str, str] | str, columns: list[str], rows: list[list[Any]]) -> None:
         """A results table: printed by the CLI and kept in metrics.json."""
@@ -190,6 +237,8 @@ def run_experiment(path: Path, module: str, experiment: str, quick: bool = False
 HEAD = {
     "findings": {"en": "Findings (each checked against the measured numbers)",
                  "zh": "结论(每条都用实测数值检验)"},
+    "code": {"en": "Code facts (true by construction; the tests check them, no measurement could differ)",
+             "zh": "代码事实(由构造保证;测试会检查,不是实测得出的结论)"},
     "check": {"en": "check", "zh": "检验"},
     "finding": {"en": "finding", "zh": "结论"},
     "plots": {"en": "Plots", "zh": "图表"},
@@ -210,12 +259,16 @@ def print_result(result: ExperimentResult, lang: str = "en", console=None) -> No
         for row in t["rows"]:
             table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
         console.print(table)
-    table = Table(title=pick(HEAD["findings"], lang), show_lines=False, expand=False)
-    table.add_column(pick(HEAD["check"], lang), justify="center")
-    table.add_column(pick(HEAD["finding"], lang))
-    for f in result.findings:
-        table.add_row("[green]✓[/]" if f.passed else "[red]✗[/]", pick(f.text, lang))
-    console.print(table)
+    for kind, head in (("code", "code"), ("measured", "findings")):
+        shown = [f for f in result.findings if f.kind == kind]
+        if not shown:
+            continue
+        table = Table(title=pick(HEAD[head], lang), show_lines=False, expand=False)
+        table.add_column(pick(HEAD["check"], lang), justify="center")
+        table.add_column(pick(HEAD["finding"], lang))
+        for f in shown:
+            table.add_row("[green]✓[/]" if f.passed else "[red]✗[/]", pick(f.text, lang))
+        console.print(table)
     if result.plots:
         console.print(pick(HEAD["plots"], lang) + ": " + ", ".join(result.plots))
     n_pass = sum(f.passed for f in result.findings)

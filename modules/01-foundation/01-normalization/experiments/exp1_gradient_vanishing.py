@@ -7,10 +7,12 @@ with a larger init (grows), and with MiniMind's RMSNorm after each layer (stays 
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.model import RMSNorm
 
 LAYERS, WIDTH, BATCH = 10, 512, 100
@@ -61,17 +63,22 @@ def run(ctx: ExperimentContext) -> None:
         "With a larger init (std 3/sqrt(512)) it explodes instead: {s10:.1f} after 10 layers (check: > 100)",
         "换成更大的初始化(std 3/sqrt(512))则会爆炸:10 层后达到 {s10:.1f}(检验:> 100)",
         big_std[-1] > 100, s10=big_std[-1])
+    relu_prediction = math.sqrt(1 - 1 / math.pi)  # ReLU(z), z Gaussian: mean^2 / mean square = 1/pi
+    normed = norm_std[1:] + big_norm_std[1:]
     ctx.finding(
-        "With RMSNorm after each layer the std stays between {lo:.2f} and {hi:.2f} at every depth, "
-        "for both inits (check: within 0.5-1.5)",
-        "每层后接 RMSNorm,两种初始化下每一层的标准差都保持在 {lo:.2f} 到 {hi:.2f} 之间(检验:在 0.5-1.5 内)",
-        all(0.5 < s < 1.5 for s in norm_std[1:] + big_norm_std[1:]),
-        lo=min(norm_std[1:] + big_norm_std[1:]), hi=max(norm_std[1:] + big_norm_std[1:]))
-    ctx.finding(
+        "With RMSNorm after each layer the std sits at {lo:.3f}-{hi:.3f} at every depth, for both inits. "
+        "Predicted: RMSNorm fixes the RMS at 1, and a ReLU of Gaussian pre-activations has mean^2 / mean square "
+        "= 1/pi, so std = sqrt(1 - 1/pi) = {p:.3f}",
+        "每层后接 RMSNorm,两种初始化下每一层的标准差都在 {lo:.3f}-{hi:.3f} 之间。预测值:RMSNorm 把 RMS 固定为 1,"
+        "而高斯预激活经过 ReLU 后 均值^2 / 均方 = 1/pi,所以 std = sqrt(1 - 1/pi) = {p:.3f}",
+        Bar({"en": "largest distance from the prediction", "zh": "与预测值的最大偏差"},
+            max(abs(v - relu_prediction) for v in normed), "<", 0.04),
+        lo=min(normed), hi=max(normed), p=relu_prediction)
+    ctx.code_fact(
         "RMSNorm fixes the root mean square, not the std: RMS = {rms:.3f}, std = {std:.3f}; the gap is "
-        "the positive mean of ReLU outputs (check: |RMS - 1| < 0.01 and std < RMS)",
+        "the positive mean of ReLU outputs (holds by construction: |RMS - 1| < 0.01 and std < RMS)",
         "RMSNorm 固定的是均方根而不是标准差:RMS = {rms:.3f},std = {std:.3f};差距来自 ReLU 输出的正均值"
-        "(检验:|RMS - 1| < 0.01 且 std < RMS)",
+        "(由构造保证:|RMS - 1| < 0.01 且 std < RMS)",
         abs(norm_rms[-1] - 1) < 0.01 and norm_std[-1] < norm_rms[-1], rms=norm_rms[-1], std=norm_std[-1])
 
     plt = ctx.plt

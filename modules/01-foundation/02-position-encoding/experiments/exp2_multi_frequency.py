@@ -1,11 +1,13 @@
-"""Position encoding exp2: RoPE's many frequencies, measured on MiniMind2's settings.
+"""Position encoding exp2: RoPE's many frequencies, computed on MiniMind2's settings.
 
 RoPE splits each 64-dim head into 32 pairs of dimensions and rotates pair i by the angle
 position * freq_i, with freq_i = theta^(-2i/64) and theta = 1e6. A pair's wavelength,
 2*pi / freq_i, is how many positions it takes to turn once. We read the frequencies from
 the real `rope_frequencies`, measure the shortest and longest wavelengths against the 32768
 positions MiniMind2 allows, check that they form a geometric series, and see which pairs
-MiniMind2's YaRN setting (4x beyond 2048 trained positions) slows down.
+MiniMind2's YaRN setting (4x beyond 2048 trained positions) slows down. All of these follow from
+the formula, so they are stated as code facts (true by construction), not as measured findings;
+exp3 measures what the many frequencies buy.
 
 Why it matters: the fast pairs resolve neighbouring tokens, the slow pairs tell far-apart
 tokens apart without ever wrapping around; together they cover every scale in between.
@@ -62,26 +64,26 @@ def run(ctx: ExperimentContext) -> None:
     slowed = (yarn - 1 / config.rope_scaling["factor"]).abs() < 1e-6  # pairs YaRN divides by 4
     ctx.metric("pairs_turning_within_context", n_full_turn)
     ctx.metric("pairs_turning_within_trained_length", n_short)
-    ctx.finding(
+    ctx.code_fact(
         "The fastest pair (0) turns once every {w0:.4f} positions, i.e. 2*pi = {tp:.4f}: freq_0 = 1 "
         "radian per position (check: |wavelength - 2*pi| < 1e-4)",
         "最快的维度对(第 0 对)每 {w0:.4f} 个位置转一圈,即 2*pi = {tp:.4f}:freq_0 = 每个位置 1 弧度"
         "(检验:|波长 - 2*pi| < 1e-4)",
         abs(float(waves[0]) - 2 * math.pi) < 1e-4, w0=float(waves[0]), tp=2 * math.pi)
-    ctx.finding(
+    ctx.code_fact(
         "The slowest pair ({last}) has a wavelength of {wl:,.0f} positions, {x:.0f}x the {c} context: "
         "it never completes a turn (only {turns:.4f} of one) (check: > 10 x context)",
         "最慢的维度对(第 {last} 对)波长为 {wl:,.0f} 个位置,是 {c} 上下文的 {x:.0f} 倍:"
         "在整个上下文中它只转了 {turns:.4f} 圈(检验:> 10 倍上下文)",
         float(waves[-1]) > 10 * context, last=hd // 2 - 1, wl=float(waves[-1]), c=context,
         x=float(waves[-1]) / context, turns=float(turns_context[-1]))
-    ctx.finding(
+    ctx.code_fact(
         "Wavelengths form a geometric series: each pair's is {r:.4f}x the previous one "
         "(theta^(2/{hd}) = {e:.4f}; largest relative deviation {d:.1e}, check: < 1e-4)",
         "波长构成等比数列:每一对的波长都是前一对的 {r:.4f} 倍"
         "(theta^(2/{hd}) = {e:.4f};最大相对偏差 {d:.1e},检验:< 1e-4)",
         ratio_dev < 1e-4, r=float(ratios.mean()), e=expected_ratio, hd=hd, d=ratio_dev)
-    ctx.finding(
+    ctx.code_fact(
         "{nf} of {n} pairs complete a full turn within {c} positions and {ns} within the {tr} trained "
         "positions; MiniMind2's YaRN divides exactly the other {nslow} (wavelength > {tr}) by "
         "{f}, and scales the fast ones by {lo:.3f}-{hi:.3f} (check: slowed pairs = long-wavelength pairs)",

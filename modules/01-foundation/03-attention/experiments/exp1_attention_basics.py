@@ -122,13 +122,13 @@ def run(ctx: ExperimentContext) -> None:
         "也与 PyTorch 的 scaled_dot_product_attention 一致({s1:.1e},{s2:.1e})(检验:均 < 1e-6)",
         max(full["diff_explicit"], causal["diff_explicit"], full["diff_sdpa"], causal["diff_sdpa"]) < 1e-6,
         e1=full["diff_explicit"], e2=causal["diff_explicit"], s1=full["diff_sdpa"], s2=causal["diff_sdpa"])
-    ctx.finding(
+    ctx.code_fact(
         "Every row of weights sums to 1: max |row sum - 1| = {a:.1e} without and {b:.1e} with the mask "
         "(check: < 1e-6)",
         "每一行权重之和都为 1:max |行和 - 1| 无掩码时为 {a:.1e},有掩码时为 {b:.1e}(检验:< 1e-6)",
         max(full["row_sum_error"], causal["row_sum_error"]) < 1e-6,
         a=full["row_sum_error"], b=causal["row_sum_error"])
-    ctx.finding(
+    ctx.code_fact(
         "With the causal mask every weight above the diagonal is exactly {u} and the first token, "
         "which can only see itself, puts weight {w0} on itself (check: exactly 0 and exactly 1)",
         "加因果掩码后,对角线以上的权重全部恰好为 {u};第一个 token 只能看到自己,给自己的权重为 {w0}"

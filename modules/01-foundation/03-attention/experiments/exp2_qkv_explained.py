@@ -75,6 +75,8 @@ def run(ctx: ExperimentContext) -> None:
     for kind in ("raw", "scaled"):
         for name in raw[DIMS[0]]:
             ctx.metric(f"{name}_{kind}", [stats[kind][d][name] for d in DIMS])
+    ctx.metric("grad_scores_raw_over_scaled", [raw[d]["grad_scores_median"] / scaled[d]["grad_scores_median"]
+                                               for d in DIMS])
     kinds = (("raw", raw), ("scaled", scaled))
     ctx.table({"en": "Spread of the scores and saturation of the softmax (means over queries)",
                "zh": "分数的离散程度与 softmax 的饱和程度(对查询取均值)"},

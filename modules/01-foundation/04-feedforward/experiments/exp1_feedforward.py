@@ -7,9 +7,10 @@ trace the shapes, check the hand computation against the real `FeedForward`, cou
 
 (b) SwiGLU vs the classic two-matrix FFN with GELU or ReLU, at equal parameter count (the
 classic FFN is 1.5x wider: 2 x 64 x 288 = 3 x 64 x 192). Three small byte-level LMs identical in
-everything else are trained with the same seed, data order and steps, and scored on held-out
-text. SwiGLU is what MiniMind and most current LLMs use; whether it pays off in a tiny model
-trained for a few hundred steps is a separate question, answered here by measurement. We also
+everything else are trained with the same seeds (3 of them), data order and steps, and scored on
+held-out text; the spread over seeds is the noise a difference must beat. SwiGLU is what MiniMind and
+most current LLMs use; whether it pays off in a tiny model trained for a few hundred steps is a
+separate question, answered here by measurement. We also
 measure how loud each FFN is at initialization (its output RMS relative to its input).
 """
 
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm, unigram_entropy
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.variants import ClassicFFN, VariantConfig, VariantLM
 from minimind_notes.model import FeedForward, MiniMindConfig, MiniMindForCausalLM, preset
 from minimind_notes.model.config import default_intermediate_size
@@ -112,13 +113,20 @@ def run(ctx: ExperimentContext) -> None:
 
     steps = 80 if ctx.quick else 300
     val = ByteBatches(corpus_text("val")).fixed(32 if ctx.quick else 64, SEQ)  # (N, T) held-out windows
+    seeds = [ctx.seed + i for i in range(3)]  # one run per FFN proves little: the seed spread is the noise
     ctx.log("(b) VariantLM (hidden 64, 2 layers) with each FFN: {s} steps, batch {b} x {t} bytes, lr {lr}, "
-            "seed {seed}.",
+            "seeds {seeds} (held-out losses below are means over the seeds).",
             "(b) VariantLM(hidden 64,2 层)分别配三种 FFN:{s} 步,batch {b} x {t} 字节,学习率 {lr},"
-            "种子 {seed}。", s=steps, b=BATCH, t=SEQ, lr=LR, seed=ctx.seed)
-    results = {ffn: train_variant(ffn, steps, ctx.seed, val) for ffn in FFNS}
+            "种子 {seeds}(下面的验证损失是各种子的均值)。", s=steps, b=BATCH, t=SEQ, lr=LR,
+            seeds=", ".join(map(str, seeds)))
+    results = {}
+    for ffn in FFNS:
+        runs = [train_variant(ffn, steps, seed, val) for seed in seeds]
+        seed_losses = [r["val_loss"] for r in runs]
+        results[ffn] = {**runs[0], "seed_losses": seed_losses, "val_loss": sum(seed_losses) / len(seed_losses)}
     for ffn, r in results.items():
         ctx.metric(f"val_loss_{ffn}", r["val_loss"])
+        ctx.metric(f"val_loss_per_seed_{ffn}", r["seed_losses"])
         ctx.metric(f"params_{ffn}", r["params"])
         ctx.metric(f"train_losses_{ffn}", r["losses"])
         ctx.metric(f"ffn_gain_at_init_{ffn}", r["init_gain"])
@@ -126,9 +134,9 @@ def run(ctx: ExperimentContext) -> None:
                      f"{math.log(256):.2f})",
                "zh": f"(b) 训练 {steps} 步后的验证损失(每字节 nats;均匀猜测 = {math.log(256):.2f})"},
               ["FFN", "model parameters", "FFN parameters", "FFN out/in RMS at init",
-               "train loss (last 10 steps)", "held-out loss"],
-              [[ffn, r["params"], r["ffn_params"], r["init_gain"], sum(r["losses"][-10:]) / 10, r["val_loss"]]
-               for ffn, r in results.items()])
+               "train loss (last 10 steps, first seed)", "held-out loss, mean", "per seed"],
+              [[ffn, r["params"], r["ffn_params"], r["init_gain"], sum(r["losses"][-10:]) / 10, r["val_loss"],
+                " / ".join(f"{v:.3f}" for v in r["seed_losses"])] for ffn, r in results.items()])
 
     findings_a(ctx, config, trace, ffn_total, model_total, classic)
     findings_b(ctx, results, unigram_entropy(corpus_text("train")))
@@ -174,15 +182,28 @@ def findings_b(ctx: ExperimentContext, results: dict, unigram: float) -> None:
         len(set(params.values())) == 1 and all(v < unigram for v in losses.values()),
         p=" / ".join(f"{v:,}" for v in params.values()), s=losses["swiglu"], g=losses["gelu"],
         r=losses["relu"], h=unigram, u=math.log(256))
-    others = min(losses["gelu"], losses["swiglu"])
+    per_seed = {ffn: r["seed_losses"] for ffn, r in results.items()}
+    leads = [min(g, s) - r for g, s, r in zip(per_seed["gelu"], per_seed["swiglu"], per_seed["relu"], strict=True)]
+    spread = max(max(v) - min(v) for v in per_seed.values())  # the same FFN, another seed
+    lead = sum(leads) / len(leads)
+    ctx.metric("relu_lead_per_seed", leads)
+    ctx.metric("seed_spread", spread)
+    # Paired by seed (same init of everything else, same data order), the lead's own spread is its noise:
+    # far smaller than one FFN's spread across seeds, which moves all three models together.
     ctx.finding(
-        "After {n} steps ReLU is ahead: held-out loss {r:.3f} vs {g:.3f} (GELU) and {s:.3f} (SwiGLU). "
-        "SwiGLU, MiniMind's choice, shows no advantage at this scale and training length "
-        "(check: ReLU lower than both others by > 0.05 nats)",
-        "训练 {n} 步后 ReLU 领先:验证损失 {r:.3f},GELU 为 {g:.3f},SwiGLU 为 {s:.3f}。"
-        "在这个规模和训练长度下,MiniMind 选用的 SwiGLU 并没有优势(检验:ReLU 比另外两者都低 0.05 nats 以上)",
-        others - losses["relu"] > 0.05, n=len(results["relu"]["losses"]), r=losses["relu"], g=losses["gelu"],
-        s=losses["swiglu"])
+        "After {n} steps ReLU is ahead on each of {k} seeds: mean held-out loss {r:.3f} vs {g:.3f} (GELU) and "
+        "{s:.3f} (SwiGLU). One FFN's loss moves by up to {sp:.3f} from seed to seed, but paired by seed (same "
+        "data order, same init of the rest) ReLU's lead is {l}, mean {m:.3f}: larger than its own spread across "
+        "seeds. SwiGLU, MiniMind's choice, shows no advantage at this scale and training length",
+        "训练 {n} 步后,{k} 个种子上都是 ReLU 领先:平均验证损失 {r:.3f},GELU 为 {g:.3f},SwiGLU 为 {s:.3f}。"
+        "同一种 FFN 换种子时损失最多变化 {sp:.3f},但按种子配对(相同的数据顺序和其余部分的初始化)后,"
+        "ReLU 的领先幅度为 {l},平均 {m:.3f},大于它自身在种子间的波动。在这个规模和训练长度下,"
+        "MiniMind 选用的 SwiGLU 并没有优势",
+        [Bar({"en": "ReLU's smallest lead", "zh": "ReLU 的最小领先幅度"}, min(leads), ">", 0),
+         Bar({"en": "mean lead minus its spread across seeds", "zh": "平均领先幅度减去其种子间波动"},
+             lead - (max(leads) - min(leads)), ">", 0)],
+        n=len(results["relu"]["losses"]), k=len(leads), r=losses["relu"], g=losses["gelu"], s=losses["swiglu"],
+        l=" / ".join(f"{v:+.3f}" for v in leads), m=lead, sp=spread)
     gain = {ffn: r["init_gain"] for ffn, r in results.items()}
     ctx.finding(
         "SwiGLU starts from a much quieter FFN: at init its output is {rr:.1f}x smaller than ReLU's and "
@@ -201,9 +222,9 @@ def plot(ctx: ExperimentContext, results: dict) -> None:
     plt = ctx.plt
     fig, ax = plt.subplots(figsize=(8, 4.2))
     for ffn, r in results.items():
-        ax.plot(smooth(r["losses"], 10), label=f"{ffn} (held-out {r['val_loss']:.3f})")
+        ax.plot(smooth(r["losses"], 10), label=f"{ffn} (held-out, mean of seeds {r['val_loss']:.3f})")
     ax.axhline(math.log(256), color="grey", lw=0.6, ls="--", label="uniform guessing, ln 256")
-    ax.set_xlabel("training step")
+    ax.set_xlabel("training step (first seed)")
     ax.set_ylabel("training loss, nats per byte (10-step mean)")
     ax.set_title("SwiGLU vs GELU vs ReLU FFN at equal parameter count")
     ax.legend()

@@ -106,7 +106,7 @@ def run(ctx: ExperimentContext) -> None:
         "(check: < 1e-5)",
         "手工搭建的块与 MiniMindBlock 完全一致:输出最大约 {s:.1f},最大差异 {d:.1e}(检验:< 1e-5)",
         diff < 1e-5, d=diff, s=scale)
-    ctx.finding(
+    ctx.code_fact(
         "Every step keeps the stream's shape (B, T, {c}) at its ends; inside, attention works per head "
         "(B, {nh}, T, {hd}) with only {nkv} KV heads before repeat_kv, and the FFN widens to {i} (check: the "
         "output shape equals the input's)",

@@ -223,7 +223,7 @@ def findings(ctx: ExperimentContext, trainer: Trainer, r: dict, base: dict) -> N
         b=s1["word_share"], na=s0["n_words"], nb=s1["n_words"])
     cfg = trainer.cfg
     per_step = cfg.batch_size * cfg.accumulation_steps * (cfg.max_seq_len + 1)
-    ctx.finding(
+    ctx.code_fact(
         "Tokens per step = batch {b} x accumulation {a} x window {w} (max_seq_len + 1) = {p:,}; {n} steps "
         "processed {t:,} tokens in {s:.1f} s of training, {tps:,.0f} tokens per second on {d} (check: tokens = "
         "steps x tokens per step)",

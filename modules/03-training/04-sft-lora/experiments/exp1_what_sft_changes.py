@@ -218,7 +218,7 @@ def findings(ctx: ExperimentContext, mask: dict, losses: dict, text: dict, train
         "the reply's content tokens ({ca:.2f} -> {cb:.2f}) (check: p > 0.05 and at least 10x, the stop token's "
         "loss falls more than the content's)",
         "模型学会了回复在哪里结束:在参考回复末尾,它给 <|im_end|> 的概率从 {a:.3f} 升到 {b:.3f}({x:.0f} 倍);"
-        "这个 token 的损失 {la:.2f} -> {lb:.2f},降幅大于回复内容 token({ca:.2f} -> {cb:.2f})(检验:概率 > 0.1 且"
+        "这个 token 的损失 {la:.2f} -> {lb:.2f},降幅大于回复内容 token({ca:.2f} -> {cb:.2f})(检验:概率 > 0.05 且"
         "至少 10 倍,停止 token 的损失降得比内容多)",
         q["p_stop"] > 0.05 and q["p_stop"] > 10 * p["p_stop"] and p["stop"] - q["stop"] > p["content"] - q["content"],
         a=p["p_stop"], b=q["p_stop"], x=q["p_stop"] / p["p_stop"], la=p["stop"], lb=q["stop"], ca=p["content"],

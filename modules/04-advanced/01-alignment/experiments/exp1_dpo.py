@@ -133,24 +133,27 @@ def report(ctx: ExperimentContext, stats: dict, logs: list[dict], ev0: dict, ev1
         "The policy's own preference moved much less: it found the chosen reply more likely for {p0:.3f} of the "
         "held-out pairs before DPO and {p1:.3f} after. The implicit reward measures the change against the "
         "reference; the policy's preference still carries everything the base already found likely (check: "
-        "preference up by less than 0.1)",
+        "preference moved by less than 0.1 either way)",
         "策略自己的偏好变化小得多:DPO 前它认为 chosen 更可能的留出对占 {p0:.3f},DPO 后占 {p1:.3f}。"
         "隐式奖励衡量的是相对参考模型的变化;策略自己的偏好仍然带着基座原本觉得哪个更可能的全部信息"
-        "(检验:偏好上升不到 0.1)",
-        a["pref_after"] - a["pref_before"] < 0.1, p0=a["pref_before"], p1=a["pref_after"])
+        "(检验:偏好无论升降,变化都不到 0.1)",
+        abs(a["pref_after"] - a["pref_before"]) < 0.1, p0=a["pref_before"], p1=a["pref_after"])
     rude, wrong = stats["rude"], stats["wrong"]
     ctx.finding(
         "What generalizes depends on the kind of pair: polite vs rude, reward accuracy {r:.2f} and margin "
         "{mr:.3f} (the same few rude lines recur, so pushing them down carries over); right vs wrong answer, "
         "{w:.2f} and {mw:.3f} (the rejected reply differs by one number, and which one is right is knowledge: the "
-        "base preferred the right one for {wp:.2f} of these pairs, close to a coin flip) (check: rude accuracy > "
-        "wrong + 0.25 and rude margin > 5x wrong margin)",
+        "base preferred the right one for {wp:.2f} of these {nw} pairs, close to a coin flip) (check: rude accuracy > "
+        "wrong + 0.25, rude margin > 5x wrong margin, and the base's preference on wrong-answer pairs within "
+        "2 standard errors ({se2:.2f}) of 0.5)",
         "能泛化到什么取决于偏好对的类别:礼貌 vs 粗鲁,奖励准确率 {r:.2f}、margin {mr:.3f}(反复出现的就那几句粗话,"
         "把它们压下去就能迁移);正确 vs 错误答案,{w:.2f} 和 {mw:.3f}(被拒回复只差一个数字,而哪个数字对是基座"
-        "不具备的知识)(检验:粗鲁类准确率 > 错误类 + 0.25,且粗鲁类 margin > 错误类的 5 倍)",
-        rude["reward_acc"] > wrong["reward_acc"] + 0.25 and rude["margin"] > 5 * max(wrong["margin"], 1e-6),
+        "不具备的知识:这 {nw} 对里,基座原本偏好正确答案的比例是 {wp:.2f},接近抛硬币)(检验:粗鲁类准确率 > 错误类 + 0.25,"
+        "粗鲁类 margin > 错误类的 5 倍,且基座在错误答案类上的偏好与 0.5 相差不超过 2 个标准误差({se2:.2f}))",
+        rude["reward_acc"] > wrong["reward_acc"] + 0.25 and rude["margin"] > 5 * max(wrong["margin"], 1e-6)
+        and abs(wrong["pref_before"] - 0.5) <= 2 * binomial_se(0.5, wrong["n"]),
         r=rude["reward_acc"], mr=rude["margin"], w=wrong["reward_acc"], mw=wrong["margin"],
-        wp=wrong["pref_before"])
+        wp=wrong["pref_before"], nw=wrong["n"], se2=2 * binomial_se(0.5, wrong["n"]))
     ctx.finding(
         "DPO pushed both replies down: on held-out pairs the chosen reply's log-prob per token moved {c:+.3f} and "
         "the rejected one's {r:+.3f}. The loss only asks for a wider gap, and here it was bought mostly by lowering "

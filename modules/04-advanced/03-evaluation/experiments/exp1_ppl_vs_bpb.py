@@ -28,8 +28,9 @@ from minimind_notes.content import data_dir
 from minimind_notes.data.datasets import TokenWindows
 from minimind_notes.data.jsonl import write_jsonl
 from minimind_notes.data.pretokenize import iter_documents, prepare
-from minimind_notes.data.tokenizer import MiniMindTokenizer, train_tokenizer
+from minimind_notes.data.tokenizer import MiniMindTokenizer, default_tokenizer_dir, train_tokenizer
 from minimind_notes.evaluate import perplexity
+from minimind_notes.lab.byte_lm import corpus_text
 from minimind_notes.lab.experiment import ExperimentContext, main
 from minimind_notes.lab.stage import run_stage
 
@@ -116,6 +117,18 @@ def run(ctx: ExperimentContext) -> None:
             "分词器和模型都在同样的 {a:,} 字节上训练;每个模型:hidden {h}、2 层、{s} 步,每步 {b} 个约 {w} 字节的"
             "窗口(种子 {seed})。验证文本:{v:,} 字节。", a=sum(len(d.encode()) for d in docs),
             h=settings["hidden"], s=settings["steps"], b=BATCH, w=settings["window"], seed=ctx.seed, v=val_bytes)
+    shipped = MiniMindTokenizer.from_dir(default_tokenizer_dir())
+    for lang in ("en", "zh"):  # the tokenizer this project ships, on the held-out text of each language
+        text = corpus_text("val", lang)
+        tokens = sum(len(ids) for ids in shipped.encode_batch(text.split("\n")))
+        ctx.metric(f"shipped_chars_per_token_{lang}", len(text) / tokens)
+        ctx.metric(f"shipped_bytes_per_token_{lang}", len(text.encode()) / tokens)
+    ctx.log("The shipped tokenizer ({v:,} tokens) on held-out text: {ce:.2f} characters ({be:.2f} bytes) per token "
+            "in English, {cz:.2f} characters ({bz:.2f} bytes) per token in Chinese.",
+            "项目自带的分词器({v:,} 个 token)在验证文本上:英文每 token {ce:.2f} 个字符({be:.2f} 字节),"
+            "中文每 token {cz:.2f} 个字符({bz:.2f} 字节)。", v=shipped.vocab_size,
+            ce=ctx.metrics["shipped_chars_per_token_en"], be=ctx.metrics["shipped_bytes_per_token_en"],
+            cz=ctx.metrics["shipped_chars_per_token_zh"], bz=ctx.metrics["shipped_bytes_per_token_zh"])
     with private_cache(ctx.out_dir / "cache"):
         rows = [train_point(v, docs, val_docs, files, settings, ctx.seed, ctx.out_dir, ctx.precision)
                 for v in settings["vocabs"]]
@@ -153,7 +166,7 @@ def findings(ctx: ExperimentContext, rows: list[dict]) -> None:
         lowest_ppl["bpb"] == max(bpb) and rho < 0, p=" / ".join(f"{x:.1f}" for x in ppl),
         q=" / ".join(f"{x:.3f}" for x in bpb), lp=lowest_ppl["vocab"], rho=rho)
     ppl_spread, bpb_spread = max(ppl) / min(ppl), max(bpb) / min(bpb)
-    ctx.finding(
+    ctx.code_fact(
         "Perplexity spreads {ps:.1f}x from the lowest to the highest, bits per byte {bs:.2f}x: most of the "
         "perplexity gap is the token length, since log2(ppl) = bpb x bytes per token (check: ppl spread > 3x "
         "the bpb spread)",
