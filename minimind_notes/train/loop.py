@@ -52,7 +52,7 @@ from minimind_notes.train.resume import (
 )
 from minimind_notes.train.schedule import lr_at
 from minimind_notes.train.stop import StopRequest
-from minimind_notes.train.tracking import WANDB_HINT, WandbTracker
+from minimind_notes.train.tracking import WandbTracker, wandb_module
 
 
 class TrainingDiverged(MiniMindError):
@@ -137,10 +137,7 @@ class Trainer:
         self.phases = dict.fromkeys(("startup", "data", "eval", "loop", "save"), 0.0)
         self.eval_cost, self.save_cost = 0.0, None  # the last evaluation's and save's seconds
         if cfg.use_wandb:  # before the data is prepared: a missing package stops the run at once
-            import importlib.util
-
-            if importlib.util.find_spec("wandb") is None:
-                raise MiniMindError("--use_wandb: wandb is not installed", hint=WANDB_HINT)
+            wandb_module()
         requested = pick_device(cfg.device)
         self.dist: DistInfo = setup_distributed(requested.type)
         self.device = (torch.device(f"cuda:{self.dist.local_rank}") if requested.type == "cuda"

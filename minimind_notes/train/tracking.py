@@ -8,17 +8,23 @@ from typing import Any
 
 from minimind_notes.errors import MiniMindError
 
-WANDB_HINT = ("pip install wandb (it logs offline without a network or an API key), or drop --use_wandb: "
-              "metrics.jsonl in the run folder has the same numbers")
+
+def wandb_module() -> Any:
+    """wandb, or the message that says how to get it."""
+    try:
+        import wandb
+    except ImportError:
+        raise MiniMindError("--use_wandb: wandb is not installed",
+                            hint="pip install wandb (it logs offline without a network or an API key), or drop "
+                                 "--use_wandb: metrics.jsonl in the run folder has the same numbers") from None
+    return wandb
+
 
 class WandbTracker:
     """One wandb run per training run; --resume continues the same wandb run (its id is kept in the run folder)."""
 
     def __init__(self, project: str, name: str, config: dict[str, Any], run_dir: Path) -> None:
-        try:
-            import wandb
-        except ImportError:
-            raise MiniMindError("--use_wandb: wandb is not installed", hint=WANDB_HINT) from None
+        wandb = wandb_module()
         # Without a key wandb would ask for one; offline it writes the run under run_dir (`wandb sync` uploads it).
         offline = not os.environ.get("WANDB_API_KEY") and "WANDB_MODE" not in os.environ
         id_file = run_dir / "wandb_id"
