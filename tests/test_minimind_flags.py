@@ -95,7 +95,7 @@ def test_stage_bound_flags_are_refused_elsewhere_with_one_message():
         TrainConfig(stage="lora", lora_name="x", run_name="y")
     with pytest.raises(UsageError, match="distillation's teacher"):
         TrainConfig(stage="pretrain", teacher_hidden_size=768)
-    with pytest.raises(UsageError, match="fp16 training is not supported"):
+    with pytest.raises(UsageError, match="'float16' is not a precision"):
         TrainConfig(stage="pretrain", precision="float16")
 
 

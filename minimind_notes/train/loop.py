@@ -179,7 +179,9 @@ class Trainer:
         self.tracker: WandbTracker | None = None
         # a save writes the weights, the model again in the resume state and AdamW's two moments
         self.save_bytes = 4 * sum(p.numel() * p.element_size() for p in self.model.parameters())
-        self.loop_budget = math.inf  # seconds the loop may take, set when it starts
+        # the loop's seconds, what the LR schedule's time axis ends at: run() takes the time spent before the loop
+        # and kept for the final evaluation and save out of the budget
+        self.loop_budget = cfg.time_budget or math.inf
         self.phases["startup"] = time.monotonic() - self.started - self.phases["data"]
 
     # -- setup -----------------------------------------------------------------------------
