@@ -86,6 +86,12 @@ def test_every_minimind_flag_reaches_its_field():
     assert (d["distill_alpha"], d["distill_temperature"]) == (0.3, 1.5)
 
 
+def test_epochs_given_means_whole_passes_not_the_default_time_budget():
+    assert TrainConfig(stage="sft").time_budget == 240  # the stage's laptop default
+    assert TrainConfig(stage="sft", epochs=2).time_budget is None  # MiniMind's --epochs 2: two passes
+    assert TrainConfig(stage="sft", epochs=2, time_budget=60).time_budget == 60
+
+
 def test_stage_bound_flags_are_refused_elsewhere_with_one_message():
     with pytest.raises(UsageError, match="--beta is a DPO or GRPO setting"):
         TrainConfig(stage="sft", beta=0.1)

@@ -131,6 +131,7 @@ class TrainConfig:
         self.data_path = self.data_path or embedded(d.data)
         if self.val_path is None and d.val and self.data_path == embedded(d.data):
             self.val_path = embedded(d.val)
+        epochs_given = self.epochs is not None  # MiniMind's --epochs N means N whole passes: no default time budget
         for name in ("epochs", "batch_size", "learning_rate", "max_seq_len"):  # only None means the default
             if getattr(self, name) is None:
                 setattr(self, name, getattr(d, name))
@@ -143,7 +144,7 @@ class TrainConfig:
         if self.eval_every is None:
             self.eval_every = max(1, EVAL_EVERY_ROWS // (self.batch_size * self.accumulation_steps))
         if self.time_budget == -1:
-            self.time_budget = None if self.max_steps is not None else d.time_budget
+            self.time_budget = None if self.max_steps is not None or epochs_given else d.time_budget
         if self.from_weight == "default":
             self.from_weight = d.from_weight
         if self.lora_alpha is None:
@@ -261,7 +262,9 @@ OPTIONS = [
     Option("save_dir", "Where weights and runs go.", aliases=("--out-dir",)),
     Option("tokenizer", "Tokenizer folder (default: shipped)."),
     Option("max_steps", "Stop after this many steps (default: the epochs or the time budget).", 1),
-    Option("time_budget", "Seconds; the LR schedule ends with it (-1: stage default, 0: none).", 0, low_open=True),
+    Option("time_budget", "Seconds the whole command may take, start-up and saving included; the LR schedule ends "
+                          "with it (-1: the stage default unless --max-steps or --epochs is given; 0: none).", 0,
+           low_open=True),
     Option("eval_every", "Steps between held-out evaluations (default: every 1,600 rows; 0: only first and last).",
            0),
     Option("save_every", "Steps between checkpoints (0: only at the end).", 0, aliases=("--save-interval",)),
