@@ -182,3 +182,40 @@ def test_archives_unpack_and_refuse_paths_outside(tmp_path):
         t.addfile(info, io.BytesIO(data))
     assert unpack(tmp_path / "m.tar", tmp_path / "mmlu") == 1
     assert (tmp_path / "mmlu/data/test/x_test.csv").read_bytes() == data
+
+
+def test_download_unpacks_the_archive_and_eval_reads_it(tmp_path, tok):
+    """`data download ceval` (from a local server standing in for the hub) unpacks into dataset/ceval, which
+    `eval mc --benchmark ceval` reads with its default --data."""
+    import functools
+    import os
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    source = make_benchmarks(tmp_path / "src") / "ceval"
+    served = tmp_path / "served"
+    served.mkdir()
+    with zipfile.ZipFile(served / "ceval-exam.zip", "w") as z:
+        for path in source.rglob("*.csv"):
+            z.write(path, path.relative_to(source).as_posix())
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    work = tmp_path / "work"
+    work.mkdir()
+    old = os.getcwd()
+    os.chdir(work)
+    try:
+        got = runner.invoke(app, ["data", "download", "ceval", "--url", f"http://127.0.0.1:{httpd.server_address[1]}"])
+        assert got.exit_code == 0, got.output
+        assert "Unpacked 3 files into dataset/ceval" in got.output.replace("\n", " ")
+        weights = save_checkpoint(MiniMindForCausalLM(tiny_config(vocab_size=tok.vocab_size)),
+                                  work / "m.safetensors", tok.identity())
+        result = runner.invoke(app, ["eval", "mc", "--weights", str(weights), "--benchmark", "ceval"],
+                               env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        assert "basic_math" in result.output and "chance 25%" in result.output
+    finally:
+        os.chdir(old)
+        httpd.shutdown()
