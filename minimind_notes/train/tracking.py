@@ -15,8 +15,9 @@ def wandb_module() -> Any:
         import wandb
     except ImportError:
         raise MiniMindError("--use_wandb: wandb is not installed",
-                            hint="pip install wandb (it logs offline without a network or an API key), or drop "
-                                 "--use_wandb: metrics.jsonl in the run folder has the same numbers") from None
+                            hint="pip install wandb (the extra minimind-notes[wandb]; it logs offline with no network "
+                                 "or an API key), or drop --use_wandb: metrics.jsonl in the run folder has the same "
+                                 "numbers") from None
     return wandb
 
 
