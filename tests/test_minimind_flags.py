@@ -258,5 +258,5 @@ def test_time_budget_bounds_the_whole_command(corpus, tmp_path):  # noqa: F811
     assert wall <= budget * 1.05 + 2 * unseen + 0.5, f"{wall:.1f} s for {budget} s (+{unseen:.1f} s):\n{done.stdout}"
     summary = json.loads(next((tmp_path / "out" / "runs").glob("*/summary.json")).read_text())
     assert summary["steps"] > 0 and set(summary["phases"]) == {"startup", "data", "eval", "loop", "save"}
-    assert summary["wall_seconds"] <= budget and summary["phases"]["loop"] > 0
+    assert summary["wall_seconds"] <= budget * 1.05 and summary["phases"]["loop"] > 0
     assert "time: startup" in done.stdout
