@@ -239,3 +239,150 @@ def arithmetic_accuracy(model: nn.Module, tok: MiniMindTokenizer, rows: list[tup
     replies = sample_replies(model, tok, prompts, temperature, max_new_tokens, generator, batch_size)
     rewards = [reward(r.text, a) for r, a in zip(replies, answers, strict=True)]
     return Accuracy(sum(rewards) / max(len(rewards), 1), replies, rewards)
+
+
+# --------------------------------------------------------------------------- published benchmarks
+
+@dataclass(frozen=True)
+class Benchmark:
+    """How a published multiple-choice benchmark lays out its CSV files and words its prompt."""
+
+    name: str
+    scored: str  # the split with answers that is scored (C-Eval's test split has none: its val split is scored)
+    header: bool  # MMLU's CSV files have no header row
+    intro: str  # the prompt's first line; {subject} is filled in
+    question: str  # one question; {question}, {A}..{D} are filled in; the answer letter follows it
+    letter_prefix: str  # what precedes the answer letter (MMLU: "Answer: A")
+
+    def files(self, folder: Path, split: str) -> dict[str, Path]:
+        """subject -> CSV of one split, wherever the archive put the split's folder."""
+        found = {}
+        for path in sorted(folder.rglob(f"{split}/*.csv")):
+            found[path.stem.removesuffix(f"_{split}")] = path
+        return found
+
+
+BENCHMARKS = {
+    "ceval": Benchmark("ceval", "val", True, "以下是中国关于{subject}考试的单项选择题，请选出其中的正确答案。\n\n",
+                       "{question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}\n答案：", ""),
+    "cmmlu": Benchmark("cmmlu", "test", True, "以下是关于{subject}的单项选择题，请直接给出正确答案的选项。\n\n",
+                       "题目：{question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}\n答案是：", ""),
+    "mmlu": Benchmark("mmlu", "test", False,
+                      "The following are multiple choice questions (with answers) about {subject}.\n\n",
+                      "{question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nAnswer:", " "),
+}
+
+
+def read_benchmark_csv(path: Path, bench: Benchmark, subject: str) -> list[MCQuestion]:
+    """One subject's CSV in the benchmark's published layout: C-Eval id,question,A,B,C,D,answer[,explanation];
+    CMMLU (index),Question,A,B,C,D,Answer; MMLU no header, question,A,B,C,D,answer."""
+    text = read_text_utf8(path).lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if bench.header:
+        if not rows:
+            raise DataError(f"{path}: empty file, expected a header row")
+        names = [h.strip().lower() for h in rows[0]]
+        try:
+            at = [names.index(k) for k in ("question", "a", "b", "c", "d", "answer")]
+        except ValueError:
+            raise DataError(f"{path}:1: header {rows[0]} lacks question, A, B, C, D or answer",
+                            hint=f"{bench.name} files are read as published; is this the {bench.name} archive?"
+                            ) from None
+        rows = rows[1:]
+        first_line = 2
+    else:
+        at, first_line = [0, 1, 2, 3, 4, 5], 1
+    out = []
+    for i, row in enumerate(rows):
+        where = f"{path}:{first_line + i}"
+        if len(row) <= max(at):
+            raise DataError(f"{where}: {len(row)} fields, expected question, A, B, C, D and answer")
+        question, *options, answer = (row[j].strip() for j in at)
+        if answer.upper() not in LETTERS:
+            raise DataError(f"{where}: answer {answer!r} is not one of A, B, C, D")
+        out.append(MCQuestion(question, dict(zip(LETTERS, options, strict=True)), answer.upper(), subject, where))
+    return out
+
+
+def subject_names(folder: Path, bench: Benchmark) -> dict[str, str]:
+    """How the prompt names a subject: C-Eval's Chinese names from its subject_mapping.json when it is beside
+    the files, else the file name with spaces (MMLU's own rule)."""
+    mapping = next(iter(sorted(folder.rglob("subject_mapping.json"))), None) if bench.name == "ceval" else None
+    if mapping is None:
+        return {}
+    import json
+
+    return {k: v[1] for k, v in json.loads(read_text_utf8(mapping)).items() if isinstance(v, list) and len(v) > 1}
+
+
+@dataclass
+class BenchmarkResult:
+    benchmark: str
+    shots: int
+    accuracy: float  # over all questions
+    macro_accuracy: float  # the mean of the subjects' accuracies
+    by_subject: dict[str, tuple[int, int]]  # subject -> (correct, total)
+    fewer_shots: int  # questions whose prompt held fewer shots to fit the model's window
+    truncated: int  # questions cut from the left even with no shot
+    chance: float = 0.25
+
+
+def benchmark_prompt(bench: Benchmark, subject_name: str, q: MCQuestion, shots: list[MCQuestion]) -> str:
+    """The benchmark's own prompt: its intro, the shots with their answers, then the question."""
+    def block(x: MCQuestion) -> str:
+        return bench.question.format(question=x.question, **x.options)
+
+    solved = "".join(f"{block(s)}{bench.letter_prefix}{s.answer}\n\n" for s in shots)
+    return bench.intro.format(subject=subject_name) + solved + block(q)
+
+
+def letter_ids(tok: MiniMindTokenizer, prefix: str) -> tuple[list[int], bool]:
+    """The token of each answer letter as it follows the prompt, and whether `prefix` must end the prompt
+    instead (when the tokenizer splits " A" into " " and "A")."""
+    with_prefix = [tok.encode_plain(prefix + letter) for letter in LETTERS]
+    if all(len(ids) == 1 for ids in with_prefix):
+        return [ids[0] for ids in with_prefix], False
+    bare = [tok.encode_plain(letter) for letter in LETTERS]
+    if all(len(ids) == 1 for ids in bare):
+        return [ids[0] for ids in bare], True
+    raise DataError(f"this tokenizer has no single token for each of A, B, C, D ({tok.describe()})")
+
+
+@torch.no_grad()
+def run_benchmark(model: nn.Module, tok: MiniMindTokenizer, name: str, folder: str | os.PathLike, shots: int = 0,
+                  limit: int | None = None) -> BenchmarkResult:
+    """Accuracy on a published benchmark: per question, the next-token logits of A, B, C and D after the
+    benchmark's prompt (with `shots` solved dev questions of the same subject), the largest one is the answer."""
+    bench, folder = BENCHMARKS[name], Path(folder)
+    scored, dev = bench.files(folder, bench.scored), bench.files(folder, "dev")
+    if not scored:
+        raise DataError(f"{folder}: no {bench.scored}/*.csv files of {name}",
+                        hint=f"download them with `minimind data download {name}` (they unpack into "
+                             f"dataset/{name}) and pass that folder with --data")
+    if shots and not dev:
+        raise DataError(f"{folder}: no dev/*.csv files for the {shots}-shot prompt", hint="use --shots 0")
+    names = subject_names(folder, bench)
+    ids_of, prefix_in_prompt = letter_ids(tok, bench.letter_prefix)
+    device = next(model.parameters()).device
+    window = model.config.max_position_embeddings
+    model.eval()
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    fewer, truncated = 0, 0
+    for subject, path in scored.items():
+        examples = read_benchmark_csv(dev[subject], bench, subject)[:shots] if shots and subject in dev else []
+        subject_name = names.get(subject, subject.replace("_", " "))
+        for q in read_benchmark_csv(path, bench, subject)[:limit]:
+            for k in range(len(examples), -1, -1):  # the fewest shots dropped that fit the window
+                text = benchmark_prompt(bench, subject_name, q, examples[:k])
+                ids = [tok.bos_token_id, *tok.encode_plain(text + (bench.letter_prefix if prefix_in_prompt else ""))]
+                if len(ids) <= window:
+                    break
+            fewer += k < len(examples)
+            truncated += len(ids) > window
+            logits = model(torch.tensor([ids[-window:]], device=device)).logits[0, -1]
+            predicted = LETTERS[int(logits[ids_of].argmax())]
+            tally[subject][0] += predicted == q.answer
+            tally[subject][1] += 1
+    correct, total = sum(c for c, _ in tally.values()), sum(n for _, n in tally.values())
+    return BenchmarkResult(name, shots, correct / total, sum(c / n for c, n in tally.values()) / len(tally),
+                           {s: (c, n) for s, (c, n) in sorted(tally.items())}, fewer, truncated)

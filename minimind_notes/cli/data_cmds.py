@@ -20,8 +20,11 @@ FOOTER = {
 
 
 @data_app.command("list")
-def data_list_cmd(lang: str | None = LANG_OPTION) -> None:
-    """The catalogue: every data set and weight bundle `minimind data download` knows by name."""
+def data_list_cmd(lang: str | None = LANG_OPTION,
+                  as_json: bool = typer.Option(False, "--json", help="Print the catalogue as JSON.")) -> None:
+    """The catalogue: every data set, weight bundle and benchmark `minimind data download` knows by name, with
+    its format, the stage that reads it and whether this project can train on it today."""
+    from rich.markup import escape
     from rich.table import Table
 
     from minimind_notes.data.download import catalog, entries
@@ -29,14 +32,24 @@ def data_list_cmd(lang: str | None = LANG_OPTION) -> None:
 
     lang = resolve_lang(lang)
     groups = catalog().get("groups", {})
+    if as_json:
+        import json
+
+        rows = [{"name": e.name, "group": e.group, "size": e.size, "format": e.format, "stage": e.stage,
+                 "trainable": e.trainable is True, "why_not": None if e.trainable is True else pick(e.trainable, lang),
+                 "files": [{"file": f, "bytes": e.expected(f)[0], "sha256": e.expected(f)[1]} for f in e.files],
+                 "description": pick(e.description, lang)} for e in entries()]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
     table = Table(title="minimind data download NAME", title_justify="left")
     table.add_column("name", no_wrap=True)  # the word to type after `download`: never broken
-    for col in ("file", "size", "group", "description"):
+    for col in ("file", "size", "format", "stage", "trainable", "description"):
         table.add_column(col, overflow="fold")
     for e in entries():
         files = "\n".join(e.files) if e.save_as is None else f"{e.save_as} ({e.files[0]})"
-        table.add_row(f"[bold]{e.name}[/]", files, e.size, pick(groups.get(e.group, e.group), lang),
-                      pick(e.description, lang))
+        trainable = "[green]yes[/]" if e.trainable is True else f"[yellow]{escape(pick(e.trainable, lang))}[/]"
+        table.add_row(f"[bold]{e.name}[/]", files, e.size, escape(e.format), escape(e.stage), trainable,
+                      escape(f"{pick(groups.get(e.group, e.group), lang)}: {pick(e.description, lang)}"))
     console.print(table)
     console.print(pick(FOOTER, lang))
 
@@ -69,11 +82,16 @@ def data_download_cmd(
     if url:
         check_url_template(url)
     hint = source_hint(source or default_source(), url)
+    from minimind_notes.data.download import find_entry, unpack
+
+    entry = find_entry(name) if name and not files else None
     for target in _targets(name, files or [], source, url):
         dest = dir / target.filename
         if dest.is_file() and not force:
             console.print(f"{dest} is already there (--force downloads it again; `minimind data verify` "
                           "checks it).")
+            if entry is not None and entry.unpack and not (dir / entry.name).is_dir():
+                console.print(f"Unpacked {unpack(dest, dir / entry.name):,} files into {dir / entry.name}")
             continue
         console.print(f"Downloading {target.url}\n  -> {dest}")
         done = download(target.url, dest, target.size, target.sha256, hint=hint,
@@ -85,6 +103,8 @@ def data_download_cmd(
             console.print(f"[yellow]Saved, unverified (no published sha256)[/] {dest} ({human_bytes(done.size)}): "
                           f"its size matches {done.checked}, but no source publishes its sha256",
                           soft_wrap=True)
+        if entry is not None and entry.unpack:
+            console.print(f"Unpacked {unpack(dest, dir / entry.name):,} files into {dir / entry.name}")
 
 
 @data_app.command("verify")

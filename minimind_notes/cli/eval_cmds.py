@@ -47,19 +47,33 @@ def ppl(
 @eval_app.command("mc")
 def mc(
     weights: str = WEIGHTS, tokenizer: str | None = TOKENIZER,
-    data: str | None = typer.Option(None, "--data", help="C-Eval/MMLU rows (JSONL or CSV); "
-                                    "default: the embedded eval set."),
+    data: str | None = typer.Option(None, "--data", help="C-Eval/MMLU rows (JSONL or CSV; default: the embedded "
+                                    "eval set), or with --benchmark the benchmark's folder (default: dataset/NAME)."),
     errors: int = typer.Option(0, "--errors", min=0, help="List up to N questions the model got wrong."),
     save_dir: str = typer.Option("out", "--save-dir"),
+    benchmark: str | None = typer.Option(None, "--benchmark", help="ceval, cmmlu or mmlu: the published files "
+                                         "(`minimind data download NAME`), prompts and scoring."),
+    shots: int = typer.Option(0, "--shots", min=0, max=5, help="--benchmark: solved dev questions in the prompt "
+                              "(0 or 5, as the benchmarks report)."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="--benchmark: at most N questions per subject."),
+    as_json: bool = typer.Option(False, "--json", help="--benchmark: print the result as JSON."),
 ) -> None:
-    """Multiple-choice accuracy by comparing the likelihood of each option, per subject."""
+    """Multiple-choice accuracy, per subject: by comparing the likelihood of each option, or with --benchmark
+    on C-Eval, CMMLU or MMLU as published, by the next-token logits of A, B, C and D."""
     from rich.table import Table
 
     from minimind_notes.chat import is_chat_model, load_for_inference
     from minimind_notes.content import data_dir
-    from minimind_notes.evaluate import multiple_choice, read_mc
+    from minimind_notes.evaluate import BENCHMARKS, multiple_choice, read_mc
 
+    if benchmark is not None and benchmark not in BENCHMARKS:
+        from minimind_notes.errors import UsageError
+
+        raise UsageError(f"--benchmark {benchmark}: unknown", hint=f"use one of {', '.join(BENCHMARKS)}")
     model, tok, path = load_for_inference(weights, tokenizer, save_dir=save_dir, say=note)
+    if benchmark is not None:
+        show_benchmark(model, tok, path, benchmark, data or f"dataset/{benchmark}", shots, limit, as_json)
+        return
     source = data or str(data_dir() / "eval_mc.jsonl")
     result = multiple_choice(model, tok, read_mc(source), chat=is_chat_model(path))
     table = Table(title=f"{path.name} on {Path(source).name}: accuracy {result.accuracy:.1%} (chance 25%)")
@@ -130,3 +144,32 @@ def curve(path: Path, key: str) -> list[tuple[float, float]]:
                 raise DataError(f"{path}:{lineno}: expected numbers for step and {key}, got {point}")
             points.append(point)
     return points
+
+
+def show_benchmark(model, tok, path: Path, name: str, folder: str, shots: int, limit: int | None,
+                   as_json: bool) -> None:
+    """`eval mc --benchmark`: per subject and overall accuracy, chance beside it."""
+    import json
+
+    from rich.table import Table
+
+    from minimind_notes.evaluate import run_benchmark
+
+    r = run_benchmark(model, tok, name, folder, shots, limit)
+    if as_json:
+        subjects = {s: {"correct": c, "total": n, "accuracy": c / n} for s, (c, n) in r.by_subject.items()}
+        print(json.dumps({"benchmark": name, "weights": str(path), "data": folder, "shots": shots,
+                          "accuracy": r.accuracy, "macro_accuracy": r.macro_accuracy, "chance": r.chance,
+                          "questions": sum(n for _, n in r.by_subject.values()), "fewer_shots": r.fewer_shots,
+                          "truncated": r.truncated, "subjects": subjects}, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{path.name} on {name} ({shots}-shot): accuracy {r.accuracy:.1%}, mean over subjects "
+                        f"{r.macro_accuracy:.1%} (chance {r.chance:.0%})")
+    for col in ("subject", "correct", "total", "accuracy"):
+        table.add_column(col, justify="right")
+    for subject, (c, n) in r.by_subject.items():
+        table.add_row(subject, str(c), str(n), f"{c / n:.1%}")
+    console.print(table)
+    if r.fewer_shots or r.truncated:
+        console.print(f"[yellow]{r.fewer_shots} prompt(s) held fewer than {shots} shots and {r.truncated} were cut "
+                      f"from the left to fit the model's {model.config.max_position_embeddings} positions[/]")

@@ -11,11 +11,47 @@ import typing
 from collections.abc import Callable
 
 import typer
+from typer.core import TyperCommand
 
 from minimind_notes.cli.console import ProgressBar, console
+from minimind_notes.train.config import STAGES
 
 STAGE_ARGUMENT = typer.Argument(..., help="pretrain, sft, lora, dpo, distill or grpo.")
 NPROC_OPTION = typer.Option(1, "--nproc", help="Processes to launch with torchrun (DDP).")
+
+
+SWITCH_VALUES = {"1": True, "true": True, "0": False, "false": False}
+
+
+def switch_values(args: list[str]) -> list[str]:
+    """MiniMind's on/off flags take a value (`--use_moe 1`, `--use_compile=0`); here they are flags: `--X 1` becomes
+    `--X`, `--X 0` is dropped (every switch is off by default). Any other number after a switch is refused."""
+    from minimind_notes.errors import UsageError
+    from minimind_notes.train.config import OPTIONS
+
+    switches = {flag for o in OPTIONS if o.switch for f in o.flags for flag in (f, "--" + f[2:].replace("-", "_"))}
+    out, i = [], 0
+    while i < len(args):
+        flag, eq, value = args[i].partition("=")
+        if flag in switches:
+            if not eq and i + 1 < len(args) and not args[i + 1].startswith("-") and args[i + 1] not in STAGES:
+                value, eq = args[i + 1], "="
+                i += 1
+            if eq and value.lower() not in SWITCH_VALUES:
+                raise UsageError(f"{flag} {value}: expected 0 or 1", hint=f"{flag} 1 turns it on, {flag} 0 off")
+            if not eq or SWITCH_VALUES[value.lower()]:
+                out.append(flag)
+        else:
+            out.append(args[i])
+        i += 1
+    return out
+
+
+class TrainCommand(TyperCommand):
+    """`minimind train`, whose switches also take MiniMind's 0|1 values."""
+
+    def parse_args(self, ctx, args):  # click's signature
+        return super().parse_args(ctx, switch_values(args))
 
 
 def train_options(run: Callable[..., None]) -> Callable[..., None]:
@@ -53,9 +89,10 @@ def run_training(stage: str, nproc: int, **fields: typing.Any) -> None:
         launch_torchrun(nproc)
         return
 
+    from minimind_notes import STARTED
     from minimind_notes.train.loop import format_metrics, train
 
-    summary = train(cfg, echo=console.print, display=ProgressBar)
+    summary = train(cfg, echo=console.print, display=ProgressBar, started=STARTED)
     console.rule(f"{stage} done")
     counted = "tokens" if stage == "pretrain" else "target tokens (those the loss counts)"
     console.print(f"{summary.steps} steps, {summary.tokens:,} {counted} in {summary.seconds:.0f} s "
@@ -66,6 +103,9 @@ def run_training(stage: str, nproc: int, **fields: typing.Any) -> None:
     if summary.final_eval:
         console.print("held-out after:  " + format_metrics(summary.final_eval))
     console.print(f"weights: {summary.weights}   metrics: {summary.run_dir}/metrics.jsonl")
+    phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.phases.items())
+    budget = f" (time budget {cfg.time_budget:g} s)" if cfg.time_budget else ""
+    console.print(f"time: {phases}; {summary.wall_seconds:.1f} s in all{budget}")
     record_run(cfg, summary)
 
 

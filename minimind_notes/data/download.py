@@ -64,6 +64,10 @@ class Entry:
     save_as: str | None = None
     checks: dict[str, tuple[int | None, str | None]] = field(default_factory=dict)  # file -> (bytes, sha256)
     tokenizer: str | None = None  # weights: the entry holding the tokenizer they were trained with
+    format: str = ""  # what a row or file looks like
+    stage: str = ""  # the command that reads it
+    trainable: bool | dict[str, str] = True  # or why this project cannot train on it today (en, zh)
+    unpack: bool = False  # an archive: `data download` extracts it into DIR/<name>/
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Entry:
@@ -119,6 +123,43 @@ def find_entry(name_or_file: str) -> Entry | None:
         if name_or_file in entry.files or name_or_file == entry.save_as:
             return entry
     return None
+
+
+def unpack(archive: Path, dest: Path) -> int:
+    """Extract a downloaded zip or tar into `dest` (replacing it only once complete); members that would land
+    outside it (absolute paths, ..) or are links are refused. Returns the number of files."""
+    import shutil
+    import tarfile
+    import tempfile
+    import zipfile
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.") as tmp:
+        root = Path(tmp).resolve()
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as z:
+                members = [m for m in z.infolist() if not m.is_dir()]
+                for m in members:
+                    if not (root / m.filename).resolve().is_relative_to(root):
+                        raise MiniMindError(f"{archive}: the member {m.filename!r} would land outside {dest}",
+                                            hint="this archive is not the published one: download it again")
+                z.extractall(root)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as t:
+                try:
+                    t.extractall(root, filter="data")  # refuses paths outside root, links out, devices
+                except tarfile.FilterError as e:
+                    raise MiniMindError(f"{archive}: {e}", hint="this archive is not the published one: "
+                                                                "download it again") from None
+                members = [m for m in t.getmembers() if m.isfile()]
+        else:
+            raise MiniMindError(f"{archive} is neither a zip nor a tar archive",
+                                hint="download it again with --force")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(root, dest)
+        root.mkdir()  # TemporaryDirectory removes what is at its path: an empty folder
+    return len(members)
 
 
 # --------------------------------------------------------------------------- URLs

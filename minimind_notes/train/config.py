@@ -107,6 +107,16 @@ class TrainConfig:
     grpo_clip: float = 0.2
     grpo_max_new_tokens: int = 16
     rollout_temperature: float = 0.6  # at 1.0 a weak base samples almost no correct answer
+    # MiniMind's trainer flags that have no older spelling here (the others are aliases in OPTIONS)
+    from_resume: bool = False  # resume when a saved state exists, else start afresh (MiniMind's auto-detect)
+    use_wandb: bool = False
+    wandb_project: str | None = None  # None -> MiniMind's name, e.g. MiniMind-Pretrain
+    num_workers: int = 0
+    lora_name: str | None = None  # LoRA's weights name (MiniMind's --lora_name); default: the stage's
+    beta: float | None = None  # MiniMind's --beta: DPO's beta in dpo, the KL weight in grpo
+    teacher_hidden_size: int | None = None  # distillation: the teacher's shape, to find and check its weights
+    teacher_num_layers: int | None = None
+    teacher_use_moe: bool = False
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -114,12 +124,14 @@ class TrainConfig:
 
             raise UsageError(f"unknown training stage {self.stage!r}", hint=f"choose one of {', '.join(STAGES)}")
         d = DEFAULTS[self.stage]
+        self.apply_minimind_spellings()
         if self.quick:  # what `minimind path --quick` asks of each training step
             self.max_steps, self.time_budget, self.eval_batches = self.max_steps or 20, 0, 4
         embedded = _embedded
         self.data_path = self.data_path or embedded(d.data)
         if self.val_path is None and d.val and self.data_path == embedded(d.data):
             self.val_path = embedded(d.val)
+        epochs_given = self.epochs is not None  # MiniMind's --epochs N means N whole passes: no default time budget
         for name in ("epochs", "batch_size", "learning_rate", "max_seq_len"):  # only None means the default
             if getattr(self, name) is None:
                 setattr(self, name, getattr(d, name))
@@ -132,7 +144,7 @@ class TrainConfig:
         if self.eval_every is None:
             self.eval_every = max(1, EVAL_EVERY_ROWS // (self.batch_size * self.accumulation_steps))
         if self.time_budget == -1:
-            self.time_budget = None if self.max_steps is not None else d.time_budget
+            self.time_budget = None if self.max_steps is not None or epochs_given else d.time_budget
         if self.from_weight == "default":
             self.from_weight = d.from_weight
         if self.lora_alpha is None:
@@ -145,6 +157,31 @@ class TrainConfig:
             raise UsageError(f"--run-name {self.run_name!r} is not a plain name",
                              hint="use letters, digits, '_', '-' and '.': it names out/NAME_<hidden>.safetensors "
                                   "and out/runs/NAME_<hidden>, inside --save_dir")
+
+    def apply_minimind_spellings(self) -> None:
+        """The MiniMind flags whose meaning depends on the stage, moved to the fields that hold it."""
+        from minimind_notes.errors import UsageError
+
+        if self.beta is not None:
+            if self.stage not in ("dpo", "grpo"):
+                raise UsageError(f"--beta is a DPO or GRPO setting; {self.stage} has none",
+                                 hint="drop --beta, or train dpo (its beta) or grpo (the weight of its KL term)")
+            setattr(self, "dpo_beta" if self.stage == "dpo" else "kl_beta", self.beta)
+        if self.lora_name is not None:
+            if self.stage != "lora":
+                raise UsageError(f"--lora_name names LoRA weights; {self.stage} trains none",
+                                 hint="drop --lora_name, or use --save_weight NAME to name this stage's weights")
+            if self.run_name not in (None, self.lora_name):
+                raise UsageError(f"--lora_name {self.lora_name} and --save_weight {self.run_name} disagree",
+                                 hint="give one of them: both name the LoRA weights")
+            self.run_name = self.lora_name
+        teacher_shape = (self.teacher_hidden_size, self.teacher_num_layers, self.teacher_use_moe)
+        if self.stage != "distill" and any(teacher_shape):
+            raise UsageError("--teacher_hidden_size, --teacher_num_layers and --teacher_use_moe describe "
+                             "distillation's teacher", hint="use them with `minimind train distill`")
+        if self.wandb_project is None:
+            self.wandb_project = "MiniMind-" + {"sft": "Full-SFT", "lora": "LoRA", "dpo": "DPO", "grpo": "GRPO",
+                                                 "distill": "Distillation"}.get(self.stage, "Pretrain")
 
     def check_ranges(self) -> None:
         """Nonsense numbers stop the run before it starts, naming the valid range (never silently replaced):
@@ -185,7 +222,8 @@ class Option:
     """One training option, declared once: the TrainConfig field, its help, the range a value must be in
     (checked after the stage defaults are filled in) and extra spellings of its flag. The flags are
     --field-name then the aliases (the CLI adds MiniMind's --field_name to every one); `minimind train` is
-    generated from OPTIONS."""
+    generated from OPTIONS. Aliases spelled as in MiniMind's trainer scripts (train_pretrain.py, train_full_sft.py,
+    train_lora.py, train_dpo.py, train_distillation.py, train_grpo.py) keep their meaning there."""
 
     field: str
     help: str
@@ -193,6 +231,7 @@ class Option:
     high: float | None = None
     low_open: bool = False  # the lowest value itself is out of range
     aliases: tuple[str, ...] = ()
+    switch: bool = False  # an on/off flag that also takes MiniMind's value: --use_moe 1, --use_compile 0
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -213,42 +252,62 @@ OPTIONS = [
     Option("min_lr_ratio", "Where the cosine decay ends, as a share of the peak learning rate.", 0, 1),
     Option("weight_decay", "AdamW weight decay.", 0),
     Option("preset", "Model size: tiny, minimind2-small, minimind2, minimind2-moe."),
-    Option("hidden_size", "Model width (default: the preset's; a multiple of its attention heads).", 1),
-    Option("num_hidden_layers", "Model depth (default: the preset's).", 1),
-    Option("use_moe", "Mixture-of-experts feed-forward layers."),
-    Option("from_weight", "Start from out/NAME_<hidden>.safetensors (pretrain, full_sft, ...), a path, or none."),
+    Option("hidden_size", "Model width (default: the preset's; a multiple of its attention heads).", 1,
+           aliases=("--student-hidden-size",)),
+    Option("num_hidden_layers", "Model depth (default: the preset's).", 1, aliases=("--student-num-layers",)),
+    Option("use_moe", "Mixture-of-experts feed-forward layers (--use_moe 1, as MiniMind).", switch=True,
+           aliases=("--student-use-moe",)),
+    Option("from_weight", "Start from out/NAME_<hidden>.safetensors (pretrain, full_sft, ...), a path, or none.",
+           aliases=("--from-student-weight",)),
     Option("save_dir", "Where weights and runs go.", aliases=("--out-dir",)),
     Option("tokenizer", "Tokenizer folder (default: shipped)."),
     Option("max_steps", "Stop after this many steps (default: the epochs or the time budget).", 1),
-    Option("time_budget", "Seconds; the LR schedule ends with it (-1: stage default, 0: none).", 0, low_open=True),
+    Option("time_budget", "Seconds the whole command may take, start-up and saving included; the LR schedule ends "
+                          "with it (-1: the stage default unless --max-steps or --epochs is given; 0: none).", 0,
+           low_open=True),
     Option("eval_every", "Steps between held-out evaluations (default: every 1,600 rows; 0: only first and last).",
            0),
-    Option("save_every", "Steps between checkpoints (0: only at the end).", 0),
-    Option("log_every", "Steps between rows of metrics.jsonl.", 1),
+    Option("save_every", "Steps between checkpoints (0: only at the end).", 0, aliases=("--save-interval",)),
+    Option("log_every", "Steps between rows of metrics.jsonl (and of wandb's log).", 1, aliases=("--log-interval",)),
     Option("eval_batches", "Held-out batches per evaluation (default: about 320 rows).", 1),
     Option("seed", "Random seed.", 0, SEED_MAX),
     Option("device", "auto, cpu, cuda, mps."),
-    Option("precision", "auto, fp32 or bf16 (default: $MINIMIND_PRECISION, else auto).", aliases=("--dtype",)),
-    Option("compile", "torch.compile the model (opt-in)."),
+    Option("precision", "auto, fp32 or bf16; MiniMind's --dtype bfloat16|float32 too (default: $MINIMIND_PRECISION, "
+                        "else auto).", aliases=("--dtype",)),
+    Option("compile", "torch.compile the model (opt-in; --use_compile 1, as MiniMind).", switch=True,
+           aliases=("--use-compile",)),
     Option("resume", "Continue the stopped run exactly."),
     Option("overwrite", "Replace an earlier run of the same name."),
     Option("skip_bad", "Skip and count broken data lines."),
     Option("run_name", "Name of the weights and run folder (default: the stage's, e.g. pretrain -> "
-                       "out/pretrain_<hidden>)."),
+                       "out/pretrain_<hidden>).", aliases=("--save-weight",)),
     Option("quick", "A short smoke run: 20 steps, no time budget (used by `minimind path --quick`)."),
     Option("lora_rank", "LoRA: rank of the adapters.", 1),
     Option("lora_alpha", "LoRA: scale numerator (default: 2 x rank).", 0, low_open=True),
-    Option("dpo_beta", "DPO: beta, how far the policy may move from the reference.", 0, low_open=True,
-           aliases=("--beta",)),
-    Option("distill_temperature", "Distillation: softmax temperature of teacher and student.", 0, low_open=True),
-    Option("distill_alpha", "Distillation: weight of the cross-entropy term (the rest goes to the KL).", 0, 1),
-    Option("teacher_weight", "Distillation: the teacher's weights (a stage name or a path)."),
+    Option("dpo_beta", "DPO: beta, how far the policy may move from the reference.", 0, low_open=True),
+    Option("distill_temperature", "Distillation: softmax temperature of teacher and student.", 0, low_open=True,
+           aliases=("--temperature",)),
+    Option("distill_alpha", "Distillation: weight of the cross-entropy term (the rest goes to the KL).", 0, 1,
+           aliases=("--alpha",)),
+    Option("teacher_weight", "Distillation: the teacher's weights (a stage name or a path).",
+           aliases=("--from-teacher-weight",)),
     # a group of one has no spread to normalise by: its advantages are 0/0
     Option("num_generations", "GRPO: answers sampled per prompt (the group).", 2),
     Option("kl_beta", "GRPO: weight of the KL to the reference.", 0),
     Option("grpo_clip", "GRPO: clip range of the probability ratio.", 0, low_open=True),
-    Option("grpo_max_new_tokens", "GRPO: tokens per sampled answer.", 1),
+    Option("grpo_max_new_tokens", "GRPO: tokens per sampled answer.", 1, aliases=("--max-gen-len",)),
     Option("rollout_temperature", "GRPO: sampling temperature of the group's answers.", 0, low_open=True),
+    # MiniMind's trainer flags without an older spelling here
+    Option("from_resume", "Resume the run if a saved state exists, else start it (MiniMind's --from_resume 1).",
+           switch=True),
+    Option("use_wandb", "Log the metrics to wandb (or SwanLab), offline when no API key is set."),
+    Option("wandb_project", "The wandb project (default: MiniMind's, e.g. MiniMind-Pretrain)."),
+    Option("num_workers", "Background threads that build the next batches while a step runs (0: none).", 0),
+    Option("lora_name", "LoRA: name of the adapter weights, out/NAME_<hidden> (MiniMind's; like --save_weight)."),
+    Option("beta", "MiniMind's --beta: DPO's beta (dpo) or the KL weight (grpo).", 0),
+    Option("teacher_hidden_size", "Distillation: the teacher's width (finds out/<teacher>_<width>).", 1),
+    Option("teacher_num_layers", "Distillation: the teacher's depth (checked against its weights).", 1),
+    Option("teacher_use_moe", "Distillation: the teacher is a MoE model (--teacher_use_moe 1).", switch=True),
 ]
 
 

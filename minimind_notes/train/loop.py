@@ -52,6 +52,7 @@ from minimind_notes.train.resume import (
 )
 from minimind_notes.train.schedule import lr_at
 from minimind_notes.train.stop import StopRequest
+from minimind_notes.train.tracking import WandbTracker, wandb_module
 
 if TYPE_CHECKING:
     from minimind_notes.data.tokenizer import MiniMindTokenizer
@@ -77,6 +78,8 @@ class RunSummary:
     trainable_params: int
     final_eval: dict[str, float]
     first_eval: dict[str, float]
+    wall_seconds: float  # the whole command, start-up included: what --time-budget bounds
+    phases: dict[str, float]  # where those seconds went: startup, data, eval, loop, save
 
 
 def model_config_for(cfg: TrainConfig, vocab_size: int, hidden: int | None = None, layers: int | None = None):
@@ -118,15 +121,26 @@ class NoDisplay:
         pass
 
 
+# What a save is assumed to write per second until one has been timed (a slow disk): the time budget keeps that
+# much time for the final save.
+SAVE_BYTES_PER_S = 100e6
+
+
 class Trainer:
     """`echo` prints the run's few lines of text; `display(total_steps, first_step)` makes what shows
-    the steps as they go (default: nothing)."""
+    the steps as they go (default: nothing). `started` is when the command started (time.monotonic()):
+    --time-budget bounds the time from then to the end of the final save."""
 
     def __init__(self, cfg: TrainConfig, echo: Callable[[str], Any] = print,
-                 display: Callable[[int, int], StepDisplay] | None = None) -> None:
+                 display: Callable[[int, int], StepDisplay] | None = None, started: float | None = None) -> None:
         from minimind_notes.data.tokenizer import MiniMindTokenizer
 
         self.cfg, self.echo, self.display = cfg, echo, display
+        self.started = time.monotonic() if started is None else started
+        self.phases = dict.fromkeys(("startup", "data", "eval", "loop", "save"), 0.0)
+        self.eval_cost, self.save_cost = 0.0, None  # the last evaluation's and save's seconds
+        if cfg.use_wandb:  # before the data is prepared: a missing package stops the run at once
+            wandb_module()
         requested = pick_device(cfg.device)
         self.dist: DistInfo = setup_distributed(requested.type)
         self.device = (torch.device(f"cuda:{self.dist.local_rank}") if requested.type == "cuda"
@@ -138,8 +152,10 @@ class Trainer:
             self.teacher = find_teacher(cfg, model_config_for(cfg, self.tok.vocab_size).hidden_size)
             check_teacher_tokenizer(self.teacher, self.tok)
         inputs = {"teacher": self.teacher} if self.teacher else {}
+        data_start = time.monotonic()
         self.objective: Objective = OBJECTIVES[cfg.stage](cfg, self.tok, self.device, self.dist.rank,
                                                           self.dist.world, **inputs)
+        self.phases["data"] = time.monotonic() - data_start
         self.model = self.build_model()
         self.amp = autocast_dtype(self.device, cfg.precision)
         self.params = self.objective.trainable(self.model)
@@ -164,6 +180,13 @@ class Trainer:
         self.last_saved_step: int | None = None
         self.train_loss = math.nan  # the last step's (all-reduced) training loss
         self.replaced: Path | None = None  # an earlier run --overwrite set aside until this one has saved
+        self.tracker: WandbTracker | None = None
+        # a save writes the weights, the model again in the resume state and AdamW's two moments
+        self.save_bytes = 4 * sum(p.numel() * p.element_size() for p in self.model.parameters())
+        # the loop's seconds, what the LR schedule's time axis ends at: run() takes the time spent before the loop
+        # and kept for the final evaluation and save out of the budget
+        self.loop_budget = cfg.time_budget or math.inf
+        self.phases["startup"] = time.monotonic() - self.started - self.phases["data"]
 
     # -- setup -----------------------------------------------------------------------------
     def build_model(self) -> nn.Module:
@@ -251,6 +274,12 @@ class Trainer:
         """Weights (safetensors) and the resume state, both atomic and only when finite, rank 0 only."""
         if not self.dist.is_main:
             return
+        start = time.monotonic()
+        self.write_checkpoint()
+        self.save_cost = time.monotonic() - start
+        self.phases["save"] += self.save_cost
+
+    def write_checkpoint(self) -> None:
         broken = non_finite(self.model.state_dict()) + non_finite(self.optimizer.state_dict()["state"])
         if broken:
             self.diverged(f"non-finite values in {len(broken)} tensors of the model or optimizer ({broken[0]})")
@@ -307,8 +336,24 @@ class Trainer:
     def progress_fraction(self) -> float:
         by_steps = self.step / self.total_steps
         if self.cfg.time_budget:
-            return max(by_steps, self.elapsed / self.cfg.time_budget)
+            return max(by_steps, self.elapsed / self.loop_budget)
         return by_steps
+
+    def seconds_needed(self, step_cost: float) -> float:
+        """What the command still needs to end cleanly after one more step: that step, an evaluation or save it
+        is due for, then the final evaluation and save (their last measured durations; a save not yet made:
+        its bytes at SAVE_BYTES_PER_S)."""
+        cfg, nxt = self.cfg, self.step + 1
+        save = self.save_cost if self.save_cost is not None else self.save_bytes / SAVE_BYTES_PER_S
+        due = (self.eval_cost if cfg.eval_every and nxt % cfg.eval_every == 0 else 0.0) + (
+            save if cfg.save_every and nxt % cfg.save_every == 0 else 0.0)
+        return step_cost + due + self.eval_cost + save
+
+    def out_of_time(self, step_cost: float) -> bool:
+        """--time-budget bounds the whole command: no step starts that would leave too little for the rest."""
+        budget = self.cfg.time_budget
+        late = bool(budget) and time.monotonic() - self.started + self.seconds_needed(step_cost) > budget
+        return any_rank(late, self.dist, self.device) if budget else False
 
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
@@ -357,6 +402,9 @@ class Trainer:
                           "and check the data for empty or broken rows")
 
     def run(self) -> RunSummary:
+        if self.cfg.from_resume and not self.cfg.resume and saved_states(self.run_dir):
+            self.cfg.resume = True  # MiniMind's --from_resume 1: continue a saved run, else start one
+            self.log(f"--from_resume: continuing the run saved in {self.run_dir}")
         self.check_earlier_run()
         try:
             return self.train_until_done()
@@ -376,13 +424,15 @@ class Trainer:
                 keep_rows_until(metrics_file, self.step)  # rows an interrupted run logged after its last save
             else:
                 atomic_write_text(self.run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2, default=str))
+            if cfg.use_wandb:
+                self.tracker = WandbTracker(cfg.wandb_project, self.weights_path.stem, cfg.to_dict(), self.run_dir)
         first_eval = self.evaluate() if not cfg.resume else {}
         n_params = sum(p.numel() for p in self.model.parameters())
         n_train = sum(p.numel() for p in self.params)
         self.log(f"{cfg.stage}: {n_params:,} parameters ({n_train:,} trained), {self.total_steps} steps of "
                  f"{cfg.batch_size}x{self.dist.world}x{cfg.accumulation_steps} on {self.device} "
                  f"({precision_name(self.amp)}, AdamW {self.optimizer_impl})"
-                 + (f", time budget {cfg.time_budget:.0f} s" if cfg.time_budget else ""))
+                 + (f", time budget {cfg.time_budget:.0f} s for the whole command" if cfg.time_budget else ""))
         for note in self.objective.data_notes():
             self.log(f"data: {note}")
         if first_eval:
@@ -391,8 +441,20 @@ class Trainer:
         first_step = self.step
         window_start, window_tokens = time.perf_counter(), self.tokens
         bar = self.display(self.total_steps, self.step) if self.display and self.dist.is_main else NoDisplay()
+        loop_start, elapsed_before = time.monotonic(), self.elapsed
+        if cfg.time_budget:  # the LR schedule ends where the time left for the loop does
+            spent = loop_start - self.started
+            self.loop_budget = max(1e-3, self.elapsed + cfg.time_budget - spent - self.seconds_needed(0.0))
         with bar, StopRequest(self.log) as stop:
             while self.step < self.total_steps:
+                step_cost = (self.elapsed - elapsed_before) / max(1, self.step - first_step)
+                if self.out_of_time(step_cost):
+                    self.log(f"Time budget of {cfg.time_budget:.0f} s: stopping at step {self.step}, "
+                             f"{time.monotonic() - self.started:.1f} s in, to leave time for the final evaluation "
+                             "and save." if self.step > first_step else
+                             f"The time budget of {cfg.time_budget:.0f} s was spent before training could start "
+                             f"(start-up, data, evaluation: {loop_start - self.started:.1f} s); raise --time-budget.")
+                    break
                 step_start = time.perf_counter()
                 logs = self.train_step()
                 synchronize(self.device)
@@ -409,20 +471,22 @@ class Trainer:
                     self.save()
                 if any_rank(stop.requested is not None, self.dist, self.device):
                     self.stopped(stop.requested or "a signal on another rank")
-                if cfg.time_budget and self.elapsed >= cfg.time_budget:
-                    self.log(f"Time budget of {cfg.time_budget:.0f} s reached at step {self.step}.")
-                    break
-        final_eval = self.evaluate()
+        self.phases["loop"] = self.elapsed - elapsed_before
+        final_eval = self.evaluate() if self.step > first_step or not first_eval else first_eval
         if self.step > first_step:  # a resumed run that had already finished adds nothing to its log
             self.write_metrics(metrics_file, final_eval)
         if self.last_saved_step != self.step:
             self.save()
+        if self.tracker is not None:
+            self.tracker.finish()
         summary = RunSummary(
             stage=cfg.stage, weights=str(self.weights_path), run_dir=str(self.run_dir), steps=self.step,
             tokens=self.tokens, seconds=round(self.elapsed, 2),
             tokens_per_s=self.tokens / max(self.elapsed, 1e-9), train_loss=self.train_loss,
             precision=precision_name(self.amp), device=str(self.device), params=n_params,
-            trainable_params=n_train, final_eval=final_eval, first_eval=first_eval)
+            trainable_params=n_train, final_eval=final_eval, first_eval=first_eval,
+            wall_seconds=round(time.monotonic() - self.started, 2),
+            phases={k: round(v, 2) for k, v in self.phases.items()})
         if self.dist.is_main:
             atomic_write_text(self.run_dir / "summary.json", json.dumps(asdict(summary), indent=2))
         cleanup_distributed()
@@ -442,13 +506,19 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         if not self.dist.is_main:
             return {}
-        return self.objective.evaluate(self.model)
+        start = time.monotonic()
+        values = self.objective.evaluate(self.model)
+        self.eval_cost = time.monotonic() - start
+        self.phases["eval"] += self.eval_cost
+        return values
 
     def write_metrics(self, path: Path, values: dict[str, float]) -> None:
         if self.dist.is_main and values:
             row = {"step": self.step, "tokens": self.tokens, "time": round(self.elapsed, 3), **values}
             with open(path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(row) + "\n")
+            if self.tracker is not None:
+                self.tracker.log(values, self.step)
 
 
 def format_metrics(values: dict[str, float]) -> str:
@@ -456,14 +526,22 @@ def format_metrics(values: dict[str, float]) -> str:
 
 
 def find_teacher(cfg: TrainConfig, hidden: int) -> Path:
-    """The teacher checkpoint: out/<teacher>_<hidden>, else the only out/<teacher>_*.safetensors."""
+    """The teacher checkpoint: out/<teacher>_<hidden>[_moe] (MiniMind's --teacher_hidden_size and --teacher_use_moe
+    say which), else the only out/<teacher>_*.safetensors; --teacher_num_layers is checked against it."""
+    from minimind_notes.model.checkpoint import read_config
+
     try:
-        return find_weight(cfg.save_dir, cfg.teacher_weight, hidden, cfg.use_moe)
+        path = find_weight(cfg.save_dir, cfg.teacher_weight, cfg.teacher_hidden_size or hidden, cfg.teacher_use_moe)
     except MiniMindError:
         found = sorted(Path(cfg.save_dir).glob(f"{cfg.teacher_weight}_*.safetensors"))
-        if len(found) == 1:
-            return found[0]
-        raise
+        if len(found) != 1 or cfg.teacher_hidden_size:
+            raise
+        path = found[0]
+    layers = getattr(read_config(path), "num_hidden_layers", None)
+    if cfg.teacher_num_layers and layers and layers != cfg.teacher_num_layers:
+        raise UsageError(f"--teacher_num_layers {cfg.teacher_num_layers}: the teacher {path} has {layers} layers",
+                         hint=f"pass --teacher_num_layers {layers}, or --from_teacher_weight the teacher you meant")
+    return path
 
 
 def check_teacher_tokenizer(teacher: Path, tok: MiniMindTokenizer) -> None:
@@ -512,5 +590,5 @@ def keep_rows_until(metrics_file: Path, step: int) -> None:
 
 
 def train(cfg: TrainConfig, echo: Callable[[str], Any] = print,
-          display: Callable[[int, int], StepDisplay] | None = None) -> RunSummary:
-    return Trainer(cfg, echo, display).run()
+          display: Callable[[int, int], StepDisplay] | None = None, started: float | None = None) -> RunSummary:
+    return Trainer(cfg, echo, display, started).run()

@@ -12,6 +12,7 @@ which batches to draw, what the loss is, what to evaluate and which weights to s
 from __future__ import annotations
 
 import copy
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ class Objective:
     def __init__(self, cfg: TrainConfig, tokenizer: MiniMindTokenizer, device: torch.device, rank: int = 0,
                  world: int = 1) -> None:
         self.cfg, self.tok, self.device, self.rank, self.world = cfg, tokenizer, device, rank, world
+        self.pool: Any = None  # --num_workers' threads, started with the first batch
+        self.ahead: deque[tuple[dict[str, Any], Any]] = deque()  # (data state before it, future batch)
         self.load_data()
 
     # -- data ----------------------------------------------------------------------------
@@ -59,11 +62,24 @@ class Objective:
     def examples_per_epoch(self) -> int:
         return self.sampler.n
 
-    def next_batch(self) -> Batch:
+    def next_indices(self) -> list[int]:
         """This rank's share of the next global batch (the same draws on every rank)."""
         indices = self.sampler.take(self.cfg.batch_size * self.world)
-        mine = indices[self.rank * self.cfg.batch_size:(self.rank + 1) * self.cfg.batch_size]
-        return self.make_batch(mine)
+        return indices[self.rank * self.cfg.batch_size:(self.rank + 1) * self.cfg.batch_size]
+
+    def next_batch(self) -> Batch:
+        """The next batch. With --num_workers N, N threads build the following batches while this one trains:
+        the draws are made here, in order, so the batches are the same as without them."""
+        if not self.cfg.num_workers:
+            return self.make_batch(self.next_indices())
+        if self.pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(self.cfg.num_workers, thread_name_prefix="minimind-batches")
+        while len(self.ahead) <= self.cfg.num_workers:
+            before = self.sampler.state_dict()
+            self.ahead.append((before, self.pool.submit(self.make_batch, self.next_indices())))
+        return self.ahead.popleft()[1].result()
 
     def make_batch(self, indices: list[int]) -> Batch:
         ids = self.train.batch(indices)
@@ -74,10 +90,12 @@ class Objective:
         skipped = getattr(self, "train_meta", {}).get("skipped_lines", 0)
         return [f"skipped {skipped} bad line(s) of {self.cfg.data_path} (--skip-bad)"] if skipped else []
 
-    def state_dict(self) -> dict[str, int]:
-        return self.sampler.state_dict()
+    def state_dict(self) -> dict[str, Any]:
+        """Where the data stands: before the first batch built ahead (--num_workers) but not yet trained on."""
+        return self.ahead[0][0] if self.ahead else self.sampler.state_dict()
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.ahead.clear()
         self.sampler.load_state_dict(state)
 
     # -- model ---------------------------------------------------------------------------
@@ -259,10 +277,10 @@ class GRPOObjective(Objective):
         return model
 
     def state_dict(self) -> dict[str, Any]:
-        return {**self.sampler.state_dict(), "generator": self.generator.get_state()}
+        return {**super().state_dict(), "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.sampler.load_state_dict(state)
+        super().load_state_dict(state)
         if "generator" in state:
             # resume loads with map_location=device; a generator state must be a CPU byte tensor
             self.generator.set_state(state["generator"].cpu())
