@@ -33,3 +33,15 @@ def _isolated_home(tmp_path_factory, monkeypatch, _token_cache):
     monkeypatch.setenv("MINIMIND_CACHE", str(_token_cache))
     monkeypatch.setenv("MINIMIND_PRECISION", "fp32")
     monkeypatch.delenv("MINIMIND_LANG", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _wide_console():
+    """The CLI's rich consoles are created once per process, so their width would depend on which test ran
+    first (and on the terminal): every test sees 200 columns, so no message is wrapped mid-word."""
+    from minimind_notes.cli import console
+
+    widths = console.console.width, console.err_console.width
+    console.console.width = console.err_console.width = 200
+    yield
+    console.console.width, console.err_console.width = widths

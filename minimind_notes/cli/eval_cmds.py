@@ -60,7 +60,6 @@ def mc(
 ) -> None:
     """Multiple-choice accuracy, per subject: by comparing the likelihood of each option, or with --benchmark
     on C-Eval, CMMLU or MMLU as published, by the next-token logits of A, B, C and D."""
-    from rich.table import Table
 
     from minimind_notes.chat import is_chat_model, load_for_inference
     from minimind_notes.content import data_dir
@@ -76,15 +75,24 @@ def mc(
         return
     source = data or str(data_dir() / "eval_mc.jsonl")
     result = multiple_choice(model, tok, read_mc(source), chat=is_chat_model(path))
-    table = Table(title=f"{path.name} on {Path(source).name}: accuracy {result.accuracy:.1%} (chance 25%)")
-    for col in ("subject", "correct", "total", "accuracy"):
-        table.add_column(col, justify="right")
-    for subject, (c, n) in result.by_subject.items():
-        table.add_row(subject, str(c), str(n), f"{c / n:.1%}")
-    console.print(table)
+    show_subjects(result.by_subject, f"{path.name} on {Path(source).name}: accuracy {result.accuracy:.1%} "
+                                     "(chance 25%)")
     for q, predicted in result.wrong[:errors]:
         console.print(f"[red]✗[/] {q.where}: {q.question} -> model {predicted}: {q.options[predicted]!r}; "
                       f"answer {q.answer}: {q.options[q.answer]!r}", markup=True)
+
+
+def show_subjects(by_subject: dict[str, tuple[int, int]], summary: str) -> None:
+    """The summary line (never wrapped into a narrow table's title), then accuracy per subject."""
+    from rich.table import Table
+
+    table = Table()
+    for col in ("subject", "correct", "total", "accuracy"):
+        table.add_column(col, justify="right")
+    for subject, (c, n) in by_subject.items():
+        table.add_row(subject, str(c), str(n), f"{c / n:.1%}")
+    console.print(summary, markup=False, soft_wrap=True)
+    console.print(table)
 
 
 def plot(
@@ -151,8 +159,6 @@ def show_benchmark(model, tok, path: Path, name: str, folder: str, shots: int, l
     """`eval mc --benchmark`: per subject and overall accuracy, chance beside it."""
     import json
 
-    from rich.table import Table
-
     from minimind_notes.evaluate import run_benchmark
 
     r = run_benchmark(model, tok, name, folder, shots, limit)
@@ -163,13 +169,8 @@ def show_benchmark(model, tok, path: Path, name: str, folder: str, shots: int, l
                           "questions": sum(n for _, n in r.by_subject.values()), "fewer_shots": r.fewer_shots,
                           "truncated": r.truncated, "subjects": subjects}, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"{path.name} on {name} ({shots}-shot): accuracy {r.accuracy:.1%}, mean over subjects "
-                        f"{r.macro_accuracy:.1%} (chance {r.chance:.0%})")
-    for col in ("subject", "correct", "total", "accuracy"):
-        table.add_column(col, justify="right")
-    for subject, (c, n) in r.by_subject.items():
-        table.add_row(subject, str(c), str(n), f"{c / n:.1%}")
-    console.print(table)
+    show_subjects(r.by_subject, f"{path.name} on {name} ({shots}-shot): accuracy {r.accuracy:.1%}, mean over "
+                                f"subjects {r.macro_accuracy:.1%} (chance {r.chance:.0%})")
     if r.fewer_shots or r.truncated:
         console.print(f"[yellow]{r.fewer_shots} prompt(s) held fewer than {shots} shots and {r.truncated} were cut "
                       f"from the left to fit the model's {model.config.max_position_embeddings} positions[/]")
