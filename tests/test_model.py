@@ -233,3 +233,35 @@ def test_moe_matches_dense_reference():
 def test_config_validation_message():
     with pytest.raises(ValueError, match="num_key_value_heads"):
         MiniMindConfig(num_attention_heads=8, num_key_value_heads=3)
+
+
+def greedy_with_concatenated_cache(model, prompt, new_tokens):
+    """The lesson's decode loop: the tuple cache that grows by torch.cat every step."""
+    ids, past = prompt, None
+    with torch.no_grad():
+        for _ in range(new_tokens):
+            out = model(ids if past is None else ids[:, -1:], past_key_values=past, use_cache=True, logits_to_keep=1)
+            past = out.past_key_values
+            ids = torch.cat([ids, out.logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+    return ids
+
+
+def test_preallocated_cache_gives_the_tokens_of_the_concatenated_one(tiny_model):
+    prompt = torch.tensor([[5, 17, 42, 9, 77, 3]])
+    cfg = SamplingConfig(max_new_tokens=24, temperature=0, eos_token_id=None)
+    assert torch.equal(generate(tiny_model, prompt, cfg=cfg), greedy_with_concatenated_cache(tiny_model, prompt, 24))
+
+
+def test_kv_buffer_logits_equal_full_forward_with_padding(tiny_model):
+    from minimind_notes.model.attention import KVBuffer
+
+    ids = torch.randint(3, 128, (2, 9))
+    mask = torch.ones(2, 9, dtype=torch.long)
+    mask[1, :3] = 0  # a left-padded row: the grouped path repeats its mask for every query head
+    full = tiny_model(ids, attention_mask=mask).logits
+    buffers = [KVBuffer(9) for _ in range(tiny_model.config.num_hidden_layers)]
+    first = tiny_model(ids[:, :5], attention_mask=mask[:, :5], past_key_values=buffers, use_cache=True).logits
+    step = tiny_model(ids[:, 5:], attention_mask=mask, past_key_values=buffers, use_cache=True).logits
+    assert buffers[0].length == 9
+    assert (full[1, 3:] - torch.cat([first, step], 1)[1, 3:]).abs().max() < 1e-5
+    assert (full[0] - torch.cat([first, step], 1)[0]).abs().max() < 1e-5
