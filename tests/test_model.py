@@ -235,21 +235,13 @@ def test_config_validation_message():
         MiniMindConfig(num_attention_heads=8, num_key_value_heads=3)
 
 
-def greedy_with_concatenated_cache(model, prompt, new_tokens):
-    """The lesson's decode loop: the tuple cache that grows by torch.cat every step."""
-    ids, past = prompt, None
-    with torch.no_grad():
-        for _ in range(new_tokens):
-            out = model(ids if past is None else ids[:, -1:], past_key_values=past, use_cache=True, logits_to_keep=1)
-            past = out.past_key_values
-            ids = torch.cat([ids, out.logits[:, -1].argmax(-1, keepdim=True)], dim=1)
-    return ids
-
 
 def test_preallocated_cache_gives_the_tokens_of_the_concatenated_one(tiny_model):
+    from minimind_notes.bench.model_bench import greedy_concatenated_cache
+
     prompt = torch.tensor([[5, 17, 42, 9, 77, 3]])
     cfg = SamplingConfig(max_new_tokens=24, temperature=0, eos_token_id=None)
-    assert torch.equal(generate(tiny_model, prompt, cfg=cfg), greedy_with_concatenated_cache(tiny_model, prompt, 24))
+    assert torch.equal(generate(tiny_model, prompt, cfg=cfg), greedy_concatenated_cache(tiny_model, prompt, 24))
 
 
 def test_kv_buffer_logits_equal_full_forward_with_padding(tiny_model):
