@@ -155,6 +155,47 @@ def bench_decode_cmd(
                   "matmul peak. Speeds drift on a shared machine; the contenders run interleaved.")
 
 
+@bench_app.command("budget")
+def bench_budget_cmd(
+    data: str = typer.Option("", help="Text or JSONL to train on: first 90% trains, last 10% is held out "
+                                      "(default: the embedded pretrain.jsonl)."),
+    budgets: str = typer.Option("30,60,120", help="Comma-separated time budgets in seconds."),
+    device: str = DEVICE,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Held-out bits per byte of `train pretrain --data_path FILE --time-budget S` for each budget S."""
+    import tempfile
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from minimind_notes.bench.budget_bench import bench_budget
+    from minimind_notes.content import data_dir
+    from minimind_notes.errors import UsageError
+
+    try:
+        seconds = [float(b) for b in budgets.split(",") if b.strip()]
+    except ValueError:
+        seconds = []
+    if not seconds or any(not 0 < s < float("inf") for s in seconds):
+        raise UsageError(f"--budgets {budgets!r} is not a list of positive seconds", hint="e.g. --budgets 30,60,120")
+    source = Path(data) if data else data_dir() / "pretrain.jsonl"
+    if not source.is_file():
+        raise UsageError(f"--data {source}: no such file")
+    with tempfile.TemporaryDirectory() as tmp:
+        results = bench_budget(source, seconds, Path(tmp), device, (lambda *a: None) if as_json else console.print)
+    if as_json:
+        console.print_json(json.dumps([r.as_dict() for r in results]))
+        return
+    table = Table(title=f"{source.name}: first 90% trains, last 10% held out; --preset auto unless sized")
+    for col in ("budget s", "whole run s", "held-out bits/byte", "model", "params", "tokens seen"):
+        table.add_column(col, justify="right")
+    for r in results:
+        table.add_row(f"{r.budget_s:g}", f"{r.total_s:.1f}", f"{r.val_bpb:.3f}", f"{r.hidden} x {r.layers}",
+                      f"{r.params / 1e6:.2f}M", f"{r.tokens:,}")
+    console.print(table)
+
+
 @bench_app.command("data")
 def bench_data_cmd(
     data: str = typer.Option("", help="Corpus to tokenize (default: the embedded pretrain.jsonl)."),
