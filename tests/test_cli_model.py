@@ -70,3 +70,10 @@ def test_bench_decode_runs_small():
     assert result.exit_code == 0, result.output
     row = json.loads(result.output)[0]
     assert row["tokens_per_s"] > 0 and row["concatenated_cache_tokens_per_s"] > 0 and row["vs_hf"] is None
+
+
+def test_bench_gpu_says_so_without_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = runner.invoke(app, ["bench", "gpu"])
+    assert result.exit_code == 0, result.output
+    assert "No CUDA GPU here" in result.output

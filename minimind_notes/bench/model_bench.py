@@ -34,12 +34,11 @@ def timed(fn: Callable[[], object], device: torch.device, repeats: int, warmup: 
     return sorted(times)[len(times) // 2]
 
 
-def matmul_peak(
-    device: torch.device, dtype: torch.dtype, sizes: tuple[int, ...] = (512, 1024, 2048)
-) -> float:
-    """Best GFLOP/s of square matmuls of `dtype` over a few sizes: this machine's ceiling."""
+def matmul_peak(device: torch.device, dtype: torch.dtype, sizes: tuple[int, ...] | None = None) -> float:
+    """Best GFLOP/s of square matmuls of `dtype` over a few sizes: this machine's ceiling (a GPU needs
+    bigger ones than a CPU to reach it)."""
     best = 0.0
-    for n in sizes:
+    for n in sizes or ((2048, 4096, 8192) if device.type == "cuda" else (512, 1024, 2048)):
         a = torch.randn(n, n, device=device, dtype=dtype)
         b = torch.randn(n, n, device=device, dtype=dtype)
         seconds = timed(lambda a=a, b=b: a @ b, device, repeats=5)

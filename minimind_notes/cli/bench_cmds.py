@@ -196,6 +196,16 @@ def bench_budget_cmd(
     console.print(table)
 
 
+@bench_app.command("gpu")
+def bench_gpu_cmd(
+    steps: int = typer.Option(200, min=1, help="Pretraining steps of minimind2-small."),
+) -> None:
+    """On a CUDA GPU: bf16, flash SDPA, fused AdamW, bench model, decoding, N pretrain steps, a DDP step."""
+    from minimind_notes.bench.gpu_check import gpu_check
+
+    gpu_check(console.print, steps)
+
+
 @bench_app.command("data")
 def bench_data_cmd(
     data: str = typer.Option("", help="Corpus to tokenize (default: the embedded pretrain.jsonl)."),
