@@ -20,57 +20,6 @@ from minimind_notes.model.rope import apply_rotary_pos_emb
 KVCache = tuple[torch.Tensor, torch.Tensor]  # (k, v), each (B, T_past, n_kv, hd)
 
 
-class KVBuffer:
-    """One layer's keys and values preallocated for `max_len` positions, (B, max_len, n_kv, hd) each.
-
-    A step writes its new positions in place and attends to a view of the filled part: no
-    torch.cat, whose copy of the whole cache grows with every step. Allocated at the first write,
-    in the dtype the keys arrive in (bf16 under autocast)."""
-
-    def __init__(self, max_len: int) -> None:
-        self.max_len = max_len
-        self.length = 0  # positions filled so far
-        self.k: torch.Tensor | None = None
-        self.v: torch.Tensor | None = None
-
-    def append(self, k: torch.Tensor, v: torch.Tensor) -> KVCache:
-        """Write k, v (B, T, n_kv, hd) after the filled positions; return views of all of them."""
-        if self.k is None or self.v is None:
-            self.k = k.new_empty(k.shape[0], self.max_len, *k.shape[2:])
-            self.v = v.new_empty(v.shape[0], self.max_len, *v.shape[2:])
-        end = self.length + k.shape[1]
-        if end > self.max_len:
-            raise ValueError(f"KV buffer of {self.max_len} positions cannot hold {end}")
-        self.k[:, self.length:end] = k
-        self.v[:, self.length:end] = v
-        self.length = end
-        return self.k[:, :end], self.v[:, :end]
-
-
-def cached_length(past_key_values: list[KVCache] | list[KVBuffer] | None) -> int:
-    """Positions already in the cache (0 without one)."""
-    if not past_key_values:
-        return 0
-    first = past_key_values[0]
-    return first.length if isinstance(first, KVBuffer) else first[0].shape[1]
-
-
-def grouped_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """SDPA of q (B, nh, T, hd) over k, v (B, T_all, n_kv, hd) without repeating k and v.
-
-    The n_rep query heads that share a KV head are just more query rows for it: q becomes
-    (B, n_kv, n_rep * T, hd), and a bool mask (.., T, T_all) is repeated for each of those rows."""
-    b, nh, t, hd = q.shape
-    n_kv = k.shape[2]
-    q = q.reshape(b, n_kv, nh // n_kv * t, hd)  # heads are KV-major (repeat_kv's order)
-    bias = None
-    if mask is not None:
-        mask = mask.reshape(-1, 1, t, mask.shape[-1]).repeat(1, 1, nh // n_kv, 1)  # (B or 1, 1, n_rep * T, T_all)
-        bias = mask_to_bias(mask, q.dtype)
-    y = F.scaled_dot_product_attention(q, k.transpose(1, 2), v.transpose(1, 2), attn_mask=bias)
-    return y.reshape(b, nh, t, hd)
-
-
 def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
     """(B, T, n_kv, hd) -> (B, T, n_kv * n_rep, hd): each KV head serves n_rep query heads."""
     if n_rep == 1:
@@ -181,3 +130,54 @@ class Attention(nn.Module):
                 y, weights = explicit_attention(q, k, v, attn_mask, dropout_p)
         y = y.transpose(1, 2).reshape(b, t, -1)  # (B, T, nh * hd)
         return self.resid_dropout(self.o_proj(y)), present, weights
+
+
+class KVBuffer:
+    """One layer's keys and values preallocated for `max_len` positions, (B, max_len, n_kv, hd) each.
+
+    A step writes its new positions in place and attends to a view of the filled part: no
+    torch.cat, whose copy of the whole cache grows with every step. Allocated at the first write,
+    in the dtype the keys arrive in (bf16 under autocast)."""
+
+    def __init__(self, max_len: int) -> None:
+        self.max_len = max_len
+        self.length = 0  # positions filled so far
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> KVCache:
+        """Write k, v (B, T, n_kv, hd) after the filled positions; return views of all of them."""
+        if self.k is None or self.v is None:
+            self.k = k.new_empty(k.shape[0], self.max_len, *k.shape[2:])
+            self.v = v.new_empty(v.shape[0], self.max_len, *v.shape[2:])
+        end = self.length + k.shape[1]
+        if end > self.max_len:
+            raise ValueError(f"KV buffer of {self.max_len} positions cannot hold {end}")
+        self.k[:, self.length:end] = k
+        self.v[:, self.length:end] = v
+        self.length = end
+        return self.k[:, :end], self.v[:, :end]
+
+
+def cached_length(past_key_values: list[KVCache] | list[KVBuffer] | None) -> int:
+    """Positions already in the cache (0 without one)."""
+    if not past_key_values:
+        return 0
+    first = past_key_values[0]
+    return first.length if isinstance(first, KVBuffer) else first[0].shape[1]
+
+
+def grouped_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """SDPA of q (B, nh, T, hd) over k, v (B, T_all, n_kv, hd) without repeating k and v.
+
+    The n_rep query heads that share a KV head are just more query rows for it: q becomes
+    (B, n_kv, n_rep * T, hd), and a bool mask (.., T, T_all) is repeated for each of those rows."""
+    b, nh, t, hd = q.shape
+    n_kv = k.shape[2]
+    q = q.reshape(b, n_kv, nh // n_kv * t, hd)  # heads are KV-major (repeat_kv's order)
+    bias = None
+    if mask is not None:
+        mask = mask.reshape(-1, 1, t, mask.shape[-1]).repeat(1, 1, nh // n_kv, 1)  # (B or 1, 1, n_rep * T, T_all)
+        bias = mask_to_bias(mask, q.dtype)
+    y = F.scaled_dot_product_attention(q, k.transpose(1, 2), v.transpose(1, 2), attn_mask=bias)
+    return y.reshape(b, nh, t, hd)
