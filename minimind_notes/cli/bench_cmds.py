@@ -74,10 +74,12 @@ def bench_model_cmd(
     first = results[0]
     train = Table(title=f"Training step: {dev}, {first.precision}, AdamW {first.optimizer}, "
                         f"batch {batch} x seq {seq_len}, {torch.get_num_threads()} threads")
-    fp32_beside = first.train_tokens_per_s_fp32 is not None
     for col in ("preset", "params", "tok/s", "GFLOP/s", "of matmul peak", "fused loss tok/s", "HF Llama tok/s",
-                "vs HF") + (("fp32 tok/s", "HF fp32", "vs HF fp32") if fp32_beside else ()):
+                "vs HF"):
         train.add_column(col, justify="right")
+    fp32 = Table(title="The same step in fp32, beside")  # shown when the step above ran in bf16
+    for col in ("preset", "tok/s", "HF Llama tok/s", "vs HF"):
+        fp32.add_column(col, justify="right")
     gen = Table(title=f"Greedy generation of {new_tokens} tokens, with and without the KV cache")
     for col in ("preset", f"cache tok/s ({prompt_tokens}-token prompt)", "no cache", "speed-up",
                 "speed-up from 4 tokens"):
@@ -87,13 +89,16 @@ def bench_model_cmd(
             r.preset, f"{r.params / 1e6:.1f}M", f"{r.train_tokens_per_s:,.0f}",
             f"{r.achieved_gflops:.0f}", f"{r.peak_fraction:.0%}", f"{r.fused_loss_tokens_per_s:,.0f}",
             f"{r.hf_train_tokens_per_s:,.0f}" if r.hf_train_tokens_per_s else "-",
-            f"{r.vs_hf:.2f}x" if r.vs_hf else "-",
-            *((f"{r.train_tokens_per_s_fp32:,.0f}",
-               f"{r.hf_train_tokens_per_s_fp32:,.0f}" if r.hf_train_tokens_per_s_fp32 else "-",
-               f"{r.vs_hf_fp32:.2f}x" if r.vs_hf_fp32 else "-") if fp32_beside else ()))
+            f"{r.vs_hf:.2f}x" if r.vs_hf else "-")
+        if r.train_tokens_per_s_fp32:
+            fp32.add_row(r.preset, f"{r.train_tokens_per_s_fp32:,.0f}",
+                         f"{r.hf_train_tokens_per_s_fp32:,.0f}" if r.hf_train_tokens_per_s_fp32 else "-",
+                         f"{r.vs_hf_fp32:.2f}x" if r.vs_hf_fp32 else "-")
         gen.add_row(r.preset, f"{r.gen_tokens_per_s_cache:,.1f}", f"{r.gen_tokens_per_s_no_cache:,.1f}",
                     f"{r.cache_speedup:.1f}x", f"{r.cache_speedup_short_prompt:.1f}x")
     console.print(train)
+    if fp32.row_count:
+        console.print(fp32)
     console.print(gen)
     console.print(f"Matmul peak measured in this run: {peak:.0f} GFLOP/s "
                   f"({first.precision.split()[0]}). Achieved = tokens/s x (6 x params + 12 x layers x "
