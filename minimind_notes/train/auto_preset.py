@@ -127,5 +127,6 @@ def resolve_auto(cfg: TrainConfig, echo: Callable[[str], object] = print) -> Tra
     # Each of the two evaluations gets half of EVAL_SHARE; a forward pass runs ~3x a training step's tokens/s.
     eval_rows = EVAL_SHARE / 2 * cfg.time_budget * 3 * plan.chosen.tokens_per_s / (cfg.max_seq_len + 1)
     eval_batches = max(1, min(int(eval_rows // cfg.batch_size), cfg.eval_batches))
+    echo(f"(to resume this run, or rerun this size: --hidden-size {plan.hidden} --num-hidden-layers {plan.layers})")
     return replace(cfg, preset="tiny", hidden_size=plan.hidden, num_hidden_layers=plan.layers,
                    time_budget=plan.train_seconds, eval_batches=eval_batches)
