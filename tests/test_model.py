@@ -257,3 +257,17 @@ def test_kv_buffer_logits_equal_full_forward_with_padding(tiny_model):
     assert buffers[0].length == 9
     assert (full[1, 3:] - torch.cat([first, step], 1)[1, 3:]).abs().max() < 1e-5
     assert (full[0] - torch.cat([first, step], 1)[0]).abs().max() < 1e-5
+
+
+def test_generate_through_ddp_uses_the_wrapped_models_layers(tiny_model, tmp_path):
+    """GRPO's rollouts call generate on the DDP-wrapped model: the buffers come from its .module."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        cfg = SamplingConfig(max_new_tokens=5, temperature=0, eos_token_id=None)
+        prompt = torch.tensor([[5, 6, 7]])
+        assert torch.equal(generate(DDP(tiny_model), prompt, cfg=cfg), generate(tiny_model, prompt, cfg=cfg))
+    finally:
+        dist.destroy_process_group()

@@ -77,7 +77,8 @@ def stream_generate(
     finished = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
     # One preallocated buffer per layer, long enough for the prompt and every new token.
     max_len = ids.shape[1] + cfg.max_new_tokens
-    past = [KVBuffer(max_len) for _ in range(model.config.num_hidden_layers)] if use_cache else None
+    layers = getattr(model, "module", model).config.num_hidden_layers  # DDP keeps the model in .module
+    past = [KVBuffer(max_len) for _ in range(layers)] if use_cache else None
     for _ in range(cfg.max_new_tokens):
         out = model(step_ids, attention_mask=attention_mask, past_key_values=past,
                     use_cache=use_cache, logits_to_keep=1)
