@@ -259,6 +259,7 @@ def test_kv_buffer_logits_equal_full_forward_with_padding(tiny_model):
     assert (full[0] - torch.cat([first, step], 1)[0]).abs().max() < 1e-5
 
 
+@pytest.mark.slow  # a gloo process group: seconds to start
 def test_generate_through_ddp_uses_the_wrapped_models_layers(tiny_model, tmp_path):
     """GRPO's rollouts call generate on the DDP-wrapped model: the buffers come from its .module."""
     import torch.distributed as dist
