@@ -43,3 +43,28 @@ def test_budget_split_cuts_at_a_line_end(tmp_path):
     train, val = split_train_val(source, tmp_path)
     assert train.read_text().endswith("\n") and train.read_text() + val.read_text() == source.read_text()
     assert 0.85 < train.stat().st_size / source.stat().st_size < 0.95
+
+
+@pytest.mark.slow  # trains for real: a probe and a 3-second budget
+def test_bench_budget_prints_held_out_bits_per_byte(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from minimind_notes.cli.app import app
+
+    data = tmp_path / "story.txt"
+    data.write_text("".join(f"Mia has {i} apples and gives {i % 3} to Tom.\n" for i in range(400)))
+    result = CliRunner().invoke(app, ["bench", "budget", "--data", str(data), "--budgets", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.output)[0]
+    assert row["budget_s"] == 3 and 0 < row["val_bpb"] < 10 and (row["hidden"], row["layers"]) in CANDIDATES
+
+
+def test_bench_budget_refuses_a_bad_list():
+    from typer.testing import CliRunner
+
+    from minimind_notes.cli.app import app
+
+    result = CliRunner().invoke(app, ["bench", "budget", "--budgets", "30,abc"])
+    assert result.exit_code == 2 and "--budgets" in result.output
