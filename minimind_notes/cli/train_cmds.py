@@ -51,9 +51,10 @@ def run_training(stage: str, nproc: int, **fields: typing.Any) -> None:
     cfg = TrainConfig(stage=stage, **fields)
     settled: list[str] = []
     if cfg.preset == "auto":  # measured once, here; DDP workers get the chosen size as flags
+        from minimind_notes.cli.shared import COMMAND_STARTED
         from minimind_notes.train.auto_preset import resolve_auto
 
-        cfg = resolve_auto(cfg, console.print)
+        cfg = resolve_auto(cfg, console.print, COMMAND_STARTED)
         settled = [f"--preset={cfg.preset}", f"--hidden-size={cfg.hidden_size}",
                    f"--num-hidden-layers={cfg.num_hidden_layers}", f"--time-budget={cfg.time_budget}"]
     if nproc > 1:

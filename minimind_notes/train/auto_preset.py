@@ -81,15 +81,16 @@ def probe_tokens_per_s(model: torch.nn.Module, device: torch.device, amp: torch.
 
 
 def plan_auto(budget_s: float, device: torch.device, amp: torch.dtype | None, batch: int, seq_len: int,
-              vocab_size: int, echo: Callable[[str], object] = print) -> AutoPlan:
+              vocab_size: int, echo: Callable[[str], object] = print, started_at: float | None = None) -> AutoPlan:
     """Probe each candidate (smallest first) and pick the lowest predicted loss for the budget.
 
     Probing stops at the first candidate whose predicted loss is worse than the one before (a bigger
-    model only sees fewer tokens), or whose probe alone would take more than 3% of the budget."""
+    model only sees fewer tokens), or whose probe alone would take more than 3% of the budget.
+    started_at: the perf_counter() time the budget counts from (the command's start; default: now)."""
     from minimind_notes.model import MiniMindForCausalLM, preset
 
     start = time.perf_counter()
-    usable = budget_s * (1 - RESERVE)
+    usable = budget_s * (1 - RESERVE) - (start - (start if started_at is None else started_at))
     probed: list[tuple[int, int, int, float]] = []  # (hidden, layers, parameters, tokens/s)
     for hidden, layers in CANDIDATES:
         config = preset("tiny").replace(hidden_size=hidden, intermediate_size=None, num_hidden_layers=layers,
@@ -114,16 +115,17 @@ def plan_auto(budget_s: float, device: torch.device, amp: torch.dtype | None, ba
     return AutoPlan(best.hidden, best.layers, train_seconds, probe_seconds, candidates)
 
 
-def resolve_auto(cfg: TrainConfig, echo: Callable[[str], object] = print) -> TrainConfig:
+def resolve_auto(cfg: TrainConfig, echo: Callable[[str], object] = print,
+                 started_at: float | None = None) -> TrainConfig:
     """The run `--preset auto` means: the planned width and depth on the tiny family, and the training
-    time left of the budget."""
+    time left of the budget counted from `started_at` (a perf_counter() time; default: now)."""
     from minimind_notes.data.tokenizer import MiniMindTokenizer
     from minimind_notes.device import autocast_dtype, pick_device
 
     device = pick_device(cfg.device)
     vocab = MiniMindTokenizer.from_dir(cfg.tokenizer).vocab_size
     plan = plan_auto(float(cfg.time_budget), device, autocast_dtype(device, cfg.precision), cfg.batch_size,
-                     cfg.max_seq_len, vocab, echo)
+                     cfg.max_seq_len, vocab, echo, started_at)
     # Each of the two evaluations gets half of EVAL_SHARE; a forward pass runs ~3x a training step's tokens/s.
     eval_rows = EVAL_SHARE / 2 * cfg.time_budget * 3 * plan.chosen.tokens_per_s / (cfg.max_seq_len + 1)
     eval_batches = max(1, min(int(eval_rows // cfg.batch_size), cfg.eval_batches))
