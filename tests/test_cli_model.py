@@ -66,3 +66,18 @@ def test_bench_data_reports_prepare_next_to_the_encoder_alone(tmp_path):
     assert result.exit_code == 0, result.output
     assert "200 documents" in result.output and "data prepare:" in result.output
     assert "encoder alone" in result.output
+
+
+def test_bench_decode_runs_small():
+    result = runner.invoke(app, ["bench", "decode", "--presets", "tiny", "--new-tokens", "4", "--prompt-tokens", "4",
+                                 "--repeats", "1", "--no-hf", "--json"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.output)[0]
+    assert row["tokens_per_s"] > 0 and row["concatenated_cache_tokens_per_s"] > 0 and row["vs_hf"] is None
+
+
+def test_bench_gpu_says_so_without_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = runner.invoke(app, ["bench", "gpu"])
+    assert result.exit_code == 0, result.output
+    assert "No CUDA GPU here" in result.output

@@ -233,3 +233,42 @@ def test_moe_matches_dense_reference():
 def test_config_validation_message():
     with pytest.raises(ValueError, match="num_key_value_heads"):
         MiniMindConfig(num_attention_heads=8, num_key_value_heads=3)
+
+
+
+def test_preallocated_cache_gives_the_tokens_of_the_concatenated_one(tiny_model):
+    from minimind_notes.bench.model_bench import greedy_concatenated_cache
+
+    prompt = torch.tensor([[5, 17, 42, 9, 77, 3]])
+    cfg = SamplingConfig(max_new_tokens=24, temperature=0, eos_token_id=None)
+    assert torch.equal(generate(tiny_model, prompt, cfg=cfg), greedy_concatenated_cache(tiny_model, prompt, 24))
+
+
+def test_kv_buffer_logits_equal_full_forward_with_padding(tiny_model):
+    from minimind_notes.model.attention import KVBuffer
+
+    ids = torch.randint(3, 128, (2, 9))
+    mask = torch.ones(2, 9, dtype=torch.long)
+    mask[1, :3] = 0  # a left-padded row: the grouped path repeats its mask for every query head
+    full = tiny_model(ids, attention_mask=mask).logits
+    buffers = [KVBuffer(9) for _ in range(tiny_model.config.num_hidden_layers)]
+    first = tiny_model(ids[:, :5], attention_mask=mask[:, :5], past_key_values=buffers, use_cache=True).logits
+    step = tiny_model(ids[:, 5:], attention_mask=mask, past_key_values=buffers, use_cache=True).logits
+    assert buffers[0].length == 9
+    assert (full[1, 3:] - torch.cat([first, step], 1)[1, 3:]).abs().max() < 1e-5
+    assert (full[0] - torch.cat([first, step], 1)[0]).abs().max() < 1e-5
+
+
+@pytest.mark.slow  # a gloo process group: seconds to start
+def test_generate_through_ddp_uses_the_wrapped_models_layers(tiny_model, tmp_path):
+    """GRPO's rollouts call generate on the DDP-wrapped model: the buffers come from its .module."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        cfg = SamplingConfig(max_new_tokens=5, temperature=0, eos_token_id=None)
+        prompt = torch.tensor([[5, 6, 7]])
+        assert torch.equal(generate(DDP(tiny_model), prompt, cfg=cfg), generate(tiny_model, prompt, cfg=cfg))
+    finally:
+        dist.destroy_process_group()

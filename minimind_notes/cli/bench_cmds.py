@@ -74,8 +74,12 @@ def bench_model_cmd(
     first = results[0]
     train = Table(title=f"Training step: {dev}, {first.precision}, AdamW {first.optimizer}, "
                         f"batch {batch} x seq {seq_len}, {torch.get_num_threads()} threads")
-    for col in ("preset", "params", "tok/s", "GFLOP/s", "of matmul peak", "HF Llama tok/s", "vs HF"):
+    for col in ("preset", "params", "tok/s", "GFLOP/s", "of matmul peak", "fused loss tok/s", "HF Llama tok/s",
+                "vs HF"):
         train.add_column(col, justify="right")
+    fp32 = Table(title="The same step in fp32, beside")  # shown when the step above ran in bf16
+    for col in ("preset", "tok/s", "HF Llama tok/s", "vs HF"):
+        fp32.add_column(col, justify="right")
     gen = Table(title=f"Greedy generation of {new_tokens} tokens, with and without the KV cache")
     for col in ("preset", f"cache tok/s ({prompt_tokens}-token prompt)", "no cache", "speed-up",
                 "speed-up from 4 tokens"):
@@ -83,18 +87,128 @@ def bench_model_cmd(
     for r in results:
         train.add_row(
             r.preset, f"{r.params / 1e6:.1f}M", f"{r.train_tokens_per_s:,.0f}",
-            f"{r.achieved_gflops:.0f}", f"{r.peak_fraction:.0%}",
+            f"{r.achieved_gflops:.0f}", f"{r.peak_fraction:.0%}", f"{r.fused_loss_tokens_per_s:,.0f}",
             f"{r.hf_train_tokens_per_s:,.0f}" if r.hf_train_tokens_per_s else "-",
             f"{r.vs_hf:.2f}x" if r.vs_hf else "-")
+        if r.train_tokens_per_s_fp32:
+            fp32.add_row(r.preset, f"{r.train_tokens_per_s_fp32:,.0f}",
+                         f"{r.hf_train_tokens_per_s_fp32:,.0f}" if r.hf_train_tokens_per_s_fp32 else "-",
+                         f"{r.vs_hf_fp32:.2f}x" if r.vs_hf_fp32 else "-")
         gen.add_row(r.preset, f"{r.gen_tokens_per_s_cache:,.1f}", f"{r.gen_tokens_per_s_no_cache:,.1f}",
                     f"{r.cache_speedup:.1f}x", f"{r.cache_speedup_short_prompt:.1f}x")
     console.print(train)
+    if fp32.row_count:
+        console.print(fp32)
     console.print(gen)
     console.print(f"Matmul peak measured in this run: {peak:.0f} GFLOP/s "
                   f"({first.precision.split()[0]}). Achieved = tokens/s x (6 x params + 12 x layers x "
                   f"hidden x seq). Generation: greedy, {new_tokens} new tokens after a {prompt_tokens}-token prompt "
-                  "(and after 4 tokens, where the cache saves least). Speeds drift on a shared machine; "
-                  "the ratios hold.")
+                  "(and after 4 tokens, where the cache saves least). Both models run the same weights, precision, "
+                  "SDPA kernel, batch and loss; a ratio that differs much between the bf16 and fp32 columns is "
+                  "a slow path of one side in that precision. Speeds drift on a shared machine; with 2 threads "
+                  "on a busy one, OpenMP waits dominate small ops: compare with OMP_NUM_THREADS=1.")
+
+
+@bench_app.command("decode")
+def bench_decode_cmd(
+    presets: str = typer.Option("minimind2-small", help="Comma-separated preset names."),
+    new_tokens: int = typer.Option(256, min=1, help="Tokens generated greedily."),
+    prompt_tokens: int = typer.Option(42, min=1, help="Prompt length (42 = a one-line chat question in the "
+                                               "ChatML template)."),
+    repeats: int = typer.Option(3, min=1, help="Interleaved timed runs of each contender (median reported)."),
+    device: str = DEVICE,
+    hf: bool = typer.Option(True, help="Also time transformers' generate on the same weights (needs the hf extra)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Greedy decoding tokens/s: preallocated KV cache vs the concatenated one vs transformers' generate."""
+    import torch
+    from rich.table import Table
+
+    from minimind_notes.bench.model_bench import bench_decode
+    from minimind_notes.device import pick_device
+    from minimind_notes.errors import UsageError
+    from minimind_notes.model.config import preset
+
+    names = preset_names(presets)
+    for name in names:
+        window = preset(name).max_position_embeddings
+        if prompt_tokens + new_tokens > window:
+            raise UsageError(f"--new-tokens {new_tokens} after a {prompt_tokens}-token prompt does not fit the "
+                             f"{name!r} model's window of {window} positions",
+                             hint=f"at most {window - prompt_tokens} new tokens (or a shorter --prompt-tokens)")
+    dev = pick_device(device)
+    results = []
+    for name in names:
+        if not as_json:
+            console.print(f"Decoding with {name} on {dev} ...")
+        results.append(bench_decode(name, dev, new_tokens, prompt_tokens, repeats, hf))
+    if as_json:
+        console.print_json(json.dumps([r.as_dict() for r in results]))
+        return
+    table = Table(title=f"Greedy decoding of {new_tokens} tokens after a {prompt_tokens}-token prompt: {dev}, fp32 "
+                        f"weights, {torch.get_num_threads()} threads, median of {repeats}")
+    for col in ("preset", "KV buffer tok/s", "torch.cat cache", "buffer speed-up", "HF generate", "vs HF",
+                "same tokens as HF"):
+        table.add_column(col, justify="right")
+    for r in results:
+        table.add_row(r.preset, f"{r.tokens_per_s:,.1f}", f"{r.concatenated_cache_tokens_per_s:,.1f}",
+                      f"{r.tokens_per_s / r.concatenated_cache_tokens_per_s:.2f}x",
+                      f"{r.hf_tokens_per_s:,.1f}" if r.hf_tokens_per_s else "-", f"{r.vs_hf:.2f}x" if r.vs_hf else "-",
+                      {True: "yes", False: "no", None: "-"}[r.same_tokens_as_hf])
+    console.print(table)
+    console.print("Decoding one token reads every weight once: it is bound by memory bandwidth, not by the "
+                  "matmul peak. Speeds drift on a shared machine; the contenders run interleaved.")
+
+
+@bench_app.command("budget")
+def bench_budget_cmd(
+    data: str = typer.Option("", help="Text or JSONL to train on: first 90% trains, last 10% is held out "
+                                      "(default: the embedded pretrain.jsonl)."),
+    budgets: str = typer.Option("30,60,120", help="Comma-separated time budgets in seconds."),
+    device: str = DEVICE,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Held-out bits per byte of `train pretrain --data_path FILE --time-budget S` for each budget S."""
+    import tempfile
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from minimind_notes.bench.budget_bench import bench_budget
+    from minimind_notes.content import data_dir
+    from minimind_notes.errors import UsageError
+
+    try:
+        seconds = [float(b) for b in budgets.split(",") if b.strip()]
+    except ValueError:
+        seconds = []
+    if not seconds or any(not 0 < s < float("inf") for s in seconds):
+        raise UsageError(f"--budgets {budgets!r} is not a list of positive seconds", hint="e.g. --budgets 30,60,120")
+    source = Path(data) if data else data_dir() / "pretrain.jsonl"
+    if not source.is_file():
+        raise UsageError(f"--data {source}: no such file")
+    with tempfile.TemporaryDirectory() as tmp:
+        results = bench_budget(source, seconds, Path(tmp), device, (lambda *a: None) if as_json else console.print)
+    if as_json:
+        console.print_json(json.dumps([r.as_dict() for r in results]))
+        return
+    table = Table(title=f"{source.name}: first 90% trains, last 10% held out; --preset auto unless sized")
+    for col in ("budget s", "whole run s", "held-out bits/byte", "model", "params", "tokens seen"):
+        table.add_column(col, justify="right")
+    for r in results:
+        table.add_row(f"{r.budget_s:g}", f"{r.total_s:.1f}", f"{r.val_bpb:.3f}", f"{r.hidden} x {r.layers}",
+                      f"{r.params / 1e6:.2f}M", f"{r.tokens:,}")
+    console.print(table)
+
+
+@bench_app.command("gpu")
+def bench_gpu_cmd(
+    steps: int = typer.Option(200, min=1, help="Pretraining steps of minimind2-small."),
+) -> None:
+    """On a CUDA GPU: bf16, flash SDPA, fused AdamW, bench model, decoding, N pretrain steps, a DDP step."""
+    from minimind_notes.bench.gpu_check import gpu_check
+
+    gpu_check(console.print, steps)
 
 
 @bench_app.command("data")

@@ -85,8 +85,16 @@ def run_training(stage: str, nproc: int, **fields: typing.Any) -> None:
     if nproc < 1:
         raise UsageError(f"--nproc {nproc} is out of range: it must be >= 1")
     cfg = TrainConfig(stage=stage, **fields)
+    settled: list[str] = []
+    if cfg.preset == "auto":  # measured once, here; DDP workers get the chosen size as flags
+        from minimind_notes.cli.shared import COMMAND_STARTED
+        from minimind_notes.train.auto_preset import resolve_auto
+
+        cfg = resolve_auto(cfg, console.print, COMMAND_STARTED)
+        settled = [f"--preset={cfg.preset}", f"--hidden-size={cfg.hidden_size}",
+                   f"--num-hidden-layers={cfg.num_hidden_layers}", f"--time-budget={cfg.time_budget}"]
     if nproc > 1:
-        launch_torchrun(nproc)
+        launch_torchrun(nproc, settled)
         return
 
     from minimind_notes import STARTED
@@ -126,8 +134,9 @@ def record_run(cfg, summary) -> None:
     Progress.shared().record_training(cfg.save_name, metrics, str(data), own)
 
 
-def launch_torchrun(nproc: int) -> None:
-    """Re-run this command under torchrun with N processes (DDP; gloo on CPU, NCCL on CUDA)."""
+def launch_torchrun(nproc: int, settled: list[str]) -> None:
+    """Re-run this command under torchrun with N processes (DDP; gloo on CPU, NCCL on CUDA), with the
+    `settled` flags appended (they win over the same flags typed earlier)."""
     import subprocess
     import sys
 
@@ -141,7 +150,7 @@ def launch_torchrun(nproc: int) -> None:
             continue
         args.append(a)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "minimind_notes", *args]
+           "-m", "minimind_notes", *args, *settled]
     console.print("Launching: " + " ".join(cmd[2:]))
     raise typer.Exit(subprocess.call(cmd))
 

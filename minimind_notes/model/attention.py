@@ -84,11 +84,11 @@ class Attention(nn.Module):
         self,
         x: torch.Tensor,  # (B, T, C)
         position_embeddings: tuple[torch.Tensor, torch.Tensor],  # cos, sin: (T, hd)
-        past_key_value: KVCache | None = None,
+        past_key_value: KVCache | KVBuffer | None = None,
         use_cache: bool = False,
         attn_mask: torch.Tensor | None = None,  # bool (B, 1, T, T_past + T); None -> causal
         output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, KVCache | None, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor, KVCache | KVBuffer | None, torch.Tensor | None]:
         b, t, _ = x.shape
         q = self.q_proj(x).view(b, t, self.n_heads, self.head_dim)
         k = self.k_proj(x).view(b, t, self.n_kv_heads, self.head_dim)
@@ -97,10 +97,19 @@ class Attention(nn.Module):
             q, k = self.q_norm(q), self.k_norm(k)
         cos, sin = position_embeddings
         q, k = apply_rotary_pos_emb(q, k, cos, sin)
-        if past_key_value is not None:  # append this step's keys/values to the cache
-            k = torch.cat([past_key_value[0], k], dim=1)
-            v = torch.cat([past_key_value[1], v], dim=1)
-        present = (k, v) if use_cache else None
+        if isinstance(past_key_value, KVBuffer):  # preallocated: written in place, and kept as it is
+            k, v = past_key_value.append(k, v)
+            present = past_key_value
+            if self.flash and not output_attentions and not self.training:
+                if attn_mask is None and t > 1:
+                    attn_mask = causal_mask(t, k.shape[1], x.device)
+                y = grouped_sdpa(q.transpose(1, 2), k, v, attn_mask).transpose(1, 2).reshape(b, t, -1)
+                return self.resid_dropout(self.o_proj(y)), present, None
+        else:
+            if past_key_value is not None:  # append this step's keys/values to the cache
+                k = torch.cat([past_key_value[0], k], dim=1)
+                v = torch.cat([past_key_value[1], v], dim=1)
+            present = (k, v) if use_cache else None
 
         q = q.transpose(1, 2)  # (B, nh, T, hd)
         k = repeat_kv(k, self.n_rep).transpose(1, 2)  # (B, nh, T_all, hd)
@@ -121,3 +130,54 @@ class Attention(nn.Module):
                 y, weights = explicit_attention(q, k, v, attn_mask, dropout_p)
         y = y.transpose(1, 2).reshape(b, t, -1)  # (B, T, nh * hd)
         return self.resid_dropout(self.o_proj(y)), present, weights
+
+
+class KVBuffer:
+    """One layer's keys and values preallocated for `max_len` positions, (B, max_len, n_kv, hd) each.
+
+    A step writes its new positions in place and attends to a view of the filled part: no
+    torch.cat, whose copy of the whole cache grows with every step. Allocated at the first write,
+    in the dtype the keys arrive in (bf16 under autocast)."""
+
+    def __init__(self, max_len: int) -> None:
+        self.max_len = max_len
+        self.length = 0  # positions filled so far
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> KVCache:
+        """Write k, v (B, T, n_kv, hd) after the filled positions; return views of all of them."""
+        if self.k is None or self.v is None:
+            self.k = k.new_empty(k.shape[0], self.max_len, *k.shape[2:])
+            self.v = v.new_empty(v.shape[0], self.max_len, *v.shape[2:])
+        end = self.length + k.shape[1]
+        if end > self.max_len:
+            raise ValueError(f"KV buffer of {self.max_len} positions cannot hold {end}")
+        self.k[:, self.length:end] = k
+        self.v[:, self.length:end] = v
+        self.length = end
+        return self.k[:, :end], self.v[:, :end]
+
+
+def cached_length(past_key_values: list[KVCache] | list[KVBuffer] | None) -> int:
+    """Positions already in the cache (0 without one)."""
+    if not past_key_values:
+        return 0
+    first = past_key_values[0]
+    return first.length if isinstance(first, KVBuffer) else first[0].shape[1]
+
+
+def grouped_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """SDPA of q (B, nh, T, hd) over k, v (B, T_all, n_kv, hd) without repeating k and v.
+
+    The n_rep query heads that share a KV head are just more query rows for it: q becomes
+    (B, n_kv, n_rep * T, hd), and a bool mask (.., T, T_all) is repeated for each of those rows."""
+    b, nh, t, hd = q.shape
+    n_kv = k.shape[2]
+    q = q.reshape(b, n_kv, nh // n_kv * t, hd)  # heads are KV-major (repeat_kv's order)
+    bias = None
+    if mask is not None:
+        mask = mask.reshape(-1, 1, t, mask.shape[-1]).repeat(1, 1, nh // n_kv, 1)  # (B or 1, 1, n_rep * T, T_all)
+        bias = mask_to_bias(mask, q.dtype)
+    y = F.scaled_dot_product_attention(q, k.transpose(1, 2), v.transpose(1, 2), attn_mask=bias)
+    return y.reshape(b, nh, t, hd)

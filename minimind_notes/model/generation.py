@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from minimind_notes.model.attention import KVBuffer
+
 
 @dataclass
 class SamplingConfig:
@@ -71,18 +73,20 @@ def stream_generate(
 ) -> Iterator[torch.Tensor]:
     """Yield the next token of every row, (B,), step by step until all rows hit eos."""
     cfg = cfg or SamplingConfig()
-    ids = input_ids
+    ids = step_ids = input_ids
     finished = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
-    past = None
+    # One preallocated buffer per layer, long enough for the prompt and every new token.
+    max_len = ids.shape[1] + cfg.max_new_tokens
+    layers = getattr(model, "module", model).config.num_hidden_layers  # DDP keeps the model in .module
+    past = [KVBuffer(max_len) for _ in range(layers)] if use_cache else None
     for _ in range(cfg.max_new_tokens):
-        step_ids = ids[:, -1:] if past is not None else ids
         out = model(step_ids, attention_mask=attention_mask, past_key_values=past,
                     use_cache=use_cache, logits_to_keep=1)
-        past = out.past_key_values if use_cache else None
         token = next_token(out.logits[:, -1], ids, cfg, generator)
         token = token.masked_fill(finished, cfg.pad_token_id)  # finished rows only pad
         yield token
         ids = torch.cat([ids, token[:, None]], dim=1)
+        step_ids = token[:, None] if use_cache else ids  # the prefill fed the prompt; then one token a step
         if attention_mask is not None:
             attention_mask = torch.cat([attention_mask, (~finished)[:, None].to(attention_mask)], 1)
         if cfg.eos_token_id is not None:

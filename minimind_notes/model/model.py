@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.model.attention import KVCache, causal_mask
+from minimind_notes.model.attention import KVBuffer, KVCache, cached_length, causal_mask
 from minimind_notes.model.block import MiniMindBlock
 from minimind_notes.model.config import MiniMindConfig
 from minimind_notes.model.moe import MOEFeedForward
@@ -26,7 +26,7 @@ class CausalLMOutput:
     logits: torch.Tensor  # (B, T, vocab), or (B, logits_to_keep, vocab)
     loss: torch.Tensor | None = None  # mean next-token cross-entropy over labels != -100
     aux_loss: torch.Tensor | None = None  # MoE load-balancing loss (0 for dense models)
-    past_key_values: list[KVCache] | None = None
+    past_key_values: list[KVCache] | list[KVBuffer] | None = None
     hidden_states: torch.Tensor | None = None  # final normed hidden states (B, T, C)
     attentions: list[torch.Tensor] | None = None  # per layer (B, nh, T, T_all), if asked
 
@@ -52,12 +52,12 @@ class MiniMindModel(nn.Module):
         self,
         input_ids: torch.Tensor,  # (B, T)
         attention_mask: torch.Tensor | None = None,  # (B, T_past + T), 1 = token, 0 = padding
-        past_key_values: list[KVCache] | None = None,
+        past_key_values: list[KVCache] | list[KVBuffer] | None = None,
         use_cache: bool = False,
         output_attentions: bool = False,
-    ) -> tuple[torch.Tensor, list[KVCache] | None, list[torch.Tensor] | None]:
+    ) -> tuple[torch.Tensor, list[KVCache] | list[KVBuffer] | None, list[torch.Tensor] | None]:
         b, t = input_ids.shape
-        start = past_key_values[0][0].shape[1] if past_key_values else 0
+        start = cached_length(past_key_values)
         if start + t > self.freqs_cos.shape[0]:
             raise ValueError(
                 f"sequence of {start + t} positions exceeds max_position_embeddings "
@@ -72,7 +72,7 @@ class MiniMindModel(nn.Module):
             keys = attention_mask.bool()[:, None, None, :]
             mask = causal_mask(t, start + t, input_ids.device) & keys
 
-        presents: list[KVCache] = []
+        presents: list = []
         attentions: list[torch.Tensor] = []
         for i, layer in enumerate(self.layers):
             past = past_key_values[i] if past_key_values else None
@@ -109,7 +109,7 @@ class MiniMindForCausalLM(nn.Module):
         self,
         input_ids: torch.Tensor,  # (B, T)
         attention_mask: torch.Tensor | None = None,
-        past_key_values: list[KVCache] | None = None,
+        past_key_values: list[KVCache] | list[KVBuffer] | None = None,
         use_cache: bool = False,
         labels: torch.Tensor | None = None,  # (B, T), shifted inside; -100 = ignore
         logits_to_keep: int = 0,  # >0: logits of the last N positions only (generation)

@@ -73,7 +73,7 @@ class TrainConfig:
     warmup_steps: int = 20
     min_lr_ratio: float = 0.1
     weight_decay: float = 0.01
-    preset: str = "tiny"
+    preset: str | None = None  # None -> "auto" for pretraining your own data in a time budget, else "tiny"
     hidden_size: int | None = None
     num_hidden_layers: int | None = None
     use_moe: bool = False
@@ -125,6 +125,11 @@ class TrainConfig:
             raise UsageError(f"unknown training stage {self.stage!r}", hint=f"choose one of {', '.join(STAGES)}")
         d = DEFAULTS[self.stage]
         self.apply_minimind_spellings()
+        if self.preset is None:  # the size for a budget is measured (train/auto_preset.py), unless one is given
+            own_data_in_a_budget = self.data_path is not None and self.time_budget not in (None, 0, -1)
+            sized = self.hidden_size is not None or self.num_hidden_layers is not None
+            self.preset = ("auto" if self.stage == "pretrain" and own_data_in_a_budget and not sized
+                           and not self.resume and not self.quick else "tiny")
         if self.quick:  # what `minimind path --quick` asks of each training step
             self.max_steps, self.time_budget, self.eval_batches = self.max_steps or 20, 0, 4
         embedded = _embedded
@@ -200,6 +205,12 @@ class TrainConfig:
                 shown = f"{value:g}" if is_float else str(value)
                 raise UsageError(f"{option.flags[0]} {shown} is out of range: it must be {valid}"
                                  + (" (a finite number)" if is_float else ""), hint=option.help)
+        if self.preset == "auto":
+            no_budget = not self.time_budget or self.time_budget == -1 and self.max_steps is not None
+            if self.hidden_size is not None or self.num_hidden_layers is not None or no_budget:
+                raise UsageError("--preset auto chooses the model size for a time budget",
+                                 hint="give --time-budget SECONDS, and no --hidden-size or --num-hidden-layers")
+            return
         if self.hidden_size is not None:
             from minimind_notes.model.config import preset
 
@@ -251,7 +262,8 @@ OPTIONS = [
     Option("warmup_steps", "Steps of linear learning-rate warm-up.", 0),
     Option("min_lr_ratio", "Where the cosine decay ends, as a share of the peak learning rate.", 0, 1),
     Option("weight_decay", "AdamW weight decay.", 0),
-    Option("preset", "Model size: tiny, minimind2-small, minimind2, minimind2-moe."),
+    Option("preset", "Model size: tiny, minimind2-small, minimind2, minimind2-moe, or auto (measured for the "
+                     "time budget; the default for pretrain with --data_path and --time-budget)."),
     Option("hidden_size", "Model width (default: the preset's; a multiple of its attention heads).", 1,
            aliases=("--student-hidden-size",)),
     Option("num_hidden_layers", "Model depth (default: the preset's).", 1, aliases=("--student-num-layers",)),
