@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -18,8 +17,6 @@ from typer.core import TyperGroup
 
 from minimind_notes.errors import MiniMindError
 from minimind_notes.train.config import SEED_MAX
-
-COMMAND_STARTED = time.perf_counter()  # time budgets (train --preset auto) count the whole command from here
 
 if TYPE_CHECKING:
     from minimind_notes.curriculum.progress import Progress

@@ -7,6 +7,7 @@ against: every field is a flag (--data-path, and MiniMind's --data_path), with i
 from __future__ import annotations
 
 import inspect
+import time
 import typing
 from collections.abc import Callable
 
@@ -86,18 +87,19 @@ def run_training(stage: str, nproc: int, **fields: typing.Any) -> None:
         raise UsageError(f"--nproc {nproc} is out of range: it must be >= 1")
     cfg = TrainConfig(stage=stage, **fields)
     settled: list[str] = []
-    if cfg.preset == "auto":  # measured once, here; DDP workers get the chosen size as flags
-        from minimind_notes.cli.shared import COMMAND_STARTED
+    from minimind_notes import STARTED
+
+    if cfg.preset == "auto":  # measured once, here; DDP workers get the chosen size and the budget left as flags
         from minimind_notes.train.auto_preset import resolve_auto
 
-        cfg = resolve_auto(cfg, console.print, COMMAND_STARTED)
+        cfg = resolve_auto(cfg, console.print, STARTED)
+        left = max(float(cfg.time_budget) - (time.monotonic() - STARTED), 1.0)
         settled = [f"--preset={cfg.preset}", f"--hidden-size={cfg.hidden_size}",
-                   f"--num-hidden-layers={cfg.num_hidden_layers}", f"--time-budget={cfg.time_budget}"]
+                   f"--num-hidden-layers={cfg.num_hidden_layers}", f"--time-budget={left:.1f}"]
     if nproc > 1:
         launch_torchrun(nproc, settled)
         return
 
-    from minimind_notes import STARTED
     from minimind_notes.train.loop import format_metrics, train
 
     summary = train(cfg, echo=console.print, display=ProgressBar, started=STARTED)

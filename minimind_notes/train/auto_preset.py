@@ -86,10 +86,10 @@ def plan_auto(budget_s: float, device: torch.device, amp: torch.dtype | None, ba
 
     Probing stops at the first candidate whose predicted loss is worse than the one before (a bigger
     model only sees fewer tokens), or whose probe alone would take more than 3% of the budget.
-    started_at: the perf_counter() time the budget counts from (the command's start; default: now)."""
+    started_at: the time.monotonic() the budget counts from (the command's start; default: now)."""
     from minimind_notes.model import MiniMindForCausalLM, preset
 
-    start = time.perf_counter()
+    start = time.monotonic()
     usable = budget_s * (1 - RESERVE) - (start - (start if started_at is None else started_at))
     probed: list[tuple[int, int, int, float]] = []  # (hidden, layers, parameters, tokens/s)
     for hidden, layers in CANDIDATES:
@@ -104,7 +104,7 @@ def plan_auto(budget_s: float, device: torch.device, amp: torch.dtype | None, ba
         losses = [predicted_loss(n, tps * usable) for *_, n, tps in probed[-2:]]
         if len(losses) == 2 and losses[1] > losses[0] or probe_s > 0.03 * budget_s:
             break
-    probe_seconds = time.perf_counter() - start
+    probe_seconds = time.monotonic() - start
     train_seconds = max(usable - probe_seconds, 1.0)
     candidates = tuple(Candidate(h, n_layers, n, tps, predicted_loss(n, tps * train_seconds))
                        for h, n_layers, n, tps in probed)
@@ -117,8 +117,9 @@ def plan_auto(budget_s: float, device: torch.device, amp: torch.dtype | None, ba
 
 def resolve_auto(cfg: TrainConfig, echo: Callable[[str], object] = print,
                  started_at: float | None = None) -> TrainConfig:
-    """The run `--preset auto` means: the planned width and depth on the tiny family, and the training
-    time left of the budget counted from `started_at` (a perf_counter() time; default: now)."""
+    """The run `--preset auto` means: the planned width and depth on the tiny family. The budget stays the
+    whole command's (counted from `started_at`, a time.monotonic(); default: now): the trainer spends what is
+    left of it after the probe, keeping time for the last evaluation and the save."""
     from minimind_notes.data.tokenizer import MiniMindTokenizer
     from minimind_notes.device import autocast_dtype, pick_device
 
@@ -131,4 +132,4 @@ def resolve_auto(cfg: TrainConfig, echo: Callable[[str], object] = print,
     eval_batches = max(1, min(int(eval_rows // cfg.batch_size), cfg.eval_batches))
     echo(f"(to resume this run, or rerun this size: --hidden-size {plan.hidden} --num-hidden-layers {plan.layers})")
     return replace(cfg, preset="tiny", hidden_size=plan.hidden, num_hidden_layers=plan.layers,
-                   time_budget=plan.train_seconds, eval_batches=eval_batches)
+                   eval_batches=eval_batches)
