@@ -45,3 +45,38 @@ def patch_modules(model: nn.Module, kind: type, forward: Callable[[nn.Module], C
     for module in model.modules():
         if type(module) is kind:
             module.forward = forward(module)
+
+
+def attention_forward(m: nn.Module, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                      core: Callable | None = None, rope: Callable | None = None) -> torch.Tensor:
+    """The real Attention's computation (no cache, no padding) with a pluggable core and RoPE:
+    core(q, k, v) on (B, nh, T, hd) after repeat_kv, rope(q, k, cos, sin) on (B, T, heads, hd)."""
+    import torch.nn.functional as F
+
+    from minimind_notes.model.attention import repeat_kv
+    from minimind_notes.model.rope import apply_rotary_pos_emb
+
+    b, t, _ = x.shape
+    q = m.q_proj(x).view(b, t, m.n_heads, m.head_dim)
+    k = m.k_proj(x).view(b, t, m.n_kv_heads, m.head_dim)
+    v = m.v_proj(x).view(b, t, m.n_kv_heads, m.head_dim)
+    q, k = (rope or apply_rotary_pos_emb)(q, k, cos, sin)
+    q, k, v = q.transpose(1, 2), repeat_kv(k, m.n_rep).transpose(1, 2), repeat_kv(v, m.n_rep).transpose(1, 2)
+    y = core(q, k, v) if core else F.scaled_dot_product_attention(q, k, v, is_causal=t > 1)
+    return m.o_proj(y.transpose(1, 2).reshape(b, t, -1))
+
+
+def patch_attention(model: nn.Module, make: Callable[[nn.Module], Callable]) -> None:
+    """Every Attention computes make(module)(x, cos, sin) -> (B, T, C) instead (no cache: for logits and training)."""
+    from minimind_notes.model.attention import Attention
+
+    def forward(m: nn.Module) -> Callable:
+        fn = make(m)
+
+        def attention(x, position_embeddings, past_key_value=None, use_cache=False, attn_mask=None,
+                      output_attentions=False):
+            return fn(x, *position_embeddings), None, None
+
+        return attention
+
+    patch_modules(model, Attention, forward)
