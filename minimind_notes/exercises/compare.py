@@ -9,6 +9,11 @@ import torch
 SHOWN = 4  # numbers shown from the start of each tensor
 
 
+def _plain(value: Any) -> Any:
+    """A learner's list or tuple compares equal to the same items in the other kind of sequence."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 def type_name(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
@@ -41,6 +46,12 @@ def tensor_difference(expected: torch.Tensor, got: torch.Tensor, atol: float, rt
             f"expected starts {_numbers(e)}, got starts {_numbers(g)}")
 
 
+def has_tensor(value: Any) -> bool:
+    if isinstance(value, (tuple, list)):
+        return any(has_tensor(v) for v in value)
+    return isinstance(value, torch.Tensor)
+
+
 def difference(expected: Any, got: Any, atol: float = 1e-5, rtol: float = 1e-4, where: str = "") -> str | None:
     """None when `got` matches `expected` (tensors, numbers, tuples and lists of them); else what differs."""
     prefix = f"{where}: " if where else ""
@@ -54,12 +65,13 @@ def difference(expected: Any, got: Any, atol: float = 1e-5, rtol: float = 1e-4, 
             return f"{prefix}returned {type_name(got)}, expected a {type(expected).__name__} of {len(expected)}"
         if len(got) != len(expected):
             return f"{prefix}returned {len(got)} items, expected {len(expected)}"
-        if all(not isinstance(x, (torch.Tensor, tuple, list)) for x in expected):  # a list of ids, merges...
-            first = next((i for i, (e, g) in enumerate(zip(expected, got, strict=True)) if e != g), None)
+        if not has_tensor(expected):  # a list of ids, of merges...
+            first = next((i for i, (e, g) in enumerate(zip(expected, got, strict=True)) if e != _plain(g)), None)
             if first is None:
                 return None
+            around = slice(max(first - 2, 0), first + 3)
             return (f"{prefix}items differ first at index {first}: expected {expected[first]!r}, got {got[first]!r}; "
-                    f"expected starts {list(expected[:SHOWN])}, got starts {list(got[:SHOWN])}")
+                    f"from index {around.start}: expected {list(expected[around])}, got {list(got[around])}")
         for i, (e, g) in enumerate(zip(expected, got, strict=True)):
             problem = difference(e, g, atol, rtol, f"{where}[{i}]" if where else f"item {i}")
             if problem:
