@@ -51,7 +51,7 @@ def load_source(source: str, filename: str, name: str = "learner") -> dict[str, 
     except ImportError as e:
         line = learner_line(e, filename)
         raise Problem("import", f"import failed at line {line}: {describe(e)}", line) from None
-    except Exception as e:
+    except (Exception, SystemExit) as e:  # SystemExit: a sys.exit() or exit() left in the file
         line = learner_line(e, filename)
         raise Problem("crash", f"the file crashed while loading, at line {line}: {describe(e)}", line) from None
     return module.__dict__
@@ -91,7 +91,7 @@ def call(namespace: dict[str, Any], function: str, args: tuple[Any, ...], filena
     except RecursionError as e:
         line = learner_line(e, filename)
         raise Problem("crash", f"{function}() recursed without end (line {line})", line) from None
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         line = learner_line(e, filename)
         raise Problem("crash", f"{function}() crashed at line {line}: {describe(e)}", line,
                       type(e).__name__) from None
