@@ -112,7 +112,8 @@ def test_in_place_edits_of_the_inputs_pass_the_values_and_fail_autograd_with_the
 
 
 def test_a_detached_output_fails_the_gradient_test():
-    source = RMSNORM.solution.replace("return weight * normed.type_as(x)", "return (weight * normed.type_as(x)).detach()")
+    source = RMSNORM.solution.replace("return weight * normed.type_as(x)",
+                                      "return (weight * normed.type_as(x)).detach()")
     report = grade("rmsnorm", source)
     assert report.kind == "gradient" and "detach" in report.message
 

@@ -78,7 +78,8 @@ def write_skeleton(name: str, folder: Path, lang: str) -> Path:
     path = exercise_file(folder, exercise.name)
     if path.exists():
         raise MiniMindError(f"{path} already exists: it is your work, so it is not overwritten",
-                            hint=f"check it with `minimind exercise check {exercise.name}`, or move it away to start over")
+                            hint=f"check it with `minimind exercise check {exercise.name}`, "
+                                 "or move it away to start over")
     check_writable_folder(folder, hint="pass --dir a folder you can write to (it is created if missing)")
     atomic_write_text(path, skeleton(exercise, lang))
     return path

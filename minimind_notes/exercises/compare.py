@@ -82,7 +82,8 @@ def difference(expected: Any, got: Any, atol: float = 1e-5, rtol: float = 1e-4, 
             got = got.item()
         if not isinstance(got, (int, float)):
             return f"{prefix}returned {type_name(got)}, expected a float"
-        return None if abs(got - expected) <= atol + rtol * abs(expected) else f"{prefix}{got:.6g}, expected {expected:.6g}"
+        close = abs(got - expected) <= atol + rtol * abs(expected)
+        return None if close else f"{prefix}{got:.6g}, expected {expected:.6g}"
     if got != expected:
         return f"{prefix}{got!r}, expected {expected!r}"
     return None

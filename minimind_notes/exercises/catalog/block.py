@@ -31,7 +31,8 @@ DOCS = {"block_forward": {
 }}
 
 HINTS = [
-    {"en": "Two residual additions: x + attn(...), then h + mlp(...).", "zh": "两次残差相加:x + attn(...),然后 h + mlp(...)。"},
+    {"en": "Two residual additions: x + attn(...), then h + mlp(...).",
+     "zh": "两次残差相加:x + attn(...),然后 h + mlp(...)。"},
     {"en": "norm1 goes before attention, norm2 before the feed-forward; both inside the branch.",
      "zh": "norm1 在注意力之前,norm2 在前馈层之前;都在分支内部。"},
 ]
@@ -41,7 +42,8 @@ MISTAKES = [
             "h = norm1(x + attn(x))\n    return norm2(h + mlp(h))",
             {"en": "That is post-norm (the original Transformer): MiniMind normalises each sub-layer's input, "
                    "x + attn(norm1(x)), and leaves the residual path alone.",
-             "zh": "这是 post-norm(原始 Transformer):MiniMind 归一化的是子层的输入,x + attn(norm1(x)),残差通路保持不动。"}),
+             "zh": "这是 post-norm(原始 Transformer):MiniMind 归一化的是子层的输入,x + attn(norm1(x)),"
+                   "残差通路保持不动。"}),
     Mistake("no_mlp_residual", "return h + mlp(norm2(h))", "return mlp(norm2(h))",
             {"en": "The feed-forward's residual is missing: return h + mlp(norm2(h)).",
              "zh": "前馈层漏了残差:应为 h + mlp(norm2(h))。"}),

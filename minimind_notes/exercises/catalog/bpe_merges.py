@@ -68,7 +68,8 @@ MISTAKES = [
              "zh": "你的合并跨越了词边界:先预分词(pretokenize),只在每个预分词内部统计符号对。"}),
     Mistake("ties_first_seen", "best = min(pairs, key=lambda p: (-pairs[p], ids[p[0]], ids[p[1]]))",
             "best = max(pairs, key=pairs.get)",
-            {"en": "Ties broken by first occurrence: `tokenizers` takes, among equally frequent pairs, the one with the "
+            {"en": "Ties broken by first occurrence: `tokenizers` takes, among equally frequent pairs, the one "
+                   "with the "
                    "smallest (left id, right id).",
              "zh": "平局按首次出现的顺序选:`tokenizers` 在同样频繁的对中选 (left id, right id) 最小的。"}),
     Mistake("unweighted", "pairs[pair] += count", "pairs[pair] += 1",

@@ -23,7 +23,8 @@ DOCS = {"dpo_loss": {
 
     Each argument but beta is (B,): the sequence log-probabilities (summed over the reply's tokens) of the chosen
     and the rejected reply under the policy being trained and under the frozen reference model.
-    margin = (policy_chosen - ref_chosen) - (policy_rejected - ref_rejected); loss = mean of -log sigmoid(beta * margin).
+    margin = (policy_chosen - ref_chosen) - (policy_rejected - ref_rejected);
+    loss = mean of -log sigmoid(beta * margin).
     Use a numerically safe log-sigmoid: margins can be large.""",
     "zh": """B 个偏好对的 DPO 损失;返回一个标量张量。
 

@@ -87,7 +87,8 @@ MISTAKES = [
     Mistake("no_transpose_back", "y.transpose(1, 2).reshape(b, t, n_heads * hd)", "y.reshape(b, t, n_heads * hd)",
             {"en": "The output is (B, heads, T, hd): transpose(1, 2) back to (B, T, heads, hd) before the reshape, "
                    "or heads and positions get mixed.",
-             "zh": "输出是 (B, heads, T, hd):reshape 之前先 transpose(1, 2) 回到 (B, T, heads, hd),否则头和位置会混在一起。"}),
+             "zh": "输出是 (B, heads, T, hd):reshape 之前先 transpose(1, 2) 回到 (B, T, heads, hd),"
+                   "否则头和位置会混在一起。"}),
     Mistake("not_causal", "is_causal=True", "is_causal=False",
             {"en": "No causal mask: each position sees the future. Pass is_causal=True (or mask with tril).",
              "zh": "没有因果掩码:每个位置都看到了未来。传 is_causal=True(或用 tril 做掩码)。"}),
@@ -118,7 +119,8 @@ def cases():
     yield Case("repeat_kv n_rep 1", "repeat_kv", (randn(2, 3, 2, 4, seed=2), 1))
     for dtype in (torch.float32, torch.bfloat16):
         for seed, (b, t, c, h, kv) in ((0, (2, 6, 32, 4, 2)), (1, (1, 5, 24, 6, 2)), (2, (3, 4, 16, 2, 2))):
-            yield Case(f"gqa_attention {str(dtype)[6:]}, seed {seed}, B={b} T={t} C={c} heads={h}/{kv}", "gqa_attention",
+            yield Case(f"gqa_attention {str(dtype)[6:]}, seed {seed}, B={b} T={t} C={c} heads={h}/{kv}",
+                       "gqa_attention",
                        gqa_args(seed, b, t, c, h, kv, dtype), **tolerance(dtype))
     yield Case("edge: T = 1", "gqa_attention", gqa_args(3, 2, 1, 16, 4, 1))
 

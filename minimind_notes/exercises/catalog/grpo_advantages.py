@@ -42,7 +42,8 @@ MISTAKES = [
             {"en": "Use torch's default unbiased std (divides by G - 1), as MiniMind does.",
              "zh": "用 torch 默认的无偏标准差(除以 G - 1),与 MiniMind 一致。"}),
     Mistake("no_eps", " + 1e-4", "",
-            {"en": "A group whose rewards are all equal has std 0: add 1e-4 to the std, so its advantages are 0, not NaN.",
+            {"en": "A group whose rewards are all equal has std 0: add 1e-4 to the std, so its advantages are 0, "
+                   "not NaN.",
              "zh": "奖励全相同的组标准差为 0:给标准差加 1e-4,这样它们的优势是 0 而不是 NaN。"}),
     Mistake("no_std", " / (r.std(1, keepdim=True) + 1e-4)", "",
             {"en": "Only centred: divide by the group's std too, so every group's advantages have a similar scale.",

@@ -38,7 +38,8 @@ DOCS = {
         用 float32 计算(w 可能是 bf16)。返回 (codes int8 (out, in), scale float32 (out,))。""",
     },
     "dequantize_int8": {
-        "en": """The float32 weight (out, in) that codes (out, in) and scale (out,) stand for: codes * scale per row.""",
+        "en": """The float32 weight (out, in) that codes (out, in) and scale (out,) stand for: codes * scale,
+        row by row.""",
         "zh": """codes (out, in) 与 scale (out,) 所代表的 float32 权重 (out, in):每行 codes * scale。""",
     },
 }

@@ -48,13 +48,15 @@ HINTS = [
 
 MISTAKES = [
     Mistake("square_mask", "    out = torch.softmax(",
-            "    scores = scores.masked_fill(~torch.ones(1, scores.shape[-1], dtype=torch.bool).tril(), float('-inf'))\n"
+            "    square = torch.ones(1, scores.shape[-1], dtype=torch.bool).tril()\n"
+            "    scores = scores.masked_fill(~square, float('-inf'))\n"
             "    out = torch.softmax(",
             {"en": "Your mask hides the cached keys: with one new query, the causal mask's row is the LAST row of the "
                    "square mask (all True), not the first; a single decoding step needs no mask.",
              "zh": "你的掩码遮住了缓存的 key:只有一个新 query 时,因果掩码对应方阵的**最后**一行(全为 True),"
                    "不是第一行;单步解码不需要掩码。"}),
-    Mistake("no_append", "    cache_k = torch.cat([cache_k, k_new], dim=2)\n    cache_v = torch.cat([cache_v, v_new], dim=2)\n",
+    Mistake("no_append",
+            "    cache_k = torch.cat([cache_k, k_new], dim=2)\n    cache_v = torch.cat([cache_v, v_new], dim=2)\n",
             "    cache_k = torch.cat([cache_k, k_new[..., :0, :]], dim=2)\n"
             "    cache_v = torch.cat([cache_v, v_new[..., :0, :]], dim=2)\n",
             {"en": "The new token's key and value are not in the cache: append them before attending (the token "

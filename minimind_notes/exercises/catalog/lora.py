@@ -32,14 +32,17 @@ DOCS = {
         y = x W^T + (alpha / r) * x A^T B^T。先乘 A:(x A^T) 只有 r 宽。""",
     },
     "merge_lora": {
-        "en": """The merged weight (out, in) for inference: W + (alpha / r) * B A, so that x @ merged.T == lora_forward(x).""",
+        "en": """The merged weight (out, in) for inference: W + (alpha / r) * B A,
+        so that x @ merged.T == lora_forward(x).""",
         "zh": """推理用的合并权重 (out, in):W + (alpha / r) * B A,使 x @ merged.T == lora_forward(x)。""",
     },
 }
 
 HINTS = [
-    {"en": "B A is (out, r) @ (r, in) = (out, in): the same shape as W.", "zh": "B A 是 (out, r) @ (r, in) = (out, in):与 W 同形。"},
-    {"en": "The scale is alpha / r, in the forward and in the merge alike.", "zh": "缩放是 alpha / r,前向与合并都一样。"},
+    {"en": "B A is (out, r) @ (r, in) = (out, in): the same shape as W.",
+     "zh": "B A 是 (out, r) @ (r, in) = (out, in):与 W 同形。"},
+    {"en": "The scale is alpha / r, in the forward and in the merge alike.",
+     "zh": "缩放是 alpha / r,前向与合并都一样。"},
 ]
 
 MISTAKES = [

@@ -41,8 +41,10 @@ HINTS = [
      "zh": "RMS = sqrt(mean(x**2)),沿最后一维:x.pow(2).mean(-1, keepdim=True)。"},
     {"en": "torch.rsqrt(ms + eps) is 1 / sqrt(ms + eps): eps inside the root keeps tiny vectors finite.",
      "zh": "torch.rsqrt(ms + eps) 就是 1 / sqrt(ms + eps):eps 在根号里,极小的向量也不会除出无穷大。"},
-    {"en": "For bf16 input: x32 = x.to(torch.promote_types(x.dtype, torch.float32)), normalise x32, .type_as(x), then multiply by weight.",
-     "zh": "bf16 输入:x32 = x.to(torch.promote_types(x.dtype, torch.float32)),归一化 x32,再 .type_as(x),最后乘 weight。"},
+    {"en": "For bf16 input: x32 = x.to(torch.promote_types(x.dtype, torch.float32)), normalise x32, "
+           ".type_as(x), then multiply by weight.",
+     "zh": "bf16 输入:x32 = x.to(torch.promote_types(x.dtype, torch.float32)),归一化 x32,"
+           "再 .type_as(x),最后乘 weight。"},
 ]
 
 MISTAKES = [

@@ -84,7 +84,8 @@ MISTAKES = [
             "cos = angles.cos().repeat_interleave(2, dim=-1)",
             {"en": "Your table repeats each angle twice in a row (interleaved layout); rotate-half concatenates the "
                    "dim/2 angles twice: cat([a, a], dim=-1).",
-             "zh": "你的表把每个角度连续重复两次(交错布局);rotate-half 是把 dim/2 个角度整体拼接两次:cat([a, a], dim=-1)。"}),
+             "zh": "你的表把每个角度连续重复两次(交错布局);rotate-half 是把 dim/2 个角度整体拼接两次:"
+                   "cat([a, a], dim=-1)。"}),
     Mistake("exponent", "torch.arange(0, dim, 2).float() / dim", "torch.arange(0, dim // 2).float() / dim",
             {"en": "The frequency exponent is 2i/dim for pair i (torch.arange(0, dim, 2) / dim), not i/dim.",
              "zh": "第 i 对频率的指数是 2i/dim(torch.arange(0, dim, 2) / dim),不是 i/dim。"}),

@@ -43,7 +43,8 @@ DOCS = {"sft_labels": {
 }}
 
 HINTS = [
-    {"en": "Start from [-100] * len(ids) and fill in only the replies.", "zh": "从 [-100] * len(ids) 开始,只填回复部分。"},
+    {"en": "Start from [-100] * len(ids) and fill in only the replies.",
+     "zh": "从 [-100] * len(ids) 开始,只填回复部分。"},
     {"en": "A reply starts right after a match of ids[i:i + len(header)] == header and runs to the next end_id, "
            "inclusive.",
      "zh": "回复从 ids[i:i + len(header)] == header 匹配之后开始,一直到下一个 end_id(含)。"},
@@ -64,7 +65,8 @@ MISTAKES = [
              "zh": "header <|im_start|>assistant\\n 是上下文,不是目标:从它之后开始。"}),
     Mistake("shifted", "                labels[j] = ids[j]\n                j += 1",
             "                labels[j - 1] = ids[j]\n                j += 1",
-            {"en": "Do not shift the labels: labels[i] = ids[i]; the model compares logits[t] with labels[t + 1] itself.",
+            {"en": "Do not shift the labels: labels[i] = ids[i]; the model compares logits[t] with labels[t + 1] "
+                   "itself.",
              "zh": "不要移位:labels[i] = ids[i];模型自己会拿 logits[t] 与 labels[t + 1] 比较。"}),
 ]
 
@@ -73,7 +75,8 @@ CHATS = [
     ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"},
       {"role": "assistant", "content": "4"}, {"role": "user", "content": "and 3+3?"},
       {"role": "assistant", "content": "6, of course."}], 512),
-    ([{"role": "user", "content": "你好,请介绍一下你自己。"}, {"role": "assistant", "content": "我是 MiniMind,一个小语言模型。"}], 512),
+    ([{"role": "user", "content": "你好,请介绍一下你自己。"},
+      {"role": "assistant", "content": "我是 MiniMind,一个小语言模型。"}], 512),
     ([{"role": "user", "content": "Write the word assistant twice."},
       {"role": "assistant", "content": "assistant assistant"}], 512),
 ]
