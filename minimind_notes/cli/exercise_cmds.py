@@ -149,25 +149,27 @@ def check(
     """Grade your file: signatures, shapes, values over seeds/sizes/dtypes, edge cases, gradients, and your
     component inside a tiny MiniMind."""
     from minimind_notes.errors import MiniMindError
-    from minimind_notes.exercises.registry import find_exercise
+    from minimind_notes.exercises.registry import exercise as load_exercise
+    from minimind_notes.exercises.registry import find_name
     from minimind_notes.exercises.runner import check_file
 
     _, progress, lang = session(lang)
-    exercise = find_exercise(name)
-    path = file or exercise_file(folder, exercise.name)
+    name = find_name(name)  # the exercise itself (and torch) is loaded in the child process
+    path = file or exercise_file(folder, name)
     if not path.is_file():
-        raise MiniMindError(f"no file {path}", hint=f"write the skeleton with `minimind exercise start {exercise.name}`"
+        raise MiniMindError(f"no file {path}", hint=f"write the skeleton with `minimind exercise start {name}`"
                                                     + (" --dir " + str(folder) if folder != DEFAULT_DIR else ""))
     started = time.perf_counter()
-    report = check_file(exercise.name, path.resolve(), lang, time_limit)
+    report = check_file(name, path.resolve(), lang, time_limit)
     seconds = time.perf_counter() - started
-    progress.record_exercise_check(exercise.name, report.passed)
+    progress.record_exercise_check(name, report.passed)
     result = {**report.to_dict(), "file": str(path), "seconds": seconds}
     if not as_json:
         print_report(report, path, seconds, lang)
     if train and report.passed:
+        exercise = load_exercise(name)
         if exercise.patch is None:
-            console.print(t("no_train", lang, name=exercise.name))
+            console.print(t("no_train", lang, name=name))
         else:
             result["train"] = train_and_compare(exercise, path, lang)
     elif train and not as_json:

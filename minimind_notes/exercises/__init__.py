@@ -6,6 +6,7 @@
     compare.py    expected vs got in a few numbers
     mistakes.py   hint matching: which known mistake the learner's output equals
     grader.py     the tests, in order, in-process
+    report.py     what a check found (sent back from the child process as JSON)
     runner.py     the same in a subprocess with a time limit (what `minimind exercise check` runs)
     skeleton.py   the file `minimind exercise start` writes
     training.py   `check --train`: loss curves with the learner's component vs the real one

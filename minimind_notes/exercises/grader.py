@@ -9,34 +9,17 @@ says which test, expected vs got, and (when the output equals a known mistake's)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from minimind_notes.exercises.compare import difference
 from minimind_notes.exercises.learner import Problem, call, check_signatures, describe, learner_line, load_source
 from minimind_notes.exercises.mistakes import matching_mistake, solution_namespace
+from minimind_notes.exercises.report import Report
 from minimind_notes.exercises.spec import Case, Exercise
 from minimind_notes.exercises.tensors import cloned
 from minimind_notes.i18n import pick
 
 PLUG_TOLERANCE = {"atol": 1e-4, "rtol": 1e-4}
-
-
-@dataclass
-class Report:
-    exercise: str
-    passed: bool
-    tests: int = 0  # tests passed before the end (all of them when passed)
-    failed_test: str | None = None
-    kind: str | None = None  # Problem.kind of the failure
-    message: str | None = None
-    line: int | None = None
-    hint: str | None = None
-    mistake: str | None = None  # the id of the known mistake the output matched
-    log: list[str] = field(default_factory=list)  # the tests run, in order
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _run_case(exercise: Exercise, namespace: dict[str, Any], case: Case, filename: str) -> tuple[Problem, Any] | None:

@@ -21,14 +21,19 @@ def all_exercises() -> list[Exercise]:
     return [exercise(name) for name in NAMES]
 
 
-def find_exercise(name: str) -> Exercise:
-    """An exercise by name (a unique prefix, or - for _, works too)."""
+def find_name(name: str) -> str:
+    """An exercise's name from what the learner typed (a unique prefix, or - for _, works too), without
+    importing it (and torch): `check` leaves that to its child process."""
     key = name.strip().lower().replace("-", "_")
-    matches = [n for n in NAMES if n == key] or [n for n in NAMES if n.startswith(key)] if key else []
+    matches = ([n for n in NAMES if n == key] or [n for n in NAMES if n.startswith(key)]) if key else []
     if len(matches) != 1:
         why = "is ambiguous" if matches else "is not an exercise"
         raise UsageError(f"{name!r} {why}", hint=f"choose one of: {', '.join(NAMES)} (see `minimind exercise list`)")
-    return exercise(matches[0])
+    return matches[0]
+
+
+def find_exercise(name: str) -> Exercise:
+    return exercise(find_name(name))
 
 
 def module_exercises(module_id: str) -> list[Exercise]:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from minimind_notes.exercises.grader import Report
+from minimind_notes.exercises.report import Report
 
 TEST_MARK = "@test "
 STARTUP_SECONDS = 60  # the child's imports (torch) before its own clock starts: generous on a busy machine
