@@ -85,7 +85,7 @@ def checklist(curriculum: Curriculum, progress: Progress, path: LearningPath) ->
 
 def progress_report(curriculum: Curriculum, progress: Progress, names: list[str]) -> dict[str, Any]:
     """What `minimind progress --json` prints: each path's checklist, each module's state, the last run
-    of each training stage."""
+    of each training stage, the exercises' records."""
     report: dict[str, Any] = {"file": str(progress.path), "paths": {}, "modules": {}, "training": {}}
     for name in names:
         results = checklist(curriculum, progress, curriculum.paths[name])
@@ -101,6 +101,7 @@ def progress_report(curriculum: Curriculum, progress: Progress, names: list[str]
         }
     for stage, runs in progress.data.get("training", {}).items():
         report["training"][stage] = runs[-1]
+    report["exercises"] = progress.data.get("exercises", {})
     return report
 
 

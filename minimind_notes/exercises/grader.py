@@ -107,9 +107,9 @@ def grade_namespace(exercise: Exercise, namespace: dict[str, Any], filename: str
         def plugged() -> Problem | None:
             expected, got = exercise.plug(namespace)
             problem = difference(expected, got, **PLUG_TOLERANCE)
-            return Problem("plug", f"the tiny model's logits: {problem}") if problem else None
+            return Problem("plug", f"the tiny MiniMind with your component: {problem}") if problem else None
 
-        if not run("plugged into a tiny MiniMind: logits match the real model", plugged):
+        if not run("plugged into a tiny MiniMind: it computes what the real model does", plugged):
             return report
     report.passed = True
     return report

@@ -6,7 +6,9 @@ import torch
 
 from minimind_notes.exercises.spec import Case, Exercise, Mistake
 from minimind_notes.exercises.tensors import randn
-from minimind_notes.model.generation import filter_top_k_top_p
+from minimind_notes.exercises.tiny import tiny_ids, tiny_model
+from minimind_notes.model import generation
+from minimind_notes.model.generation import SamplingConfig, filter_top_k_top_p, generate
 
 SOLUTION = '''\
 import torch
@@ -65,10 +67,27 @@ def cases():
                (torch.tensor([[9.0, 0.0, 0.0, 1.0, 0.5]]), 0.6))
 
 
+def plug(ns):
+    """Sampling from the tiny model with the learner's filter draws the same tokens as `generate` (same seed)."""
+    model, prompt = tiny_model(), tiny_ids(length=4)
+    cfg = SamplingConfig(max_new_tokens=12, temperature=1.0, top_p=0.7, eos_token_id=None)
+
+    def sample() -> torch.Tensor:
+        return generate(model, prompt, cfg=cfg, generator=torch.Generator().manual_seed(0))
+
+    expected = sample()
+    real = generation.filter_top_k_top_p
+    generation.filter_top_k_top_p = lambda logits, top_k, top_p: ns["top_p_filter"](logits, top_p)
+    try:
+        return expected, sample()
+    finally:
+        generation.filter_top_k_top_p = real
+
+
 EXERCISE = Exercise(
     name="top_p", module="inference", minutes=15,
     title={"en": "Top-p (nucleus) sampling filter", "zh": "Top-p(nucleus)采样过滤"},
     solution=SOLUTION, docs=DOCS, hints=HINTS, real_code="minimind_notes/model/generation.py: filter_top_k_top_p",
     oracle={"top_p_filter": lambda logits, top_p: filter_top_k_top_p(logits, 0, top_p)}, cases=cases,
-    mistakes=MISTAKES,
+    mistakes=MISTAKES, plug=plug,
 )
