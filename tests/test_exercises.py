@@ -186,6 +186,12 @@ def test_cli_start_list_hint_solution(workspace):
     assert opened.exit_code == 0 and "def rotate_half" in opened.output and "model/rope.py" in opened.output
 
 
+def test_every_exercise_command_has_dash_h():
+    for command in ("list", "start", "check", "hint", "solution"):
+        result = runner.invoke(app, ["exercise", command, "-h"])
+        assert result.exit_code == 0 and "Usage" in result.output, command
+
+
 def test_cli_check_without_a_file_says_how_to_start(workspace):
     result = runner.invoke(app, ["exercise", "check", "swiglu"])
     assert result.exit_code == 1 and "minimind exercise start swiglu" in result.output

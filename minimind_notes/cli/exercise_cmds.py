@@ -12,7 +12,8 @@ import typer
 from minimind_notes.cli.console import console
 from minimind_notes.cli.shared import LANG_OPTION, group, session, strings
 
-exercise_app = group("Exercises: implement a component yourself, graded against the real model.")
+exercise_app = group("Exercises: implement a component yourself, graded against the real model.",
+                     context_settings={"help_option_names": ["-h", "--help"]})
 t = strings("exercise")
 
 DEFAULT_DIR = Path("minimind-exercises")
