@@ -132,6 +132,14 @@ def test_bpe_oracle_equals_hf_tokenizers_merges():
         assert oracle(text, n) == merges[:n]
 
 
+def test_readme_lists_every_exercise():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for e in all_exercises():
+        assert f"| `{e.name}` | {e.module} |" in readme, e.name
+
+
 def test_find_exercise_by_prefix_and_errors():
     assert find_exercise("RMS").name == "rmsnorm" and find_exercise("kv-cache").name == "kv_cache"
     with pytest.raises(Exception, match="not an exercise"):
