@@ -21,10 +21,11 @@ def skeleton(exercise: Exercise, lang: str) -> str:
     lines = exercise.solution.splitlines()
     tree = ast.parse(exercise.solution)
     out = [HEADER[lang].format(name=exercise.name, title=pick(exercise.title, lang))]
+    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    if imports:  # verbatim, blank lines between the groups included
+        out.append("\n".join(lines[imports[0].lineno - 1:imports[-1].end_lineno]))
     for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            out.append(ast.get_source_segment(exercise.solution, node))
-        elif isinstance(node, ast.FunctionDef):
+        if isinstance(node, ast.FunctionDef):
             signature = "\n".join(lines[node.lineno - 1:node.body[0].lineno - 1])
             first, _, rest = pick(exercise.docs[node.name], lang).partition("\n")
             doc = textwrap.indent(f'"""{first}\n{textwrap.dedent(rest)}\n"""', "    ")
