@@ -9,7 +9,7 @@ equals a mistake's output on the failing case gets that mistake's hint.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 Text = dict[str, str]  # {"en": ..., "zh": ...}
@@ -59,7 +59,6 @@ class Exercise:
     plug: Callable[[dict[str, Any]], tuple[Any, Any]] | None = None
     # put the learner's component into a model in place (for `check --train`); None: no training check
     patch: Callable[[Any, dict[str, Any]], None] | None = None
-    tags: list[str] = field(default_factory=list)
 
     @property
     def functions(self) -> list[str]:
