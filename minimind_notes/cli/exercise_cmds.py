@@ -143,7 +143,7 @@ def check(
     file: Path | None = typer.Option(None, "--file", help="Grade this file instead of DIR/NAME.py."),
     train: bool = typer.Option(False, "--train", help="After a pass, train the tiny model with your component "
                                                       "and with the real one: the loss curves must agree."),
-    time_limit: float = typer.Option(30.0, "--time-limit", min=1.0, help="Seconds the grading may take."),
+    time_limit: float = typer.Option(60.0, "--time-limit", min=1.0, help="Seconds the grading may take."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     lang: str | None = LANG_OPTION,
 ) -> None:

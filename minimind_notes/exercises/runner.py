@@ -20,7 +20,7 @@ TEST_MARK = "@test "
 STARTUP_SECONDS = 60  # the child's imports (torch) before its own clock starts: generous on a busy machine
 
 
-def check_file(name: str, path: Path, lang: str = "en", time_limit: float = 30.0) -> Report:
+def check_file(name: str, path: Path, lang: str = "en", time_limit: float = 60.0) -> Report:
     """Grade `path` for exercise `name` in a child process; never raises for what the learner's file does."""
     package_root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")])}
