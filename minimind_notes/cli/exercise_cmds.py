@@ -113,26 +113,27 @@ def print_report(report, path: Path, seconds: float, lang: str) -> None:
     console.print(t("failed", lang, n=report.tests, seconds=seconds, name=report.exercise))
 
 
-def train_and_compare(exercise, path: Path, lang: str) -> dict:
-    """--train: loss curves with the real component and the learner's; the comparison as a dict."""
+def train_and_compare(exercise, path: Path, lang: str, quiet: bool = False) -> dict:
+    """--train: loss curves with the real component and the learner's; the comparison as a dict (printed
+    unless quiet: --json prints only the JSON)."""
     from rich.progress import Progress
 
     from minimind_notes.exercises.learner import load_source
-    from minimind_notes.exercises.training import STEPS, loss_curves
+    from minimind_notes.exercises.training import AGREE, STEPS, loss_curves
 
     namespace = load_source(path.read_text(encoding="utf-8"), str(path))  # it passed: it loads
-    console.print(t("training", lang, steps=STEPS, name=exercise.name))
+    if not quiet:
+        console.print(t("training", lang, steps=STEPS, name=exercise.name))
     started = time.perf_counter()
-    with Progress(console=console, transient=True) as bar:
+    with Progress(console=console, transient=True, disable=quiet) as bar:
         task = bar.add_task("train", total=STEPS)
         curves = loss_curves(exercise, namespace, on_step=lambda step: bar.update(task, completed=step))
     seconds = time.perf_counter() - started
-    for step in sorted({0, STEPS // 4, STEPS // 2, 3 * STEPS // 4, STEPS - 1}):
-        console.print(t("curves", lang, step=step + 1, ref=curves.reference[step], mine=curves.learner[step]))
-    verdict = "agree" if curves.agree else "disagree"
-    from minimind_notes.exercises.training import AGREE
-
-    console.print(t(verdict, lang, gap=curves.max_gap, steps=STEPS, tol=AGREE, seconds=seconds))
+    if not quiet:
+        for step in sorted({0, STEPS // 4, STEPS // 2, 3 * STEPS // 4, STEPS - 1}):
+            console.print(t("curves", lang, step=step + 1, ref=curves.reference[step], mine=curves.learner[step]))
+        verdict = "agree" if curves.agree else "disagree"
+        console.print(t(verdict, lang, gap=curves.max_gap, steps=STEPS, tol=AGREE, seconds=seconds))
     return {**curves.to_dict(), "seconds": seconds}
 
 
@@ -170,9 +171,10 @@ def check(
     if train and report.passed:
         exercise = load_exercise(name)
         if exercise.patch is None:
-            console.print(t("no_train", lang, name=name))
+            if not as_json:
+                console.print(t("no_train", lang, name=name))
         else:
-            result["train"] = train_and_compare(exercise, path, lang)
+            result["train"] = train_and_compare(exercise, path, lang, quiet=as_json)
     elif train and not as_json:
         console.print(t("train_after_pass", lang))
     if as_json:
