@@ -13,6 +13,7 @@ from minimind_notes.cli import (
     data_cmds,
     doctor,
     eval_cmds,
+    exercise_cmds,
     learn_cmds,
     model_cmds,
     notes_cmds,
@@ -52,6 +53,7 @@ app.command()(learn_cmds.run)
 app.command()(learn_cmds.path)
 app.command()(learn_cmds.learn)
 app.command()(quiz_cmds.quiz)
+app.add_typer(exercise_cmds.exercise_app, name="exercise")
 app.add_typer(progress_cmds.progress_app, name="progress")
 app.add_typer(notes_cmds.notes_app, name="notes")
 app.command()(doctor.doctor)

@@ -136,6 +136,8 @@ def path(
     from_step: int | None = typer.Option(None, "--from", help="Start at this step number (1 = the start)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the steps without running them."),
     quick: bool = typer.Option(False, "--quick", help="Run experiments and training in quick mode."),
+    exercises: bool = typer.Option(True, "--exercises/--no-exercises",
+                                   help="Offer each module's exercises after its experiments."),
     lang: str | None = LANG_OPTION,
 ) -> None:
     """Walk a learning path step by step; it resumes where you stopped."""
@@ -154,6 +156,8 @@ def path(
         for i, step in enumerate(steps):
             marker = "→" if i == start else " "
             console.print(f"{marker} {i + 1:2d}. {describe_step(curriculum, step, lang)}")
+            if exercises and offers_exercises(step):
+                console.print(f"       + {', '.join(e.name for e in module_exercises(step.module))}")
         return
     if start and from_step is None:
         console.print(t("resume", lang, path=name, i=start + 1))
@@ -162,6 +166,8 @@ def path(
         console.print(Panel(describe_step(curriculum, step, lang, detail=True),
                             title=t("step", lang, i=i + 1, n=len(steps)), border_style="cyan"))
         run_step(curriculum, progress, step, lang, quick, interactive=not yes)
+        if exercises and offers_exercises(step):
+            offer_exercises(progress, step.module, lang, interactive=not yes)
         progress.set_path_position(name, i + 1, len(steps))
         if not yes and i + 1 < len(steps):
             typer.prompt(t("press", lang), default="", show_default=False, prompt_suffix=" ")
@@ -219,3 +225,37 @@ def run_step(curriculum, progress, step, lang: str, quick: bool, interactive: bo
         for exp in module.experiments:
             if step.experiment in (None, exp.id):
                 run_and_report(curriculum, progress, module, exp, lang, quick)
+
+
+def module_exercises(module_id: str) -> list:
+    from minimind_notes.exercises.registry import module_exercises as of_module
+
+    return of_module(module_id)
+
+
+def offers_exercises(step) -> bool:
+    """A step that ran all of a module's experiments is followed by the module's exercises, if it has any."""
+    return step.kind == "run" and step.experiment is None and bool(module_exercises(step.module))
+
+
+def offer_exercises(progress, module_id: str, lang: str, interactive: bool) -> None:
+    """List the module's exercises with the learner's status; interactively, offer to write each skeleton."""
+    from rich.panel import Panel
+
+    from minimind_notes.cli.exercise_cmds import DEFAULT_DIR, STATUS_STYLE, exercise_file, status, write_skeleton
+    from minimind_notes.i18n import pick
+
+    et = strings("exercise")
+    rows = []
+    for exercise in module_exercises(module_id):
+        state = status(progress, exercise.name)
+        rows.append(f"[bold]{exercise.name}[/] ({exercise.minutes} {et('minutes', lang)}): {pick(exercise.title, lang)}"
+                    f" [{STATUS_STYLE[state]}]{et(state, lang)}[/]")
+    console.print(Panel("\n".join([et("offer", lang), *rows]), border_style="magenta"))
+    if not interactive:
+        return
+    for exercise in module_exercises(module_id):
+        path = exercise_file(DEFAULT_DIR, exercise.name)
+        if not path.exists() and typer.confirm(et("offer_start", lang, name=exercise.name, path=path), default=False):
+            write_skeleton(exercise.name, DEFAULT_DIR, lang)
+            console.print(et("written", lang, path=path, name=exercise.name))

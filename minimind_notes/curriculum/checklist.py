@@ -9,6 +9,7 @@ one rule each:
     quizzes_passed: foundation | all         every quiz of that tier scored >= 80%
     trained: [pretrain, full_sft]            a finished training run of each stage
     own_data: true                           a training run on data outside the embedded set
+    exercises: [rmsnorm, block]              each exercise passed `minimind exercise check` once
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ def quiz_passed(progress: Progress, module: str) -> bool:
     return bool(record and record.get("best", 0) >= PASS_SHARE)
 
 
+def exercise_passed(progress: Progress, name: str) -> bool:
+    record = progress.exercise(name)
+    return bool(record and record.get("passed_once"))
+
+
 def module_done(progress: Progress, module: Module) -> bool:
     experiments = all(experiment_passed(progress, module.id, e.id) for e in module.experiments)
     return experiments and (not module.quiz or quiz_passed(progress, module.id))
@@ -60,6 +66,9 @@ def check(curriculum: Curriculum, progress: Progress, item: ChecklistItem) -> Ch
         modules = [m for m in _in_tier(curriculum, item.value) if m.quiz]
         ok = [quiz_passed(progress, m.id) for m in modules]
         return CheckResult(item, bool(ok) and all(ok), f"{sum(ok)}/{len(ok)}")
+    if item.rule == "exercises":
+        ok = [exercise_passed(progress, name) for name in item.value]
+        return CheckResult(item, all(ok), f"{sum(ok)}/{len(ok)}")
     training = progress.data.get("training", {})
     if item.rule == "trained":
         ok = [bool(training.get(stage)) for stage in item.value]
@@ -76,7 +85,7 @@ def checklist(curriculum: Curriculum, progress: Progress, path: LearningPath) ->
 
 def progress_report(curriculum: Curriculum, progress: Progress, names: list[str]) -> dict[str, Any]:
     """What `minimind progress --json` prints: each path's checklist, each module's state, the last run
-    of each training stage."""
+    of each training stage, the exercises' records."""
     report: dict[str, Any] = {"file": str(progress.path), "paths": {}, "modules": {}, "training": {}}
     for name in names:
         results = checklist(curriculum, progress, curriculum.paths[name])
@@ -92,6 +101,7 @@ def progress_report(curriculum: Curriculum, progress: Progress, names: list[str]
         }
     for stage, runs in progress.data.get("training", {}).items():
         report["training"][stage] = runs[-1]
+    report["exercises"] = progress.data.get("exercises", {})
     return report
 
 

@@ -25,7 +25,7 @@ from minimind_notes.errors import MiniMindError, warn_once
 from minimind_notes.fileio import atomic_write_text, file_lock
 
 VERSION = 1
-SECTIONS = ("experiments", "quizzes", "training", "paths")
+SECTIONS = ("experiments", "quizzes", "training", "paths", "exercises")
 T = TypeVar("T")
 _shared: dict[Path, Progress] = {}
 
@@ -47,9 +47,10 @@ FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "training": {"date": (str,), "own_data": (bool,), "steps": (int,), "val_ppl": NUMBER,
                  "val_reward_acc": NUMBER, "val_accuracy": NUMBER},
     "paths": {"next_step": (int,), "total": (int,), "date": (str,), "completed": (str,)},
+    "exercises": {"passed": (bool,), "passed_once": (bool,), "checks": (int,), "hints": (int,), "date": (str,)},
 }
 REQUIRED = {"experiments": ("passed",), "quizzes": ("best", "missed", "attempts"), "training": ("date",),
-            "paths": ("next_step",)}
+            "paths": ("next_step",), "exercises": ()}
 
 
 def record_problem(data: Any) -> str | None:
@@ -231,6 +232,28 @@ class Progress:
 
     def quiz(self, module: str) -> dict[str, Any] | None:
         return self.data["quizzes"].get(module)
+
+    # -- exercises -----------------------------------------------------------------------
+    def record_exercise_check(self, name: str, passed: bool) -> None:
+        """One `minimind exercise check`: its result, and whether the exercise ever passed (the checklist's fact)."""
+        def change(data: dict[str, Any]) -> None:
+            entry = data["exercises"].setdefault(name, {})
+            entry.update(passed=passed, passed_once=passed or bool(entry.get("passed_once")),
+                         checks=int(entry.get("checks", 0)) + 1, date=now())
+
+        self._update(change)
+
+    def record_exercise_hint(self, name: str) -> int:
+        """One more hint shown; returns how many have been shown now."""
+        def change(data: dict[str, Any]) -> int:
+            entry = data["exercises"].setdefault(name, {})
+            entry["hints"] = int(entry.get("hints", 0)) + 1
+            return entry["hints"]
+
+        return self._update(change)
+
+    def exercise(self, name: str) -> dict[str, Any] | None:
+        return self.data["exercises"].get(name)
 
     # -- training runs -------------------------------------------------------------------
     def record_training(self, stage: str, metrics: dict[str, Any], data_path: str, own_data: bool) -> None:

@@ -202,9 +202,7 @@ class DPOObjective(Objective):
         policy = sequence_logps(model, ids, labels)
         with torch.no_grad():
             ref = sequence_logps(self.reference, ids, labels)
-        b = ids.shape[0] // 2
-        margin = (policy[:b] - ref[:b]) - (policy[b:] - ref[b:])  # implicit reward margin / beta
-        loss = -F.logsigmoid(self.cfg.dpo_beta * margin).mean()
+        loss, margin = dpo_loss(policy, ref, self.cfg.dpo_beta)
         return loss, {"loss": loss.item(), "reward_margin": (self.cfg.dpo_beta * margin.mean()).item(),
                       "reward_acc": reward_accuracy(margin)}, int((labels != IGNORE).sum())
 
@@ -304,7 +302,7 @@ class GRPOObjective(Objective):
                 prompt_lens.append(p_ids.shape[1])
         model.train(was_training)
         r = torch.tensor(rewards, dtype=torch.float32, device=self.device).view(-1, g)
-        advantages = ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-4)).view(-1)
+        advantages = group_advantages(r.view(-1), g)
 
         width = max(len(x) for x in rows)
         ids = torch.full((len(rows), width), self.tok.pad_token_id, device=self.device)
@@ -338,6 +336,21 @@ class GRPOObjective(Objective):
                                       self.cfg.rollout_temperature, EVAL_SAMPLES, self.cfg.seed).share
         greedy = arithmetic_accuracy(model, self.tok, self.val_prompts, self.cfg.grpo_max_new_tokens).share
         return {"val_accuracy": sampled, "val_greedy_accuracy": greedy}
+
+
+def dpo_loss(policy: torch.Tensor, ref: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sequence log-probs (2B,) of the policy and the frozen reference, the B chosen rows first ->
+    (-log sigmoid(beta * margin) averaged over the pairs, the margins (B,))."""
+    b = policy.shape[0] // 2
+    margin = (policy[:b] - ref[:b]) - (policy[b:] - ref[b:])  # implicit reward margin / beta
+    return -F.logsigmoid(beta * margin).mean(), margin
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
+    """GRPO's advantages: each reward (P * G,) minus its group's mean, over the group's std (+1e-4, so that a
+    group whose answers all scored the same gets 0, not NaN)."""
+    r = rewards.view(-1, group_size)
+    return ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-4)).view(-1)
 
 
 def token_logps(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
