@@ -106,7 +106,7 @@ def oracle(ids, header, end_id):
 def cases():
     tok, table = tokenizer(), real_labels()
     chats = list(table)
-    args = (tok.generation_prompt_ids, tok.eos_token_id)
+    args = (tok.encode("<|im_start|>assistant\n"), tok.eos_token_id)  # the header each reply starts after
     titles = ["one turn", "system prompt and two turns", "Chinese", "the word 'assistant' in the text"]
     for title, ids in zip(titles, chats, strict=False):
         yield Case(f"labels: {title}", "sft_labels", (list(ids), *args))
