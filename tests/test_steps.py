@@ -54,7 +54,8 @@ def test_teaching_texts_point_to_the_build(module):
 
 
 @pytest.mark.parametrize("module,number,step", SNIPPETS, ids=[f"{m.id}-{i}" for m, i, _ in SNIPPETS])
-def test_snippet_runs(module, number, step, capsys):
+def test_snippet_runs(module, number, step, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
     start = time.perf_counter()
     run_step_code(step, f"{module.id} step {number}")
@@ -62,6 +63,7 @@ def test_snippet_runs(module, number, step, capsys):
     assert capsys.readouterr().out.strip(), "a step prints what it computed"
     assert seconds < 3, f"{seconds:.1f} s: keep a step under 3 s"
     assert torch.get_default_dtype() == torch.float32
+    assert not list(tmp_path.iterdir()), "a step writes no files"
     if step.real:
         assert (ROOT / step.real_file).is_file(), step.real
         obj = importlib.import_module(step.real_file.removesuffix(".py").replace("/", "."))
@@ -69,8 +71,13 @@ def test_snippet_runs(module, number, step, capsys):
             obj = getattr(obj, part)
 
 
-def test_learn_step_shows_text_code_and_output(monkeypatch):
-    monkeypatch.setenv("MINIMIND_HOME", "/nonexistent-minimind-home")
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIMIND_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MINIMIND_LANG", raising=False)
+
+
+def test_learn_step_shows_text_code_and_output(home):
     result = runner.invoke(app, ["learn", "norm", "--step", "1"])
     assert result.exit_code == 0, result.output
     assert "Predict" in result.output and "x.pow(2)" in result.output and "rms after" in result.output
@@ -85,8 +92,7 @@ def test_learn_step_shows_text_code_and_output(monkeypatch):
     (["learn", "norm", "--step", "99"], "has steps 1 to"),
     (["learn", "norm", "--step", "1", "--code"], "only one of"),
 ])
-def test_learn_step_out_of_range_is_one_message(args, message, monkeypatch):
-    monkeypatch.setenv("MINIMIND_HOME", "/nonexistent-minimind-home")
+def test_learn_step_out_of_range_is_one_message(args, message, home):
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and message in result.output
     assert "Traceback" not in result.output
