@@ -139,8 +139,9 @@ def show_step_list(curriculum, module, lang: str) -> None:
 
     steps = load_steps(curriculum, module)
     table = Table(title=t("steps_title", lang, module=module.id), title_justify="left")
-    for col in ("#", t("step_name", lang), t("real_code", lang)):
-        table.add_column(col)
+    table.add_column("#")
+    table.add_column(t("step_name", lang))
+    table.add_column(t("real_code", lang), overflow="fold")
     for i, s in enumerate(steps, 1):
         table.add_row(str(i), pick(s.title, lang), s.real or "")
     console.print(table)
