@@ -83,6 +83,8 @@ def test_learn_step_shows_text_code_and_output(home):
     assert "Predict" in result.output and "x.pow(2)" in result.output and "rms after" in result.output
     zh = runner.invoke(app, ["learn", "norm", "--step", "1", "--lang", "zh"])
     assert zh.exit_code == 0 and "先预测" in zh.output
+    after = runner.invoke(app, ["learn", "norm", "--step", "2"]).output  # its `after:` follows the output
+    assert after.index("rms of each row with eps") < after.index("Your prediction and the output")
     listed = runner.invoke(app, ["learn", "norm", "--steps"])
     assert listed.exit_code == 0 and "The real RMSNorm" in listed.output and "--step N" in listed.output
 

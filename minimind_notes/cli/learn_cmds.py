@@ -149,7 +149,7 @@ def show_step_list(curriculum, module, lang: str) -> None:
 
 
 def show_and_run_step(curriculum, module, number: int, lang: str) -> None:
-    """Step N: its title, its text, its code (highlighted), then the code's own output."""
+    """Step N: its title, its text, its code (highlighted), the code's own output, then what to make of it."""
     from rich.markdown import Markdown
     from rich.syntax import Syntax
 
@@ -166,6 +166,9 @@ def show_and_run_step(curriculum, module, number: int, lang: str) -> None:
     console.rule(t("output", lang))
     console.file.flush()
     run_step_code(step, f"{module.id} step {number}")
+    if step.after:
+        console.rule(t("look_back", lang))
+        console.print(Markdown(pick(step.after, lang)))
     if number < len(steps):
         console.print(t("next_step", lang, module=module.id, i=number + 1))
 

@@ -4,7 +4,8 @@ Format (every text is `{en: ..., zh: ...}`):
 
     steps:
       - title: {en: ..., zh: ...}
-        text: {en: ..., zh: ...}      # markdown: what the step does, a prediction to make, what to look for
+        text: {en: ..., zh: ...}      # markdown shown before the code: what the step does, a prediction to make
+        after: {en: ..., zh: ...}     # optional, shown after the output: the prediction reconciled with it
         code: |                       # self-contained Python that prints small tensors
           import torch
           ...
@@ -33,6 +34,7 @@ class BuildStep:
     title: Text
     text: Text
     code: str
+    after: Text | None = None
     real: str | None = None  # "minimind_notes/model/norm.py:RMSNorm.forward": a file and a (dotted) name in it
 
     @property
@@ -55,7 +57,7 @@ def _bilingual(r: _Reader, name: str) -> Text:
 def _step(data: Any, where: str, source: str) -> BuildStep:
     r = _Reader(data, where, source, HINT)
     step = BuildStep(title=_bilingual(r, "title"), text=_bilingual(r, "text"), code=r.get("code", str),
-                     real=r.get("real", str, None))
+                     after=_bilingual(r, "after") if "after" in r.data else None, real=r.get("real", str, None))
     try:
         compile(step.code, f"{source}:{where}.code", "exec")
     except SyntaxError as e:
