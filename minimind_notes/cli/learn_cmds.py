@@ -110,13 +110,67 @@ def run(
 def learn(
     module: str = typer.Argument(..., help="Module: id, alias, number or prefix."),
     code: bool = typer.Option(False, "--code", help="Show the code guide instead of the teaching text."),
+    step: int | None = typer.Option(None, "--step", help="Show step N of the module's build and run its code."),
+    list_steps: bool = typer.Option(False, "--steps", help="List the steps of the module's build."),
     lang: str | None = LANG_OPTION,
 ) -> None:
-    """Read a module's teaching text (or its code guide) in the terminal."""
+    """Read a module's teaching text (or its code guide, or one step of its build) in the terminal."""
     from minimind_notes.curriculum.resolve import find_module
+    from minimind_notes.errors import UsageError
 
     curriculum, _, lang = session(lang)
-    show_markdown(curriculum, find_module(curriculum, module), lang, code)
+    mod = find_module(curriculum, module)
+    if sum((code, step is not None, list_steps)) > 1:
+        raise UsageError("give only one of --code, --step N and --steps",
+                         hint=f"e.g. `minimind learn {mod.id} --steps`, then `minimind learn {mod.id} --step 1`")
+    if list_steps:
+        show_step_list(curriculum, mod, lang)
+    elif step is not None:
+        show_and_run_step(curriculum, mod, step, lang)
+    else:
+        show_markdown(curriculum, mod, lang, code)
+
+
+def show_step_list(curriculum, module, lang: str) -> None:
+    from rich.table import Table
+
+    from minimind_notes.curriculum.steps import load_steps
+    from minimind_notes.i18n import pick
+
+    steps = load_steps(curriculum, module)
+    table = Table(title=t("steps_title", lang, module=module.id), title_justify="left")
+    table.add_column("#")
+    table.add_column(t("step_name", lang))
+    table.add_column(t("real_code", lang), overflow="fold")
+    for i, s in enumerate(steps, 1):
+        table.add_row(str(i), pick(s.title, lang), s.real or "")
+    console.print(table)
+    console.print(t("steps_hint", lang, module=module.id, n=len(steps)))
+
+
+def show_and_run_step(curriculum, module, number: int, lang: str) -> None:
+    """Step N: its title, its text, its code (highlighted), the code's own output, then what to make of it."""
+    from rich.markdown import Markdown
+    from rich.syntax import Syntax
+
+    from minimind_notes.curriculum.steps import load_steps, pick_step, run_step_code
+    from minimind_notes.i18n import pick
+
+    steps = load_steps(curriculum, module)
+    step = pick_step(steps, number, module)
+    console.rule(f"{module.id} · {t('step', lang, i=number, n=len(steps))}: {pick(step.title, lang)}")
+    console.print(Markdown(pick(step.text, lang)))
+    console.print(Syntax(step.code.rstrip(), "python", line_numbers=True, word_wrap=True))
+    if step.real:
+        console.print(t("real_at", lang, real=step.real))
+    console.rule(t("output", lang))
+    console.file.flush()
+    run_step_code(step, f"{module.id} step {number}")
+    if step.after:
+        console.rule(t("look_back", lang))
+        console.print(Markdown(pick(step.after, lang)))
+    if number < len(steps):
+        console.print(t("next_step", lang, module=module.id, i=number + 1))
 
 
 def show_markdown(curriculum, module, lang: str, code: bool = False) -> None:

@@ -96,15 +96,15 @@ class Curriculum:
 class _Reader:
     """Reads one YAML mapping, remembering the key path for error messages."""
 
-    def __init__(self, data: Any, where: str, source: str) -> None:
-        self.source = source
+    def __init__(self, data: Any, where: str, source: str,
+                 hint: str = "fix that key in curriculum.yaml (see the other entries for the format)") -> None:
+        self.source, self.hint = source, hint
         if not isinstance(data, dict):
             self.fail(where, f"expected a mapping, got {type(data).__name__}")
         self.data, self.where = data, where
 
     def fail(self, where: str, what: str) -> None:
-        raise CurriculumError(f"{self.source}: {where}: {what}",
-                              hint="fix that key in curriculum.yaml (see the other entries for the format)")
+        raise CurriculumError(f"{self.source}: {where}: {what}", hint=self.hint)
 
     def key(self, name: str) -> str:
         return f"{self.where}.{name}" if self.where else name
