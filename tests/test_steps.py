@@ -21,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CURRICULUM = load_curriculum()
 # The modules that must have a build. Every module of the curriculum once the builds of the training and
 # advanced tiers are merged: then this list equals [m.id for m in CURRICULUM.modules].
-MODULES_WITH_STEPS = ("normalization", "position-encoding", "attention", "feedforward", "residual-connection",
-                      "transformer-block", "minimind-3")
+MODULES_WITH_STEPS = tuple(m.id for m in CURRICULUM.modules)  # every module builds its mechanism step by step
 WITH_STEPS = [m for m in CURRICULUM.modules if steps_path(CURRICULUM, m).is_file()]
 SNIPPETS = [(m, i, s) for m in WITH_STEPS for i, s in enumerate(load_steps(CURRICULUM, m), 1)]
 
@@ -57,14 +56,14 @@ def test_teaching_texts_point_to_the_build(module):
 def test_snippet_runs(module, number, step, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time, which other processes on the machine do not inflate
     run_step_code(step, f"{module.id} step {number}")
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     out = capsys.readouterr().out
     assert out.strip(), "a step prints what it computed"
     if number == len(load_steps(CURRICULUM, module)):  # its comparison with the real code holds
         assert "False" not in out, out
-    assert seconds < 6, f"{seconds:.1f} s: keep a step under 3 s (this bar leaves room for a busy CPU)"
+    assert seconds < 10, f"{seconds:.1f} s of CPU: keep a step under 3 s (the bar leaves room for one-time imports)"
     assert torch.get_default_dtype() == torch.float32
     assert not list(tmp_path.iterdir()), "a step writes no files"
     if step.real:
