@@ -99,9 +99,7 @@ class AdditionLab:
 
 # The lab model: hidden 64, 2 layers; the replies take at most ~8 tokens of the small vocabulary.
 LAB_MODEL = dict(hidden_size=64, num_hidden_layers=2, max_seq_len=64)
-# One update per rollout (exp2 and exp3 were measured so); exp4 compares it with several.
-GRPO_LAB = dict(batch_size=4, num_generations=8, grpo_max_new_tokens=12, rollout_temperature=1.0, warmup_steps=0,
-                ppo_update_iters=1)
+GRPO_LAB = dict(batch_size=4, num_generations=8, grpo_max_new_tokens=12, rollout_temperature=1.0, warmup_steps=0)
 
 
 def addition_lab(out_dir: Path, seed: int, sft_steps: int, precision: str, top: int = 6, sloppy: float = 0.8,

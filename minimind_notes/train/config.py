@@ -113,7 +113,7 @@ class TrainConfig:
     rollout_temperature: float = 0.6  # at 1.0 a weak base samples almost no correct answer
     # reinforcement learning: PPO, and the GRPO options it shares (MiniMind's train_ppo.py / train_grpo.py names)
     reward_model_path: str | None = None  # None -> the rule reward (the row's answer)
-    ppo_update_iters: int = 2  # update epochs over each rollout (PPO and GRPO)
+    ppo_update_iters: int | None = None  # update epochs over each rollout; None -> PPO 2, GRPO 1 (MiniMind's)
     mini_batch_size: int | None = None  # rollout rows per update; None -> the whole rollout
     clip_epsilon: float = 0.2
     vf_coef: float = 0.5
@@ -155,6 +155,8 @@ class TrainConfig:
             self.from_weight = d.from_weight
         if self.lora_alpha is None:
             self.lora_alpha = 2.0 * self.lora_rank
+        if self.ppo_update_iters is None:
+            self.ppo_update_iters = 2 if self.stage == "ppo" else 1
         if self.critic_learning_rate is None:
             self.critic_learning_rate = self.learning_rate * 5 / 3
         if self.loss_type not in ("grpo", "cispo"):
@@ -278,8 +280,8 @@ OPTIONS = [
     # reinforcement learning (reward model, PPO; GRPO shares the update and reward options)
     Option("reward_model_path", "PPO/GRPO: score replies with this reward model (out/reward_<hidden>.safetensors "
                                 "or a transformers sequence-classification folder) instead of the rule reward."),
-    Option("ppo_update_iters", "PPO/GRPO: update epochs over each rollout (> 1: the ratio leaves 1, the clip acts).",
-           1),
+    Option("ppo_update_iters", "PPO/GRPO: update epochs over each rollout (default: PPO 2, GRPO 1; > 1: the ratio "
+                               "leaves 1 and the clip acts).", 1),
     Option("mini_batch_size", "PPO/GRPO: rollout replies per update (default: the whole rollout).", 1),
     Option("clip_epsilon", "PPO: clip range of the probability ratio.", 0, low_open=True),
     Option("vf_coef", "PPO: weight of the value loss.", 0),
