@@ -131,7 +131,7 @@ def run(ctx: ExperimentContext) -> None:
                    warmup_steps=0, seed=ctx.seed, **LAB_MODEL, precision=ctx.precision)
     acc, n_pairs = rm.summary.final_eval["val_pair_acc"], int(rm.summary.final_eval["val_pairs"])
     acc_se = (acc * (1 - acc) / n_pairs) ** 0.5
-    unseen_data = DPODataset(unseen, rm.tok, LAB_MODEL["max_seq_len"])
+    unseen_data = DPODataset(unseen, rm.tokenizer, LAB_MODEL["max_seq_len"])
     with torch.no_grad():
         ids, labels = unseen_data.batch(list(range(len(unseen_data))))
         scores = pair_scores(rm.model, ids, labels)
