@@ -124,6 +124,8 @@ class RewardObjective(DPOObjective):
     the SFT model, the scalar head at 0, so every pair starts tied and the loss at ln 2."""
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
+        if self.world > 1:  # the scores come from the head, past DDP's forward, which syncs the gradients
+            raise MiniMindError("the reward model trains in one process here", hint="drop --nproc")
         return ScalarHeadModel.from_causal_lm(model)
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float], int]:
