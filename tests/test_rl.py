@@ -201,3 +201,18 @@ def test_rule_reward_needs_answers(rl_files):
         Trainer(TrainConfig(stage="grpo", data_path=str(root / "rlaif.jsonl"), val_path=None, from_weight="none",
                             max_steps=1, **base), echo=QUIET)
     assert "--reward_model_path" in e.value.hint
+
+
+@pytest.mark.slow
+def test_ppo_resumes_with_its_critic(rl_corpus):
+    root, base = rl_corpus
+    cfg = dict(stage="ppo", data_path=str(root / "agent_rl_math.jsonl"), val_path=None, from_weight="full_sft",
+               max_steps=2, run_name="ppo_resume", **{**base, "batch_size": 4, "save_every": 2})
+    first = Trainer(TrainConfig(**cfg), echo=QUIET)
+    first.run()
+    critic = {k: v.clone() for k, v in first.objective.critic.state_dict().items()}
+    assert any(not torch.equal(v, first.objective.reference.state_dict().get(k, v)) for k, v in critic.items())
+    again = Trainer(TrainConfig(**{**cfg, "max_steps": 3, "resume": True}), echo=QUIET)
+    again.resume()
+    restored = again.objective.critic.state_dict()
+    assert all(torch.equal(v, restored[k]) for k, v in critic.items())
