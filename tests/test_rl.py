@@ -143,7 +143,7 @@ def reward_model(rl_corpus):
                       from_weight="full_sft", max_steps=6, **base)
     trainer = Trainer(cfg, echo=QUIET)
     loss, _, _ = trainer.objective.loss(trainer.model, trainer.objective.next_batch())
-    return float(loss), trainer.run()
+    return float(loss.detach()), trainer.run()
 
 
 @pytest.mark.slow  # with the module's fixtures: an SFT model and a reward model, ~10 s
