@@ -216,3 +216,31 @@ def test_ppo_resumes_with_its_critic(rl_corpus):
     again.resume()
     restored = again.objective.critic.state_dict()
     assert all(torch.equal(v, restored[k]) for k, v in critic.items())
+
+
+@pytest.mark.slow  # importing transformers takes seconds
+def test_a_transformers_sequence_classifier_scores_replies(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    import shutil
+
+    from minimind_notes.content import data_dir
+    from minimind_notes.data.datasets import RLPrompt
+    from minimind_notes.data.tokenizer import MiniMindTokenizer
+    from minimind_notes.evaluate import Reply
+    from minimind_notes.train.rewards import scorer_for
+
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(vocab_size=6400, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                      num_attention_heads=2, num_key_value_heads=2, num_labels=1, pad_token_id=0)
+    model = transformers.LlamaForSequenceClassification(config).eval()
+    model.save_pretrained(tmp_path)
+    for f in (data_dir() / "tokenizer").iterdir():
+        shutil.copy(f, tmp_path)
+    score = scorer_for(str(tmp_path), MiniMindTokenizer.from_dir(None), torch.device("cpu"))
+    prompt = RLPrompt([{"role": "user", "content": "What is 1 + 1?"}], "2")
+    scores = score([prompt, prompt], [Reply([], [], "1 + 1 = 2.", True), Reply([], [], "It is 3.", True)])
+    hf_tok = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    text = hf_tok.apply_chat_template([*prompt.messages, {"role": "assistant", "content": "It is 3."}], tokenize=False)
+    with torch.no_grad():
+        expected = float(model(hf_tok(text, return_tensors="pt").input_ids).logits[0, 0])
+    assert scores[1] == pytest.approx(expected, abs=1e-5) and scores[0] != scores[1]
