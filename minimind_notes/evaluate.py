@@ -195,10 +195,12 @@ class Reply:
 
 
 @torch.no_grad()
-def sample_replies(model: nn.Module, tok: MiniMindTokenizer, prompts: list[str], temperature: float = 1.0,
+def sample_replies(model: nn.Module, tok: MiniMindTokenizer, prompts: list[str] | list[list[int]],
+                   temperature: float = 1.0,
                    max_new_tokens: int = 16, generator: torch.Generator | None = None,
                    batch_size: int = 64) -> list[Reply]:
-    """One reply per chat prompt (repeat a prompt to draw several); temperature 0 = greedy. Prompts run
+    """One reply per chat prompt (a user message, or the ids of a rendered conversation ending where the
+    assistant's reply begins; repeat a prompt to draw several); temperature 0 = greedy. Prompts run
     in left-padded batches: the same tokens as one at a time (tests/test_alignment_lab.py)."""
     from minimind_notes.model.generation import SamplingConfig, generate, left_pad
 
@@ -209,7 +211,8 @@ def sample_replies(model: nn.Module, tok: MiniMindTokenizer, prompts: list[str],
     model.eval()
     replies = []
     for start in range(0, len(prompts), batch_size):
-        x, mask = left_pad([tok.user_prompt_ids(p) for p in prompts[start:start + batch_size]], tok.pad_token_id)
+        x, mask = left_pad([tok.user_prompt_ids(p) if isinstance(p, str) else p
+                            for p in prompts[start:start + batch_size]], tok.pad_token_id)
         out = generate(model, x.to(device), attention_mask=mask.to(device), cfg=cfg, generator=generator)
         for row, keep, new in zip(x, mask, out[:, x.shape[1]:].tolist(), strict=True):
             stopped = tok.eos_token_id in new
@@ -227,9 +230,9 @@ class Accuracy:
     rewards: list[float]  # of each reply
 
 
-def arithmetic_accuracy(model: nn.Module, tok: MiniMindTokenizer, rows: list[tuple[str, str]],
-                        max_new_tokens: int = 16, temperature: float = 0.0, samples: int = 1, seed: int = 0,
-                        batch_size: int = 64) -> Accuracy:
+def arithmetic_accuracy(model: nn.Module, tok: MiniMindTokenizer,
+                        rows: list[tuple[str, str]] | list[tuple[list[int], str]], max_new_tokens: int = 16,
+                        temperature: float = 0.0, samples: int = 1, seed: int = 0, batch_size: int = 64) -> Accuracy:
     """How often replies to (prompt, answer) rows state the answer: the greedy reply (temperature 0), or
     `samples` replies per prompt drawn at `temperature` from a generator seeded with `seed`."""
     device = next(model.parameters()).device
@@ -386,3 +389,11 @@ def run_benchmark(model: nn.Module, tok: MiniMindTokenizer, name: str, folder: s
     correct, total = sum(c for c, _ in tally.values()), sum(n for _, n in tally.values())
     return BenchmarkResult(name, shots, correct / total, sum(c / n for c, n in tally.values()) / len(tally),
                            {s: (c, n) for s, (c, n) in sorted(tally.items())}, fewer, truncated)
+
+
+def pass_at_1(rewards: list[float], samples: int) -> tuple[float, float]:
+    """pass@1 from `samples` replies per prompt (rewards in prompt order) and its standard error over prompts:
+    the spread of the per-prompt means, so prompts that are always right or always wrong count as such."""
+    per_prompt = torch.tensor(rewards, dtype=torch.float64).view(-1, samples).mean(1)
+    se = float(per_prompt.std() / len(per_prompt) ** 0.5) if len(per_prompt) > 1 else math.nan
+    return float(per_prompt.mean()), se

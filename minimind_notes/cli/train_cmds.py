@@ -1,4 +1,4 @@
-"""`minimind train STAGE`: one trainer for pretrain, sft, lora, dpo, distill and grpo.
+"""`minimind train STAGE`: one trainer for pretrain, sft, lora, dpo, distill, grpo, reward and ppo.
 
 Its options are generated from train/config.py's OPTIONS, the declaration TrainConfig is checked
 against: every field is a flag (--data-path, and MiniMind's --data_path), with its help and range.
@@ -17,7 +17,7 @@ from typer.core import TyperCommand
 from minimind_notes.cli.console import ProgressBar, console
 from minimind_notes.train.config import STAGES
 
-STAGE_ARGUMENT = typer.Argument(..., help="pretrain, sft, lora, dpo, distill or grpo.")
+STAGE_ARGUMENT = typer.Argument(..., help="pretrain, sft, lora, dpo, distill, grpo, reward or ppo.")
 NPROC_OPTION = typer.Option(1, "--nproc", help="Processes to launch with torchrun (DDP).")
 
 

@@ -144,6 +144,57 @@ class Conversation(list):
     tools: list[dict[str, Any]] | None = None
 
 
+@dataclass
+class RLPrompt:
+    """One RL prompt: the conversation so far (ending with a user turn) and, where the row gives one, the
+    final answer the rule reward checks (None: only a reward model can score the replies)."""
+
+    messages: list[dict[str, str]]
+    answer: str | None
+    had_tools: bool = False  # MiniMind's agent rows define tools; no tool runs here, the final answer is scored
+
+
+RL_FORMATS = ('{"prompt": ..., "answer": ...} (this project\'s rl_arithmetic.jsonl), {"conversations": [...]} '
+              '(MiniMind\'s rlaif.jsonl) or {"conversations": [...], "gt": [...]} (MiniMind\'s agent_rl_math.jsonl)')
+
+
+def validate_rl_prompt(row: dict[str, Any], where: str) -> RLPrompt:
+    """A prompt row in any of RL_FORMATS. A MiniMind conversation's trailing assistant turn (an empty
+    placeholder, or a reference reply the trainers never read) is not part of the prompt; roles missing
+    from a turn alternate user/assistant, as MiniMind's RLAIFDataset assigns them."""
+    if "conversations" not in row:
+        prompt, answer = row.get("prompt"), row.get("answer")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise DataError(f"{where}: expected a non-empty \"prompt\" string, got {prompt!r}; RL rows are "
+                            + RL_FORMATS)
+        if answer is not None and (isinstance(answer, bool) or not isinstance(answer, (str, int, float))
+                                   or not str(answer).strip()):
+            raise DataError(f"{where}: expected an \"answer\" (a number or string), got {answer!r}")
+        return RLPrompt([{"role": "user", "content": prompt}], None if answer is None else str(answer).strip())
+    turns = row["conversations"]
+    if not isinstance(turns, list) or not all(isinstance(t, dict) and isinstance(t.get("content"), str)
+                                              for t in turns):
+        raise DataError(f"{where}: \"conversations\" must be a list of {{\"role\", \"content\"}} turns; RL rows "
+                        "are " + RL_FORMATS)
+    messages = [{"role": t.get("role") or ("user" if i % 2 == 0 else "assistant"), "content": t["content"]}
+                for i, t in enumerate(turns)]
+    while messages and messages[-1]["role"] == "assistant":
+        messages.pop()
+    bad_role = next((m["role"] for m in messages if m["role"] not in ROLES), None)
+    if bad_role is not None:
+        raise DataError(f"{where}: a turn has role {bad_role!r}; roles are {', '.join(ROLES)}")
+    messages = [m for m in messages if m["role"] != "system" or m["content"].strip()]  # empty system turns say nothing
+    if not messages or messages[-1]["role"] != "user" or not messages[-1]["content"].strip():
+        raise DataError(f"{where}: the conversation must end with a non-empty user turn (then an optional empty "
+                        "assistant turn); RL rows are " + RL_FORMATS)
+    gt = row.get("gt")
+    answer = gt[0] if isinstance(gt, list) and gt else gt
+    if answer is not None and (isinstance(answer, bool) or not isinstance(answer, (str, int, float))
+                               or not str(answer).strip()):
+        raise DataError(f"{where}: expected \"gt\" to be a final answer or a list of them, got {gt!r}")
+    return RLPrompt(messages, None if answer is None else str(answer).strip(), any("tools" in t for t in turns))
+
+
 def masked_ids(tokenizer: MiniMindTokenizer, messages: Sequence[dict[str, Any]], max_len: int,
                tools: Sequence[dict[str, Any]] | None = None) -> tuple[list[int], list[int]]:
     """Token ids of the chat (tool definitions in its system turn) and their labels (-100 outside the
@@ -165,19 +216,22 @@ def row_masked_ids(tokenizer: MiniMindTokenizer, where: str, messages: Conversat
 def read_rows(path: str | os.PathLike, key: str,
               skip_bad: bool | None = None) -> tuple[list[tuple[int, Any]], list[str]]:
     """(line, value) for every valid row: key "conversations" (SFT), "pair" (DPO: chosen and rejected)
-    or "prompt" (GRPO: prompt and answer). Bad rows raise, or (skip_bad) are listed in the second list;
+    "prompt" (prompt and answer) or "rl"
+    (PPO, GRPO: RLPrompt from any of RL_FORMATS). Bad rows raise, or (skip_bad) are listed in the second list;
     skip_bad=None (a file --skip-bad does not apply to) raises without suggesting it."""
     bad: list[str] | None = [] if skip_bad is not None else None
     rows = []
     for lineno, row in iter_jsonl(Path(path), skip_bad, bad):
         where = f"{path}:{lineno}"
         try:
-            tools = row_tools(row, where) if key != "prompt" else None
+            tools = row_tools(row, where) if key not in ("prompt", "rl") else None
             if key == "pair":
                 rows.append((lineno, (conversation(row.get("chosen"), f"{where}: chosen", tools),
                                       conversation(row.get("rejected"), f"{where}: rejected", tools))))
             elif key == "prompt":
                 rows.append((lineno, validate_prompt(row, where)))
+            elif key == "rl":
+                rows.append((lineno, validate_rl_prompt(row, where)))
             else:
                 rows.append((lineno, conversation(row.get(key), f"{where}: {key}", tools)))
         except DataError as e:

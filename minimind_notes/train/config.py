@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-STAGES = ("pretrain", "sft", "lora", "dpo", "distill", "grpo")
+STAGES = ("pretrain", "sft", "lora", "dpo", "distill", "grpo", "reward", "ppo")
 # The checkpoint name each stage writes (MiniMind's names: pretrain_512, full_sft_512, ...).
 SAVE_NAMES = {"pretrain": "pretrain", "sft": "full_sft", "lora": "lora", "dpo": "dpo",
-              "distill": "distill", "grpo": "grpo"}
+              "distill": "distill", "grpo": "grpo", "reward": "reward", "ppo": "ppo_actor"}
 
 
 SEED_MAX = 2**32 - 1  # numpy's limit (np.random.seed), the strictest of the generators a seed reaches
@@ -56,6 +56,10 @@ DEFAULTS = {
     # lr 1e-4 lifted held-out accuracy to 0.16; 5e-4 drifted (KL 2.4) and fell to 0.05; 5e-6 did nothing.
     "grpo": StageDefaults("rl_arithmetic.jsonl", "rl_arithmetic_val.jsonl", "full_sft", 1e-4, 4, 64, 1,
                           240),
+    # The reward model (SFT backbone + scalar head) on the DPO pairs; PPO: 16 prompts, one reply each, per rollout
+    # (as MiniMind's train_ppo.py samples), so a PPO rollout costs half a GRPO one (4 prompts x 8).
+    "reward": StageDefaults("dpo.jsonl", "dpo_val.jsonl", "full_sft", 3e-4, 8, 256, 2, 180),
+    "ppo": StageDefaults("rl_arithmetic.jsonl", "rl_arithmetic_val.jsonl", "full_sft", 1e-4, 16, 64, 1, 240),
 }
 
 
@@ -117,6 +121,20 @@ class TrainConfig:
     teacher_hidden_size: int | None = None  # distillation: the teacher's shape, to find and check its weights
     teacher_num_layers: int | None = None
     teacher_use_moe: bool = False
+    # reinforcement learning: PPO, and the GRPO options it shares (MiniMind's train_ppo.py / train_grpo.py names)
+    reward_model_path: str | None = None  # None -> the rule reward (the row's answer)
+    ppo_update_iters: int | None = None  # update epochs over each rollout; None -> PPO 2, GRPO 1 (MiniMind's)
+    mini_batch_size: int | None = None  # rollout rows per update; None -> the whole rollout
+    clip_epsilon: float = 0.2
+    vf_coef: float = 0.5
+    cliprange_value: float = 0.2
+    critic_learning_rate: float | None = None  # None -> 5/3 x learning_rate, MiniMind's ratio (3e-7 and 5e-7)
+    kl_coef: float = 0.02  # PPO's per-token KL penalty, subtracted from the reward
+    gamma: float = 1.0
+    lam: float = 0.95
+    early_stop_kl: float = 0.25  # stop a rollout's updates once 0.5 * mean(log ratio^2) passes it; 0: never
+    epsilon_high: float | None = None  # GRPO: the ratio's upper clip (1 + it); CISPO: the weight's cap (default 5)
+    loss_type: str = "grpo"  # grpo | cispo
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -154,6 +172,16 @@ class TrainConfig:
             self.from_weight = d.from_weight
         if self.lora_alpha is None:
             self.lora_alpha = 2.0 * self.lora_rank
+        if self.ppo_update_iters is None:
+            self.ppo_update_iters = 2 if self.stage == "ppo" else 1
+        if self.critic_learning_rate is None:
+            self.critic_learning_rate = self.learning_rate * 5 / 3
+        if self.loss_type not in ("grpo", "cispo"):
+            from minimind_notes.errors import UsageError
+
+            raise UsageError(f"--loss_type {self.loss_type!r} is not a GRPO loss", hint="choose grpo or cispo")
+        if self.epsilon_high is None:
+            self.epsilon_high = 5.0 if self.loss_type == "cispo" else self.grpo_clip
         if self.from_weight in ("none", ""):
             self.from_weight = None
         if self.run_name is not None and not re.fullmatch(r"[\w.-]+", self.run_name) or self.run_name in (".", ".."):
@@ -306,7 +334,7 @@ OPTIONS = [
     # a group of one has no spread to normalise by: its advantages are 0/0
     Option("num_generations", "GRPO: answers sampled per prompt (the group).", 2),
     Option("kl_beta", "GRPO: weight of the KL to the reference.", 0),
-    Option("grpo_clip", "GRPO: clip range of the probability ratio.", 0, low_open=True),
+    Option("grpo_clip", "GRPO: clip range of the probability ratio.", 0, low_open=True, aliases=("--epsilon",)),
     Option("grpo_max_new_tokens", "GRPO: tokens per sampled answer.", 1, aliases=("--max-gen-len",)),
     Option("rollout_temperature", "GRPO: sampling temperature of the group's answers.", 0, low_open=True),
     # MiniMind's trainer flags without an older spelling here
@@ -320,6 +348,26 @@ OPTIONS = [
     Option("teacher_hidden_size", "Distillation: the teacher's width (finds out/<teacher>_<width>).", 1),
     Option("teacher_num_layers", "Distillation: the teacher's depth (checked against its weights).", 1),
     Option("teacher_use_moe", "Distillation: the teacher is a MoE model (--teacher_use_moe 1).", switch=True),
+    # reinforcement learning (reward model, PPO; GRPO shares the update and reward options)
+    Option("reward_model_path", "PPO/GRPO: score replies with this reward model (out/reward_<hidden>.safetensors "
+                                "or a transformers sequence-classification folder) instead of the rule reward."),
+    Option("ppo_update_iters", "PPO/GRPO: update epochs over each rollout (default: PPO 2, GRPO 1; > 1: the ratio "
+                               "leaves 1 and the clip acts).", 1),
+    Option("mini_batch_size", "PPO/GRPO: rollout replies per update (default: the whole rollout).", 1),
+    Option("clip_epsilon", "PPO: clip range of the probability ratio.", 0, low_open=True),
+    Option("vf_coef", "PPO: weight of the value loss.", 0),
+    Option("cliprange_value", "PPO: how far a value may move from its rollout value before its loss is clipped.",
+           0, low_open=True),
+    Option("critic_learning_rate", "PPO: the critic's peak learning rate (default: 5/3 x --learning_rate).", 0,
+           low_open=True),
+    Option("kl_coef", "PPO: per-token KL penalty to the reference, subtracted from the reward.", 0),
+    Option("gamma", "PPO: discount factor of GAE.", 0, 1),
+    Option("lam", "PPO: lambda of GAE (0: one-step TD, 1: Monte Carlo).", 0, 1),
+    Option("early_stop_kl", "PPO: stop a rollout's updates when the approximate KL to the rollout policy passes "
+                            "it (0: never).", 0),
+    Option("epsilon_high", "GRPO: upper clip 1 + this (default: --epsilon); CISPO: cap of the importance weight "
+                           "(default 5).", 0, low_open=True),
+    Option("loss_type", "GRPO: grpo (clipped ratio) or cispo (clipped, detached importance weight x log-prob)."),
 ]
 
 

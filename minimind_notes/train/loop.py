@@ -50,6 +50,7 @@ from minimind_notes.train.resume import (
     state_path,
     write_state,
 )
+from minimind_notes.train.rl import RL_OBJECTIVES
 from minimind_notes.train.schedule import lr_at
 from minimind_notes.train.stop import StopRequest
 from minimind_notes.train.tracking import WandbTracker, wandb_module
@@ -153,14 +154,14 @@ class Trainer:
             check_teacher_tokenizer(self.teacher, self.tok)
         inputs = {"teacher": self.teacher} if self.teacher else {}
         data_start = time.monotonic()
-        self.objective: Objective = OBJECTIVES[cfg.stage](cfg, self.tok, self.device, self.dist.rank,
-                                                          self.dist.world, **inputs)
+        objective = {**OBJECTIVES, **RL_OBJECTIVES}[cfg.stage]
+        self.objective: Objective = objective(cfg, self.tok, self.device, self.dist.rank, self.dist.world, **inputs)
         self.phases["data"] = time.monotonic() - data_start
         self.model = self.build_model()
         self.amp = autocast_dtype(self.device, cfg.precision)
         self.params = self.objective.trainable(self.model)
-        self.optimizer, self.optimizer_impl = build_adamw(self.params, cfg.learning_rate, self.device,
-                                                          cfg.weight_decay)
+        self.optimizer, self.optimizer_impl = build_adamw(self.objective.param_groups(self.model), cfg.learning_rate,
+                                                          self.device, cfg.weight_decay)
         self.net: nn.Module = self.model
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -359,7 +360,7 @@ class Trainer:
         cfg = self.cfg
         lr = lr_at(self.progress_fraction(), self.step, cfg.learning_rate, cfg.warmup_steps, cfg.min_lr_ratio)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         logs: dict[str, float] = {}
         for micro in range(cfg.accumulation_steps):
             batch = self.objective.next_batch()
@@ -374,7 +375,10 @@ class Trainer:
             self.tokens += n_tokens * self.dist.world
             for k, v in micro_logs.items():
                 logs[k] = logs.get(k, 0.0) + v / cfg.accumulation_steps
-        grad_norm = nn.utils.clip_grad_norm_(self.params, cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
+        limit = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+        # each group on its own (PPO's critic must not eat the actor's share); one group is the usual global clip
+        norms = [nn.utils.clip_grad_norm_(g["params"], limit) for g in self.optimizer.param_groups]
+        grad_norm = torch.stack(norms).norm()
         if not torch.isfinite(grad_norm):  # the update would write NaN into every weight: stop before it
             self.diverged(f"the gradient norm became {float(grad_norm)}")
         self.optimizer.step()

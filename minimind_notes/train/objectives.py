@@ -6,7 +6,8 @@ which batches to draw, what the loss is, what to evaluate and which weights to s
     lora      SFT loss, but only the low-rank adapters train and are saved
     dpo       -log sigmoid(beta * (policy - reference log-ratio of chosen vs rejected))
     distill   alpha * CE + (1 - alpha) * T^2 * KL(teacher || student) at temperature T
-    grpo      group-relative policy optimization with a checkable reward (arithmetic)
+
+The reinforcement-learning objectives (reward model, GRPO, PPO) are in rl.py.
 """
 
 from __future__ import annotations
@@ -20,21 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.data.datasets import IGNORE, DPODataset, EpochSampler, SFTDataset, TokenWindows, read_rows
+from minimind_notes.data.datasets import IGNORE, DPODataset, EpochSampler, SFTDataset, TokenWindows
 from minimind_notes.data.tokenizer import MiniMindTokenizer
-from minimind_notes.evaluate import (
-    arithmetic_accuracy,
-    lm_metrics,
-    pair_logps,
-    reward,
-    reward_accuracy,
-    sequence_logps,
-)
+from minimind_notes.evaluate import lm_metrics, pair_logps, reward_accuracy, sequence_logps
 from minimind_notes.train.config import TrainConfig
 
 Batch = Any
 EVAL_BATCH_SIZE = 16
-EVAL_SAMPLES = 8  # GRPO's held-out accuracy: replies drawn per prompt
+EVAL_SAMPLES = 8  # GRPO's and PPO's held-out pass@1: replies drawn per prompt
 
 
 class Objective:
@@ -104,6 +98,11 @@ class Objective:
 
     def trainable(self, model: nn.Module) -> list[nn.Parameter]:
         return [p for p in model.parameters() if p.requires_grad]
+
+    def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
+        """The optimizer's groups: each is gradient-clipped on its own, its learning rate the schedule's
+        times its "lr_scale" (PPO: the actor and the critic)."""
+        return [{"params": self.trainable(model)}]
 
     def metadata(self) -> dict[str, str]:
         """Extra strings stored in the saved weights file."""
@@ -249,95 +248,6 @@ class DistillObjective(SFTObjective):
         return loss, {"loss": out.loss.item(), "kl": kl.item()}, int(mask.sum())
 
 
-class GRPOObjective(Objective):
-    """Sample a group of answers per arithmetic prompt, reward the correct ones, and push up
-    the answers that beat their group's average (no value model needed)."""
-
-    def data_notes(self) -> list[str]:
-        bad = self.bad_lines
-        return [f"skipped {len(bad)} bad line(s) (--skip-bad): {bad[0]}"] if bad else []
-
-    def load_data(self) -> None:
-        rows, self.bad_lines = read_rows(self.cfg.data_path, "prompt", self.cfg.skip_bad)
-        self.prompts = [prompt for _, prompt in rows]
-        self.val_prompts = [prompt for _, prompt in read_rows(self.cfg.val_path, "prompt")[0]
-                            ] if self.cfg.val_path else []
-        self.sampler = EpochSampler(len(self.prompts), self.cfg.seed)
-        # torch.multinomial only takes a generator on its tensors' device ("Expected a 'cuda' device type
-        # for generator" otherwise): the rollouts' generator lives on the model's device.
-        self.generator = torch.Generator(device=self.device).manual_seed(self.cfg.seed + self.rank)
-
-    def make_batch(self, indices: list[int]) -> Batch:
-        return [self.prompts[i] for i in indices]
-
-    def prepare_model(self, model: nn.Module) -> nn.Module:
-        self.reference = copy.deepcopy(model).eval().requires_grad_(False)
-        return model
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        if "generator" in state:
-            # resume loads with map_location=device; a generator state must be a CPU byte tensor
-            self.generator.set_state(state["generator"].cpu())
-
-    def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float], int]:
-        from minimind_notes.model.generation import SamplingConfig, generate
-
-        g = self.cfg.num_generations
-        sampling = SamplingConfig(max_new_tokens=self.cfg.grpo_max_new_tokens, temperature=self.cfg.rollout_temperature,
-                                  top_p=1.0, eos_token_id=self.tok.eos_token_id, pad_token_id=self.tok.pad_token_id)
-        rows, rewards, prompt_lens = [], [], []
-        was_training = model.training
-        model.eval()
-        for prompt, answer in batch:
-            p_ids = torch.tensor([self.tok.user_prompt_ids(prompt)] * g, device=self.device)
-            out = generate(model, p_ids, cfg=sampling, generator=self.generator)
-            for row in out:
-                completion = row[p_ids.shape[1]:].tolist()
-                rewards.append(reward(self.tok.decode(completion, skip_special_tokens=True), answer))
-                rows.append(row.tolist())
-                prompt_lens.append(p_ids.shape[1])
-        model.train(was_training)
-        r = torch.tensor(rewards, dtype=torch.float32, device=self.device).view(-1, g)
-        advantages = group_advantages(r.view(-1), g)
-
-        width = max(len(x) for x in rows)
-        ids = torch.full((len(rows), width), self.tok.pad_token_id, device=self.device)
-        mask = torch.zeros(len(rows), width - 1, device=self.device)
-        for i, (row, start) in enumerate(zip(rows, prompt_lens, strict=True)):
-            ids[i, :len(row)] = torch.tensor(row, device=self.device)
-            end = len(row)
-            if self.tok.eos_token_id in row[start:]:
-                end = start + row[start:].index(self.tok.eos_token_id) + 1
-            mask[i, start - 1:end - 1] = 1  # positions that predict completion tokens
-        logp = token_logps(model, ids)
-        with torch.no_grad():
-            ref_logp = token_logps(self.reference, ids)
-        ratio = torch.exp(logp - logp.detach())  # one update per sample: old policy == current
-        clipped = torch.clamp(ratio, 1 - self.cfg.grpo_clip, 1 + self.cfg.grpo_clip)
-        surrogate = torch.min(ratio * advantages[:, None], clipped * advantages[:, None])
-        kl = torch.exp(ref_logp - logp) - (ref_logp - logp) - 1  # k3 estimator, >= 0
-        per_token = -(surrogate - self.cfg.kl_beta * kl)
-        loss = ((per_token * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
-        return loss, {"loss": loss.item(), "reward": float(r.mean()),
-                      "kl": ((kl * mask).sum() / mask.sum().clamp(min=1)).item()}, int(mask.sum())
-
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Held-out accuracy. val_accuracy is what GRPO maximizes, the expected reward of a reply
-        sampled as in the rollouts, estimated from EVAL_SAMPLES draws per prompt (pass@1 as
-        DeepSeek-R1 reports it, k samples at temperature 0.6); the greedy reply can move differently."""
-        if not self.val_prompts:
-            return {}
-        sampled = arithmetic_accuracy(model, self.tok, self.val_prompts, self.cfg.grpo_max_new_tokens,
-                                      self.cfg.rollout_temperature, EVAL_SAMPLES, self.cfg.seed).share
-        greedy = arithmetic_accuracy(model, self.tok, self.val_prompts, self.cfg.grpo_max_new_tokens).share
-        return {"val_accuracy": sampled, "val_greedy_accuracy": greedy}
-
-
 def dpo_loss(policy: torch.Tensor, ref: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Sequence log-probs (2B,) of the policy and the frozen reference, the B chosen rows first ->
     (-log sigmoid(beta * margin) averaged over the pairs, the margins (B,))."""
@@ -353,11 +263,5 @@ def group_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
     return ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-4)).view(-1)
 
 
-def token_logps(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
-    """log p(ids[t+1] | ids[:t+1]) for every position: (B, T-1)."""
-    logits = model(ids).logits[:, :-1].float()
-    return torch.gather(logits.log_softmax(-1), 2, ids[:, 1:, None]).squeeze(-1)
-
-
 OBJECTIVES = {"pretrain": Objective, "sft": SFTObjective, "lora": LoRAObjective, "dpo": DPOObjective,
-              "distill": DistillObjective, "grpo": GRPOObjective}
+              "distill": DistillObjective}  # and train/rl.py's RL_OBJECTIVES: grpo, ppo, reward
