@@ -240,7 +240,7 @@ def test_sft_mask_learns_the_assistants_thinking_answer_and_tool_calls_only(toks
 
 
 def test_tools_tool_calls_and_reasoning_need_a_minimind3_tokenizer(toks, tmp_path):
-    from minimind_notes.data.datasets import SFTDataset
+    from minimind_notes.data.chat_cache import SFTDataset
 
     tok = toks["a"]
     with pytest.raises(MiniMindError, match="has no place for tools") as e:
@@ -257,7 +257,7 @@ def test_tools_tool_calls_and_reasoning_need_a_minimind3_tokenizer(toks, tmp_pat
 
 
 def test_row_level_tools_are_refused_not_dropped(toks, tmp_path):
-    from minimind_notes.data.datasets import SFTDataset
+    from minimind_notes.data.chat_cache import SFTDataset
 
     rows = tmp_path / "sft.jsonl"
     rows.write_text(json.dumps({"conversations": CONVERSATIONS[0][0], "tools": TOOLS}) + "\n")

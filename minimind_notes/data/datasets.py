@@ -9,7 +9,7 @@ stop, never to imitate the user.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,28 +124,40 @@ def masked_ids(tokenizer: MiniMindTokenizer, messages: Sequence[dict[str, Any]],
     return ids[:max_len], [i if target else IGNORE for i, target in zip(ids[:max_len], learn, strict=False)]
 
 
+def row_value(row: dict[str, Any], key: str, where: str) -> Any:
+    """The checked value of one row: its messages (SFT), (chosen, rejected) (DPO: key "pair") or
+    (prompt, answer) (GRPO: key "prompt"); a DataError says what is wrong."""
+    if key != "prompt" and row.get("tools") is not None:  # refused, never dropped without a word
+        raise DataError(f"{where}: a row-level \"tools\" list is not read by this trainer yet; tool calls "
+                        "and results inside the messages are")
+    if key == "pair":
+        return (validate_messages(row.get("chosen"), f"{where}: chosen"),
+                validate_messages(row.get("rejected"), f"{where}: rejected"))
+    if key == "prompt":
+        return validate_prompt(row, where)
+    return validate_messages(row.get(key), f"{where}: {key}")
+
+
+def iter_rows(path: str | os.PathLike, key: str, skip_bad: bool | None = None,
+              bad: list[str] | None = None) -> Iterator[tuple[int, Any]]:
+    """(line, value) of every valid row, one at a time (see `row_value`); bad rows raise, or (skip_bad)
+    are appended to `bad`."""
+    for lineno, row in iter_jsonl(Path(path), skip_bad, bad):
+        try:
+            value = row_value(row, key, f"{path}:{lineno}")
+        except DataError as e:
+            bad_line(e.message, skip_bad, bad)
+            continue
+        yield lineno, value
+
+
 def read_rows(path: str | os.PathLike, key: str,
               skip_bad: bool | None = None) -> tuple[list[tuple[int, Any]], list[str]]:
     """(line, value) for every valid row: key "conversations" (SFT), "pair" (DPO: chosen and rejected)
     or "prompt" (GRPO: prompt and answer). Bad rows raise, or (skip_bad) are listed in the second list;
     skip_bad=None (a file --skip-bad does not apply to) raises without suggesting it."""
     bad: list[str] | None = [] if skip_bad is not None else None
-    rows = []
-    for lineno, row in iter_jsonl(Path(path), skip_bad, bad):
-        where = f"{path}:{lineno}"
-        try:
-            if key != "prompt" and row.get("tools") is not None:  # refused, never dropped without a word
-                raise DataError(f"{where}: a row-level \"tools\" list is not read by this trainer yet; tool calls "
-                                "and results inside the messages are")
-            if key == "pair":
-                rows.append((lineno, (validate_messages(row.get("chosen"), f"{where}: chosen"),
-                                      validate_messages(row.get("rejected"), f"{where}: rejected"))))
-            elif key == "prompt":
-                rows.append((lineno, validate_prompt(row, where)))
-            else:
-                rows.append((lineno, validate_messages(row.get(key), f"{where}: {key}")))
-        except DataError as e:
-            bad_line(e.message, skip_bad, bad)
+    rows = list(iter_rows(path, key, skip_bad, bad))
     if not rows:
         raise DataError(f"{path}: no valid rows (empty dataset)" + (f"; {len(bad)} bad lines" if bad else ""))
     return rows, bad or []
@@ -155,48 +167,6 @@ def read_rows(path: str | os.PathLike, key: str,
 class SFTExample:
     ids: list[int]
     labels: list[int]
-
-
-class SFTDataset:
-    """Conversations -> (ids, labels) with assistant-only labels."""
-
-    def __init__(self, path: str | os.PathLike, tokenizer: MiniMindTokenizer, max_seq_len: int = 512,
-                 skip_bad: bool | None = None) -> None:
-        rows, self.bad_lines = read_rows(path, "conversations", skip_bad)
-        examples = [SFTExample(*masked_ids(tokenizer, conv, max_seq_len)) for _, conv in rows]
-        # A conversation cut before its first assistant token has nothing to learn (and a batch of
-        # only such rows would give a NaN loss): drop it and say how many.
-        self.examples = [e for e in examples if has_target(e)]
-        self.no_target = require_targets(path, len(examples), len(self.examples), max_seq_len)
-        self.pad_id = tokenizer.pad_token_id
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        return pad_batch([self.examples[i] for i in indices], self.pad_id)
-
-
-class DPODataset:
-    """Preference pairs -> chosen and rejected (ids, labels), same assistant-span masks."""
-
-    def __init__(self, path: str | os.PathLike, tokenizer: MiniMindTokenizer, max_seq_len: int = 512,
-                 skip_bad: bool | None = None) -> None:
-        rows, self.bad_lines = read_rows(path, "pair", skip_bad)
-        pairs = [(SFTExample(*masked_ids(tokenizer, c, max_seq_len)),
-                  SFTExample(*masked_ids(tokenizer, r, max_seq_len))) for _, (c, r) in rows]
-        self.pairs = [p for p in pairs if has_target(p[0]) and has_target(p[1])]
-        self.no_target = require_targets(path, len(pairs), len(self.pairs), max_seq_len)
-        self.pad_id = tokenizer.pad_token_id
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(2B, T) ids and labels: the B chosen rows first, then the B rejected rows."""
-        chosen = [self.pairs[i][0] for i in indices]
-        rejected = [self.pairs[i][1] for i in indices]
-        return pad_batch(chosen + rejected, self.pad_id)
 
 
 def has_target(example: SFTExample) -> bool:

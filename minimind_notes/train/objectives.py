@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.data.datasets import IGNORE, DPODataset, EpochSampler, SFTDataset, TokenWindows, read_rows
+from minimind_notes.data.chat_cache import DPODataset, SFTDataset
+from minimind_notes.data.datasets import IGNORE, EpochSampler, TokenWindows, read_rows
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.evaluate import (
     arithmetic_accuracy,
@@ -117,18 +118,28 @@ class Objective:
 
 
 class SFTObjective(Objective):
+    dataset = SFTDataset
+
     def data_notes(self) -> list[str]:
-        notes = [f"skipped {len(self.data.bad_lines)} bad line(s) (--skip-bad): {self.data.bad_lines[0]}"
-                 ] if self.data.bad_lines else []
-        if self.data.no_target:
-            notes.append(f"dropped {self.data.no_target} row(s) whose assistant reply starts after "
-                         f"max_seq_len {self.cfg.max_seq_len}")
+        """What preparing the data cut, dropped or skipped, and where the held-out numbers come from."""
+        notes = self.data.cache.notes()
+        if self.held_out is not None:
+            notes.append(f"held out {self.held_out:,} of {self.held_out + len(self.data):,} rows of "
+                         f"{Path(self.cfg.data_path).name} (0.5%, evenly spaced) for the before/after evaluation "
+                         "(no --val_path)")
+        elif not self.cfg.val_path:
+            notes.append(f"no held-out evaluation: {len(self.data)} rows are too few to hold some out "
+                         "(give --val_path)")
         return notes
 
     def load_data(self) -> None:
-        self.data = SFTDataset(self.cfg.data_path, self.tok, self.cfg.max_seq_len, self.cfg.skip_bad)
-        self.val_data = (SFTDataset(self.cfg.val_path, self.tok, self.cfg.max_seq_len)
-                         if self.cfg.val_path else None)
+        self.data = self.dataset(self.cfg.data_path, self.tok, self.cfg.max_seq_len, self.cfg.skip_bad)
+        self.held_out = None
+        if self.cfg.val_path:
+            self.val_data = self.dataset(self.cfg.val_path, self.tok, self.cfg.max_seq_len)
+        else:  # only --data_path: a small, fixed share of it gives the before/after numbers
+            self.data, self.val_data = self.data.split_held_out()
+            self.held_out = len(self.val_data) if self.val_data is not None else None
         self.sampler = EpochSampler(len(self.data), self.cfg.seed)
 
     def make_batch(self, indices: list[int]) -> Batch:
@@ -165,12 +176,9 @@ class LoRAObjective(SFTObjective):
 
 
 class DPOObjective(Objective):
+    dataset = DPODataset
     data_notes = SFTObjective.data_notes
-
-    def load_data(self) -> None:
-        self.data = DPODataset(self.cfg.data_path, self.tok, self.cfg.max_seq_len, self.cfg.skip_bad)
-        self.val_data = DPODataset(self.cfg.val_path, self.tok, self.cfg.max_seq_len) if self.cfg.val_path else None
-        self.sampler = EpochSampler(len(self.data), self.cfg.seed)
+    load_data = SFTObjective.load_data
 
     def make_batch(self, indices: list[int]) -> Batch:
         return self.data.batch(indices)
