@@ -495,4 +495,5 @@ class DPODataset(ChatRows):
     def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """(2B, T) ids and labels: the B chosen rows first, then the B rejected rows."""
         pairs = [self.pair(i) for i in indices]
-        return pad_batch([c for c, _ in pairs] + [r for _, r in pairs], self.pad_id)
+        chosen, rejected = [c for c, _ in pairs], [r for _, r in pairs]
+        return pad_batch(chosen + rejected, self.pad_id)

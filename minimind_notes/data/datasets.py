@@ -169,10 +169,6 @@ class SFTExample:
     labels: list[int]
 
 
-def has_target(example: SFTExample) -> bool:
-    return any(label != IGNORE for label in example.labels)
-
-
 def require_targets(path: str | os.PathLike, before: int, after: int, max_seq_len: int) -> int:
     """How many rows lost every target to truncation; an error when none is left."""
     if before and not after:
