@@ -182,3 +182,47 @@ def test_only_data_path_holds_rows_out_for_evaluation(tok, tmp_path):
 def test_encode_plain_batch_is_encode_plain(tok):
     texts = ["a<|im_end|>b <|im_start|>", "\n\n x<|endoftext|>", "中文  tabs\t\t", "", " ?!"]
     assert tok.encode_plain_batch(texts) == tok.encode_plain_batch(texts, 1) == [tok.encode_plain(t) for t in texts]
+
+
+def test_pretraining_given_only_data_path_holds_its_last_windows_out(tok, tmp_path):
+    from minimind_notes.train.config import TrainConfig
+    from minimind_notes.train.objectives import Objective
+
+    texts = [{"text": f"Mia has {i} apples and Tom has {i + 1} pears."} for i in range(300)]
+    path = write(tmp_path / "pre.jsonl", texts)
+    objective = Objective(TrainConfig(stage="pretrain", data_path=str(path), max_seq_len=16,
+                                      tokenizer=str(tok.path)), tok, device=None)
+    total = objective.train_meta["tokens"]
+    held = len(held_out_rows((total - 1) // 16))
+    assert held >= 1 and objective.val.n_windows == held
+    assert objective.train.n_windows == (total - 1) // 16 - held
+    assert np.array_equal(objective.val.all_windows()[-1].numpy(), np.asarray(objective.val.tokens[-17:]))
+    assert any(f"held out the last {held} windows" in note for note in objective.data_notes())
+
+
+def test_data_prepare_for_sft(tok, tmp_path):
+    from typer.testing import CliRunner
+
+    from minimind_notes.cli.app import app
+
+    path = write(tmp_path / "sft.jsonl", mixed_rows(60))
+    result = CliRunner().invoke(app, ["data", "prepare", str(path), "--stage", "sft", "--max-seq-len", "64"])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0 and "60 rows ->" in out and "to their first max_seq_len 64 tokens" in out, out
+    bad = CliRunner().invoke(app, ["data", "prepare", str(path), "--stage", "grpo"])
+    assert bad.exit_code == 2 and "has no cache to prepare" in bad.output
+
+
+@pytest.mark.slow
+def test_bench_data_measures_sft_preparation_and_the_warm_start(tmp_path):
+    from typer.testing import CliRunner
+
+    from minimind_notes.cli.app import app
+
+    path = write(tmp_path / "sft.jsonl", mixed_rows(40))
+    result = CliRunner().invoke(app, ["bench", "data", "--stage", "sft", "--data", str(path), "--max-seq-len", "64",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    measured = json.loads(result.output)
+    assert measured["rows"] == 40 and measured["tokens"] > 0 and measured["peak_rss_mb"] > 10
+    assert measured["build_s"] > 0 and measured["first_step_s"] > 0 and measured["workers"] == 1

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.data.chat_cache import DPODataset, SFTDataset
+from minimind_notes.data.chat_cache import DPODataset, SFTDataset, held_out_rows
 from minimind_notes.data.datasets import IGNORE, EpochSampler, TokenWindows, read_rows
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.evaluate import (
@@ -51,9 +51,16 @@ class Objective:
 
         packed = prepare(self.cfg.data_path, self.tok, skip_bad=self.cfg.skip_bad)
         self.train_meta = packed.meta
-        self.train = TokenWindows(packed.tokens, self.cfg.max_seq_len, self.cfg.seed)
-        self.val = (TokenWindows(prepare(self.cfg.val_path, self.tok).tokens, self.cfg.max_seq_len)
-                    if self.cfg.val_path else None)
+        tokens, seq = packed.tokens, self.cfg.max_seq_len
+        self.held_out = None
+        if self.cfg.val_path:
+            self.val = TokenWindows(prepare(self.cfg.val_path, self.tok).tokens, seq)
+        else:  # only --data_path: the stream's last windows, as many as the rows an SFT file holds out
+            self.held_out = len(held_out_rows((len(tokens) - 1) // seq)) or None
+            cut = len(tokens) - 1 - (self.held_out or 0) * seq
+            self.val = TokenWindows(tokens[cut:], seq) if self.held_out else None
+            tokens = tokens[:cut + 1]
+        self.train = TokenWindows(tokens, seq, self.cfg.seed)
         self.sampler = self.train.sampler
 
     @property
@@ -73,7 +80,12 @@ class Objective:
     def data_notes(self) -> list[str]:
         """What the readers skipped, to tell the learner before training starts."""
         skipped = getattr(self, "train_meta", {}).get("skipped_lines", 0)
-        return [f"skipped {skipped} bad line(s) of {self.cfg.data_path} (--skip-bad)"] if skipped else []
+        notes = [f"skipped {skipped} bad line(s) of {self.cfg.data_path} (--skip-bad)"] if skipped else []
+        if getattr(self, "held_out", None):
+            notes.append(f"held out the last {self.held_out:,} windows of {self.cfg.max_seq_len} tokens "
+                         f"({self.held_out * self.cfg.max_seq_len:,} of {self.train_meta['tokens']:,} tokens) for the "
+                         "before/after evaluation (no --val_path)")
+        return notes
 
     def state_dict(self) -> dict[str, int]:
         return self.sampler.state_dict()
