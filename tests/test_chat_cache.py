@@ -158,6 +158,7 @@ def test_bad_rows_masked_ids_refuses_are_named_or_skipped(tok, tmp_path):
 
 def test_held_out_split_is_small_fixed_and_spread():
     assert len(held_out_rows(199)) == 0 and len(held_out_rows(200)) == 1 and len(held_out_rows(10**7)) == 2000
+    assert len(held_out_rows(10**7, limit=320)) == 320  # no more than an evaluation reads
     rows = held_out_rows(100_000)
     assert len(rows) == 500 and np.array_equal(rows, held_out_rows(100_000))
     assert len(set(rows.tolist())) == 500 and rows.min() < 200 and rows.max() > 99_800  # through the whole file
@@ -177,6 +178,8 @@ def test_only_data_path_holds_rows_out_for_evaluation(tok, tmp_path):
     assert any("held out 2 of 400 rows of sft.jsonl" in note for note in objective.data_notes())
     again = SFTObjective(cfg, tok, device=None)
     assert np.array_equal(again.val_data.rows, held.rows)
+    none = SFTObjective(TrainConfig(stage="sft", data_path=str(path), val_path="", max_seq_len=64), tok, device=None)
+    assert none.val_data is None and len(none.data) == 400  # --val_path '': no held-out set, every row trains
 
 
 def test_encode_plain_batch_is_encode_plain(tok):
@@ -193,7 +196,7 @@ def test_pretraining_given_only_data_path_holds_its_last_windows_out(tok, tmp_pa
     objective = Objective(TrainConfig(stage="pretrain", data_path=str(path), max_seq_len=16,
                                       tokenizer=str(tok.path)), tok, device=None)
     total = objective.train_meta["tokens"]
-    held = len(held_out_rows((total - 1) // 16))
+    held = len(held_out_rows((total - 1) // 16, objective.eval_rows))
     assert held >= 1 and objective.val.n_windows == held
     assert objective.train.n_windows == (total - 1) // 16 - held
     assert np.array_equal(objective.val.all_windows()[-1].numpy(), np.asarray(objective.val.tokens[-17:]))
@@ -224,5 +227,5 @@ def test_bench_data_measures_sft_preparation_and_the_warm_start(tmp_path):
                                       "--json"])
     assert result.exit_code == 0, result.output
     measured = json.loads(result.output)
-    assert measured["rows"] == 40 and measured["tokens"] > 0 and measured["peak_rss_mb"] > 10
+    assert measured["rows"] == 40 and measured["tokens"] > 0 and measured["peak_memory_mb"] > 10
     assert measured["build_s"] > 0 and measured["first_step_s"] > 0 and measured["workers"] == 1

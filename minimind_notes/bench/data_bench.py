@@ -67,8 +67,9 @@ class ChatDataBench:
     workers: int
     build_s: float  # wall time of the whole preparation command
     build_cpu_s: float  # its CPU time, workers included: what a busy machine cannot hide
-    peak_rss_mb: float  # the largest resident set of the command and its workers, added up
+    peak_memory_mb: float  # the command and its workers: the peak of their proportional set sizes added up
     first_step_s: float  # `minimind train` with the cache warm: command to the end of step 1 (and its save)
+    first_step_cpu_s: float  # its CPU time
 
     @property
     def tokens_per_s(self) -> float:
@@ -79,21 +80,22 @@ class ChatDataBench:
         return self.tokens / self.build_cpu_s
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and its descendants (Linux /proc; 0 where there is none)."""
+def tree_memory_mb(pid: int) -> float:
+    """Memory of a process and its descendants (Linux /proc; 0 elsewhere): their proportional set sizes, so the
+    pages forked workers share with their parent count once, not once a process."""
     try:
-        with open(f"/proc/{pid}/status") as f:
-            rss = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0) / 1024
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            pss = next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0) / 1024
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             children = [int(c) for c in f.read().split()]
     except (OSError, ValueError):
         return 0.0
-    return rss + sum(tree_rss_mb(c) for c in children)
+    return pss + sum(tree_memory_mb(c) for c in children)
 
 
 def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
-    """(wall s, CPU s with its children, peak resident MB of its process tree, output) of a command; the peak
-    is sampled every 50 ms, and never below the largest single process the kernel reports."""
+    """(wall s, CPU s with its children, peak memory MB of its process tree, output) of a command; the peak is
+    sampled every 50 ms, and never below the largest resident set of a single process the kernel reports."""
     import os
     import subprocess
     import threading
@@ -104,7 +106,7 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float, flo
 
     def sample() -> None:
         while not done.wait(0.05):
-            peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+            peak[0] = max(peak[0], tree_memory_mb(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -131,9 +133,9 @@ def bench_chat_data(source: Path, stage: str, max_seq_len: int, tokenizer: str |
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "MINIMIND_CACHE": str(Path(tmp) / "cache"), "MINIMIND_HOME": str(Path(tmp) / "home")}
         cli = [sys.executable, "-m", "minimind_notes"]
-        build_s, cpu_s, peak_mb, _ = run_measured(
+        build_s, build_cpu_s, peak_mb, _ = run_measured(
             [*cli, "data", "prepare", str(source), "--stage", stage, "--max-seq-len", str(max_seq_len), *tok_args], env)
-        first_s, _, _, _ = run_measured(
+        first_s, first_cpu_s, _, _ = run_measured(
             [*cli, "train", stage, "--data_path", str(source), "--max_seq_len", str(max_seq_len), "--max_steps", "1",
              "--from_weight", "none", "--preset", "tiny", "--save_dir", str(Path(tmp) / "out"), "--eval_batches", "1",
              "--time_budget", "0", *tok_args], env)
@@ -141,4 +143,4 @@ def bench_chat_data(source: Path, stage: str, max_seq_len: int, tokenizer: str |
         meta = prepare_chats(source, MiniMindTokenizer.from_dir(tokenizer), max_seq_len, key,
                              out_dir=Path(env["MINIMIND_CACHE"])).meta
     return ChatDataBench(stage, meta["rows"], meta["tokens"], meta["truncated"], source.stat().st_size / 1e6,
-                         meta["workers"], build_s, cpu_s, peak_mb, first_s)
+                         meta["workers"], build_s, build_cpu_s, peak_mb, first_s, first_cpu_s)

@@ -137,9 +137,10 @@ def bench_data_cmd(
         console.print(f"  data prepare --stage {stage}: {c.build_s:.1f} s = [bold]{c.tokens_per_s / 1e6:.2f}M tokens/s"
                       f"[/] ({c.workers} encoding process(es)); CPU {c.build_cpu_s:.1f} s = "
                       f"{c.tokens_per_cpu_s / 1e6:.2f}M tokens per CPU-second")
-        console.print(f"  peak resident memory: {c.peak_rss_mb:,.0f} MB (the command and its workers, added up)")
-        console.print(f"  train {stage} with the cache: {c.first_step_s:.1f} s from the command to the end of step 1 "
-                      "(start-up, cache check, model, held-out batch, one step, save)")
+        console.print(f"  peak memory: {c.peak_memory_mb:,.0f} MB (the command and its workers, proportional set "
+                      "sizes added up)")
+        console.print(f"  train {stage} with the cache: {c.first_step_s:.1f} s (CPU {c.first_step_cpu_s:.1f} s) from "
+                      "the command to the end of step 1 (start-up, cache check, model, held-out batch, one step, save)")
         console.print("Wall times drift on a busy machine; the CPU time does not.")
         return
     from minimind_notes.bench.data_bench import bench_data

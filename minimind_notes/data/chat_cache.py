@@ -137,8 +137,8 @@ Row = tuple[str, list[tuple[str, Sequence[dict[str, Any]]]]]  # (place, [(side, 
 
 
 class Encoder:
-    """Rows to cut, masked ids, in the cache's dtype. per_row: conversations a row (DPO: 2, and a pair stays
-    only with both sides); skip_bad and collect_bad as for `bad_line` (collect_bad: whether a list is kept)."""
+    """Turns rows into masked ids, cut, in the cache's dtype. per_row: conversations a row (DPO: 2, and a pair
+    stays only with both sides); skip_bad as for `bad_line`, collect_bad: whether bad lines are listed."""
 
     def __init__(self, tok: MiniMindTokenizer, layout: ChatMLLayout | None, max_len: int = sys.maxsize,
                  per_row: int = 1, skip_bad: bool | None = None, collect_bad: bool = False, threads: int = 0) -> None:
@@ -153,9 +153,7 @@ class Encoder:
             return conv
         try:
             ids, labels = masked_ids(self.tok, conv, sys.maxsize)
-        except DataError:
-            raise
-        except MiniMindError as e:
+        except MiniMindError as e:  # the tokenizer's refusal, with the row it came from
             raise DataError(f"{where}: {e.message}", hint=e.hint) from None
         return ids, [label != IGNORE for label in labels]
 
@@ -220,7 +218,6 @@ def start_worker(tokenizer_json: str, path: Path | None, fast: bool, *settings: 
     from tokenizers import Tokenizer
 
     os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one process a core already
-
     tok = MiniMindTokenizer(Tokenizer.from_str(tokenizer_json), path)
     _worker = Encoder(tok, ChatMLLayout.of(tok) if fast else None, *settings, threads=1)
 
@@ -240,11 +237,11 @@ class ChatCache:
 
     @cached_property
     def ids(self) -> np.ndarray:
-        return np.memmap(self.path("ids"), dtype=self.meta["dtype"], mode="r") if self.meta["tokens"] else np.zeros(0)
+        return np.memmap(self.path("ids"), dtype=self.meta["dtype"], mode="r")
 
     @cached_property
     def learn(self) -> np.ndarray:
-        return np.memmap(self.path("learn"), dtype=np.uint8, mode="r") if self.meta["tokens"] else np.zeros(0)
+        return np.memmap(self.path("learn"), dtype=np.uint8, mode="r")
 
     @cached_property
     def offsets(self) -> np.ndarray:
@@ -437,10 +434,11 @@ def check_chat_cache(cache: ChatCache) -> tuple[dict, str | None]:
     return meta, None
 
 
-def held_out_rows(n: int) -> np.ndarray:
-    """Which of n rows a run without --val_path holds out: 0.5% (at most 2,000), evenly spaced through the
-    file (files are often sorted by source or topic); none below 200 rows."""
-    k = min(HELD_OUT_MAX, int(n * HELD_OUT_SHARE)) if n >= HELD_OUT_MIN_ROWS else 0
+def held_out_rows(n: int, limit: int = HELD_OUT_MAX) -> np.ndarray:
+    """Which of n rows a run without --val_path holds out: 0.5% (at most 2,000, and at most `limit`, the rows an
+    evaluation reads), evenly spaced through the file (files are often sorted by source or topic); none below
+    200 rows."""
+    k = min(HELD_OUT_MAX, limit, int(n * HELD_OUT_SHARE)) if n >= HELD_OUT_MIN_ROWS else 0
     return (2 * np.arange(k, dtype=np.int64) + 1) * n // (2 * k) if k else np.zeros(0, np.int64)
 
 
@@ -463,9 +461,9 @@ class ChatRows:
     def row(self, i: int) -> int:
         return i if self.rows is None else int(self.rows[i])
 
-    def split_held_out(self) -> tuple[ChatRows, ChatRows | None]:
+    def split_held_out(self, limit: int = HELD_OUT_MAX) -> tuple[ChatRows, ChatRows | None]:
         """(training rows, held-out rows) for a run given only --data_path: see `held_out_rows`."""
-        held = held_out_rows(len(self))
+        held = held_out_rows(len(self), limit)
         if not len(held):
             return self, None
         train = np.delete(np.arange(len(self), dtype=np.int64), held)

@@ -52,16 +52,21 @@ class Objective:
         packed = prepare(self.cfg.data_path, self.tok, skip_bad=self.cfg.skip_bad)
         self.train_meta = packed.meta
         tokens, seq = packed.tokens, self.cfg.max_seq_len
-        self.held_out = None
+        self.held_out, self.val = None, None
         if self.cfg.val_path:
             self.val = TokenWindows(prepare(self.cfg.val_path, self.tok).tokens, seq)
-        else:  # only --data_path: the stream's last windows, as many as the rows an SFT file holds out
-            self.held_out = len(held_out_rows((len(tokens) - 1) // seq)) or None
+        elif self.cfg.val_path is None:  # only --data_path: the stream's last windows, as many as an SFT file's rows
+            self.held_out = len(held_out_rows((len(tokens) - 1) // seq, self.eval_rows)) or None
             cut = len(tokens) - 1 - (self.held_out or 0) * seq
             self.val = TokenWindows(tokens[cut:], seq) if self.held_out else None
             tokens = tokens[:cut + 1]
         self.train = TokenWindows(tokens, seq, self.cfg.seed)
         self.sampler = self.train.sampler
+
+    @property
+    def eval_rows(self) -> int:
+        """Rows (windows, pairs) an evaluation reads: a held-out split holds out no more."""
+        return self.cfg.eval_batches * self.cfg.batch_size
 
     @property
     def examples_per_epoch(self) -> int:
@@ -120,7 +125,7 @@ class Objective:
         """Held-out loss, perplexity and bits per byte (tokenizer-independent)."""
         if self.val is None:
             return {}
-        windows = self.val.all_windows(self.cfg.eval_batches * self.cfg.batch_size)
+        windows = self.val.all_windows(self.eval_rows)
         return lm_metrics(model, windows, windows, self.tok, self.eval_batch_size, self.device)
 
     @property
@@ -139,18 +144,18 @@ class SFTObjective(Objective):
             notes.append(f"held out {self.held_out:,} of {self.held_out + len(self.data):,} rows of "
                          f"{Path(self.cfg.data_path).name} (0.5%, evenly spaced) for the before/after evaluation "
                          "(no --val_path)")
-        elif not self.cfg.val_path:
+        elif self.cfg.val_path is None:
             notes.append(f"no held-out evaluation: {len(self.data)} rows are too few to hold some out "
                          "(give --val_path)")
         return notes
 
     def load_data(self) -> None:
         self.data = self.dataset(self.cfg.data_path, self.tok, self.cfg.max_seq_len, self.cfg.skip_bad)
-        self.held_out = None
+        self.held_out, self.val_data = None, None
         if self.cfg.val_path:
             self.val_data = self.dataset(self.cfg.val_path, self.tok, self.cfg.max_seq_len)
-        else:  # only --data_path: a small, fixed share of it gives the before/after numbers
-            self.data, self.val_data = self.data.split_held_out()
+        elif self.cfg.val_path is None:  # only --data_path ("" asks for none): a small, fixed share of it
+            self.data, self.val_data = self.data.split_held_out(self.eval_rows)
             self.held_out = len(self.val_data) if self.val_data is not None else None
         self.sampler = EpochSampler(len(self.data), self.cfg.seed)
 
@@ -166,7 +171,7 @@ class SFTObjective(Objective):
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         if self.val_data is None:
             return {}
-        n = min(len(self.val_data), self.cfg.eval_batches * self.cfg.batch_size)
+        n = min(len(self.val_data), self.eval_rows)
         ids, labels = self.val_data.batch(list(range(n)))
         return lm_metrics(model, ids, labels, self.tok, self.eval_batch_size, self.device)
 
