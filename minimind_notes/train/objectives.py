@@ -55,7 +55,7 @@ class Objective:
         self.held_out, self.val = None, None
         if self.cfg.val_path:
             self.val = TokenWindows(prepare(self.cfg.val_path, self.tok).tokens, seq)
-        elif self.cfg.val_path is None:  # only --data_path: the stream's last windows, as many as an SFT file's rows
+        elif self.cfg.val_path is None:  # only --data_path: the stream's last windows (counted as an SFT file's rows)
             self.held_out = len(held_out_rows((len(tokens) - 1) // seq, self.eval_rows)) or None
             cut = len(tokens) - 1 - (self.held_out or 0) * seq
             self.val = TokenWindows(tokens[cut:], seq) if self.held_out else None
@@ -142,8 +142,8 @@ class SFTObjective(Objective):
         notes = self.data.cache.notes()
         if self.held_out is not None:
             notes.append(f"held out {self.held_out:,} of {self.held_out + len(self.data):,} rows of "
-                         f"{Path(self.cfg.data_path).name} (0.5%, evenly spaced) for the before/after evaluation "
-                         "(no --val_path)")
+                         f"{Path(self.cfg.data_path).name} (at most 0.5%, evenly spaced) for the before/after "
+                         "evaluation (no --val_path)")
         elif self.cfg.val_path is None:
             notes.append(f"no held-out evaluation: {len(self.data)} rows are too few to hold some out "
                          "(give --val_path)")
