@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.data.datasets import IGNORE, DPODataset
+from minimind_notes.data.chat_cache import DPODataset
+from minimind_notes.data.datasets import IGNORE
 from minimind_notes.data.jsonl import DataError, iter_jsonl, read_text_utf8, require_file
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minimind_notes.data.chat import apply_chat_template
-from minimind_notes.data.datasets import IGNORE, DPODataset, SFTDataset, TokenWindows, masked_ids
+from minimind_notes.data.chat_cache import DPODataset, SFTDataset
+from minimind_notes.data.datasets import IGNORE, TokenWindows, masked_ids
 from minimind_notes.data.jsonl import DataError
 from minimind_notes.data.pretokenize import prepare
 from minimind_notes.data.tokenizer import MiniMindTokenizer, train_tokenizer

@@ -240,7 +240,7 @@ def test_sft_mask_learns_the_assistants_thinking_answer_and_tool_calls_only(toks
 
 
 def test_tools_tool_calls_and_reasoning_need_a_minimind3_tokenizer(toks, tmp_path):
-    from minimind_notes.data.datasets import SFTDataset
+    from minimind_notes.data.chat_cache import SFTDataset
 
     tok = toks["a"]
     with pytest.raises(MiniMindError, match="has no place for tools") as e:
@@ -258,7 +258,8 @@ def test_tools_tool_calls_and_reasoning_need_a_minimind3_tokenizer(toks, tmp_pat
 
 def test_row_level_tools_are_read_and_masked_token_by_token(toks, tmp_path):
     """MiniMind's sft_t2t rows: "tools" beside the conversation, a tool call with null content, a tool result."""
-    from minimind_notes.data.datasets import IGNORE, SFTDataset, masked_ids
+    from minimind_notes.data.chat_cache import SFTDataset
+    from minimind_notes.data.datasets import IGNORE, masked_ids
 
     tok = toks["m3"]
     messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "2+2?"},
@@ -268,9 +269,9 @@ def test_row_level_tools_are_read_and_masked_token_by_token(toks, tmp_path):
     rows.write_text(json.dumps({"conversations": messages, "tools": TOOLS}) + "\n"
                     + json.dumps({"conversations": messages[:3], "tools": json.dumps(TOOLS)}) + "\n")
     data = SFTDataset(rows, tok, max_seq_len=10_000)
-    ids, labels = data.examples[0].ids, data.examples[0].labels
+    ids, labels = data.example(0).ids, data.example(0).labels
     assert (ids, labels) == masked_ids(tok, messages, 10_000, tools=TOOLS)
-    assert data.examples[1].ids == masked_ids(tok, messages[:3], 10_000, tools=TOOLS)[0]  # tools as JSON text
+    assert data.example(1).ids == masked_ids(tok, messages[:3], 10_000, tools=TOOLS)[0]  # tools as JSON text
     text = tok.apply_chat_template(messages, tools=TOOLS)
     assert tok.decode(ids) == text and text.startswith("<|im_start|>system\nS\n\n# Tools") and '"calc"' in text
     # token by token: each id is learned (its label is itself) exactly where the assistant speaks
@@ -293,7 +294,7 @@ def test_row_level_tools_are_read_and_masked_token_by_token(toks, tmp_path):
 
 
 def test_row_level_tools_need_a_minimind3_tokenizer_and_a_valid_list(toks, tmp_path):
-    from minimind_notes.data.datasets import DPODataset, SFTDataset
+    from minimind_notes.data.chat_cache import DPODataset, SFTDataset
 
     rows = tmp_path / "sft.jsonl"
     rows.write_text(json.dumps({"conversations": CONVERSATIONS[0][0]}) + "\n"

@@ -213,20 +213,54 @@ def bench_gpu_cmd(
 
 @bench_app.command("data")
 def bench_data_cmd(
-    data: str = typer.Option("", help="Corpus to tokenize (default: the embedded pretrain.jsonl)."),
+    data: str = typer.Option("", help="Data file (default: the stage's embedded one). For sft/dpo, "
+                             "`python -m tools.make_sft_file FILE --size 1GB [--dpo]` writes one of any size."),
+    stage: str = typer.Option("pretrain", "--stage", help="pretrain (packed text), sft or dpo (conversations)."),
+    max_seq_len: int = typer.Option(512, "--max-seq-len", "--max_seq_len", min=2, help="sft/dpo: tokens kept a row."),
     tokenizer: str = typer.Option("", help="Tokenizer folder (default: the shipped one)."),
-    repeats: int = typer.Option(3, min=1, help="Runs; the best is reported."),
+    repeats: int = typer.Option(3, min=1, help="pretrain: runs; the best is reported."),
+    as_json: bool = typer.Option(False, "--json", help="sft/dpo: print JSON instead of text."),
 ) -> None:
-    """Tokens/s of `minimind data prepare` (batch encoding on all cores, packing, memmap write)."""
+    """Tokens/s of `minimind data prepare`; for sft/dpo also its peak memory and the start of `minimind train`."""
     from importlib.metadata import version
     from pathlib import Path
 
-    from minimind_notes.bench.data_bench import bench_data
     from minimind_notes.content import data_dir
+    from minimind_notes.errors import UsageError
+    from minimind_notes.train.config import DEFAULTS
+
+    if stage not in ("pretrain", "sft", "dpo"):
+        raise UsageError(f"--stage {stage!r} is not measured here", hint="pretrain, sft or dpo")
+    source = Path(data) if data else data_dir() / DEFAULTS[stage].data
+    if stage != "pretrain":
+        from dataclasses import asdict
+
+        from minimind_notes.bench.data_bench import bench_chat_data
+        from minimind_notes.data.jsonl import require_file
+
+        require_file(source)
+        if not as_json:
+            console.print(f"Preparing {source} in a fresh cache, then starting `minimind train {stage}` with it ...")
+        c = bench_chat_data(source, stage, max_seq_len, tokenizer or None)
+        if as_json:
+            console.print_json(json.dumps({**asdict(c), "tokens_per_s": c.tokens_per_s,
+                                           "tokens_per_cpu_s": c.tokens_per_cpu_s}))
+            return
+        console.print(f"{source.name}: {c.source_mb:,.1f} MB, {c.rows:,} rows -> {c.tokens:,} tokens "
+                      f"(max_seq_len {max_seq_len}: {c.truncated:,} rows cut)")
+        console.print(f"  data prepare --stage {stage}: {c.build_s:.1f} s = [bold]{c.tokens_per_s / 1e6:.2f}M tokens/s"
+                      f"[/] ({c.workers} encoding process(es)); CPU {c.build_cpu_s:.1f} s = "
+                      f"{c.tokens_per_cpu_s / 1e6:.2f}M tokens per CPU-second")
+        console.print(f"  peak memory: {c.peak_memory_mb:,.0f} MB (the command and its workers, proportional set "
+                      "sizes added up)")
+        console.print(f"  train {stage} with the cache: {c.first_step_s:.1f} s (CPU {c.first_step_cpu_s:.1f} s) from "
+                      "the command to the end of step 1 (start-up, cache check, model, held-out batch, one step, save)")
+        console.print("Wall times drift on a busy machine; the CPU time does not.")
+        return
+    from minimind_notes.bench.data_bench import bench_data
     from minimind_notes.data.tokenizer import MiniMindTokenizer
 
     tok = MiniMindTokenizer.from_dir(tokenizer or None)
-    source = Path(data) if data else data_dir() / "pretrain.jsonl"
     r = bench_data(source, tok, repeats)
     console.print(f"{source.name}: {r.source_mb:.1f} MB, {r.documents:,} documents -> {r.tokens:,} tokens "
                   f"(best of {repeats} runs)")

@@ -160,18 +160,41 @@ def _targets(name: str | None, files: list[str], source: str | None, url: str | 
 
 @data_app.command("prepare")
 def data_prepare_cmd(
-    data: Path = typer.Argument(None, help="Pretraining JSONL ({\"text\"} rows) or plain text "
-                                "(default: the embedded pretrain.jsonl)."),
+    data: Path = typer.Argument(None, help="The data file (default: the stage's embedded one): pretraining JSONL "
+                                "({\"text\"} rows) or plain text; SFT/LoRA/distillation conversations; DPO pairs."),
+    stage: str = typer.Option("pretrain", "--stage", help="pretrain, sft, lora, distill or dpo: which trainer "
+                              "reads the cache."),
+    max_seq_len: int = typer.Option(None, "--max-seq-len", "--max_seq_len", min=2,
+                                    help="Conversations: tokens kept a row, as `train` will use (default: the "
+                                    "stage's); longer rows are cut as MiniMind cuts them."),
     tokenizer: str | None = typer.Option(None, "--tokenizer", help="Tokenizer folder (default: shipped)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count broken lines."),
 ) -> None:
-    """Tokenize a corpus once into a packed uint16 memmap (cached; rebuilt when source or tokenizer change)."""
+    """Tokenize a data file once into memory-mapped caches that training reads (rebuilt when the file, the
+    tokenizer or max_seq_len change): packed uint16 text for pretraining, masked conversations for the rest."""
     from minimind_notes.content import data_dir
-    from minimind_notes.data.pretokenize import prepare
     from minimind_notes.data.tokenizer import MiniMindTokenizer
+    from minimind_notes.errors import UsageError
+    from minimind_notes.train.config import DEFAULTS
 
-    source = data or data_dir() / "pretrain.jsonl"
-    packed = prepare(source, MiniMindTokenizer.from_dir(tokenizer), skip_bad=skip_bad)
+    if stage not in ("pretrain", "sft", "lora", "distill", "dpo"):
+        raise UsageError(f"--stage {stage!r} has no cache to prepare", hint="pretrain, sft, lora, distill or dpo")
+    source = data or data_dir() / DEFAULTS[stage].data
+    tok = MiniMindTokenizer.from_dir(tokenizer)
+    if stage != "pretrain":
+        from minimind_notes.data.chat_cache import prepare_chats
+
+        cache = prepare_chats(source, tok, max_seq_len or DEFAULTS[stage].max_seq_len,
+                              "pair" if stage == "dpo" else "conversations", skip_bad)
+        m = cache.meta
+        console.print(f"{source}: {m['rows']:,} rows -> {m['tokens']:,} tokens in {cache.path('ids')} "
+                      f"({m['tokens'] / max(m['seconds'], 1e-9) / 1e6:.2f}M tokens/s when built)")
+        for note in cache.notes():
+            console.print(note, style="yellow", markup=False)
+        return
+    from minimind_notes.data.pretokenize import prepare
+
+    packed = prepare(source, tok, skip_bad=skip_bad)
     m = packed.meta
     console.print(f"{source}: {m['documents']:,} documents -> {m['tokens']:,} tokens in {packed.path} "
                   f"({m['tokens'] / max(m['seconds'], 1e-9) / 1e6:.2f}M tokens/s when built)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,6 +213,34 @@ def row_masked_ids(tokenizer: MiniMindTokenizer, where: str, messages: Conversat
         raise DataError(f"{where}: {e.message}", hint=e.hint) from None
 
 
+def row_value(row: dict[str, Any], key: str, where: str) -> Any:
+    """The checked value of one row: its messages (SFT: a `Conversation`, with the row's tools), (chosen,
+    rejected) (DPO: key "pair"), (prompt, answer) (key "prompt") or an RLPrompt (key "rl"); a DataError
+    says what is wrong."""
+    if key == "prompt":
+        return validate_prompt(row, where)
+    if key == "rl":
+        return validate_rl_prompt(row, where)
+    tools = row_tools(row, where)
+    if key == "pair":
+        return (conversation(row.get("chosen"), f"{where}: chosen", tools),
+                conversation(row.get("rejected"), f"{where}: rejected", tools))
+    return conversation(row.get(key), f"{where}: {key}", tools)
+
+
+def iter_rows(path: str | os.PathLike, key: str, skip_bad: bool | None = None,
+              bad: list[str] | None = None) -> Iterator[tuple[int, Any]]:
+    """(line, value) of every valid row, one at a time (see `row_value`); bad rows raise, or (skip_bad)
+    are appended to `bad`."""
+    for lineno, row in iter_jsonl(Path(path), skip_bad, bad):
+        try:
+            value = row_value(row, key, f"{path}:{lineno}")
+        except DataError as e:
+            bad_line(e.message, skip_bad, bad)
+            continue
+        yield lineno, value
+
+
 def read_rows(path: str | os.PathLike, key: str,
               skip_bad: bool | None = None) -> tuple[list[tuple[int, Any]], list[str]]:
     """(line, value) for every valid row: key "conversations" (SFT), "pair" (DPO: chosen and rejected)
@@ -220,22 +248,7 @@ def read_rows(path: str | os.PathLike, key: str,
     (PPO, GRPO: RLPrompt from any of RL_FORMATS). Bad rows raise, or (skip_bad) are listed in the second list;
     skip_bad=None (a file --skip-bad does not apply to) raises without suggesting it."""
     bad: list[str] | None = [] if skip_bad is not None else None
-    rows = []
-    for lineno, row in iter_jsonl(Path(path), skip_bad, bad):
-        where = f"{path}:{lineno}"
-        try:
-            tools = row_tools(row, where) if key not in ("prompt", "rl") else None
-            if key == "pair":
-                rows.append((lineno, (conversation(row.get("chosen"), f"{where}: chosen", tools),
-                                      conversation(row.get("rejected"), f"{where}: rejected", tools))))
-            elif key == "prompt":
-                rows.append((lineno, validate_prompt(row, where)))
-            elif key == "rl":
-                rows.append((lineno, validate_rl_prompt(row, where)))
-            else:
-                rows.append((lineno, conversation(row.get(key), f"{where}: {key}", tools)))
-        except DataError as e:
-            bad_line(e.message, skip_bad, bad)
+    rows = list(iter_rows(path, key, skip_bad, bad))
     if not rows:
         raise DataError(f"{path}: no valid rows (empty dataset)" + (f"; {len(bad)} bad lines" if bad else ""))
     return rows, bad or []
@@ -245,52 +258,6 @@ def read_rows(path: str | os.PathLike, key: str,
 class SFTExample:
     ids: list[int]
     labels: list[int]
-
-
-class SFTDataset:
-    """Conversations -> (ids, labels) with assistant-only labels."""
-
-    def __init__(self, path: str | os.PathLike, tokenizer: MiniMindTokenizer, max_seq_len: int = 512,
-                 skip_bad: bool | None = None) -> None:
-        rows, self.bad_lines = read_rows(path, "conversations", skip_bad)
-        examples = [row_masked_ids(tokenizer, f"{path}:{n}", conv, max_seq_len) for n, conv in rows]
-        # A conversation cut before its first assistant token has nothing to learn (and a batch of
-        # only such rows would give a NaN loss): drop it and say how many.
-        self.examples = [e for e in examples if has_target(e)]
-        self.no_target = require_targets(path, len(examples), len(self.examples), max_seq_len)
-        self.pad_id = tokenizer.pad_token_id
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        return pad_batch([self.examples[i] for i in indices], self.pad_id)
-
-
-class DPODataset:
-    """Preference pairs -> chosen and rejected (ids, labels), same assistant-span masks."""
-
-    def __init__(self, path: str | os.PathLike, tokenizer: MiniMindTokenizer, max_seq_len: int = 512,
-                 skip_bad: bool | None = None) -> None:
-        rows, self.bad_lines = read_rows(path, "pair", skip_bad)
-        pairs = [(row_masked_ids(tokenizer, f"{path}:{n}: chosen", c, max_seq_len),
-                  row_masked_ids(tokenizer, f"{path}:{n}: rejected", r, max_seq_len)) for n, (c, r) in rows]
-        self.pairs = [p for p in pairs if has_target(p[0]) and has_target(p[1])]
-        self.no_target = require_targets(path, len(pairs), len(self.pairs), max_seq_len)
-        self.pad_id = tokenizer.pad_token_id
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(2B, T) ids and labels: the B chosen rows first, then the B rejected rows."""
-        chosen = [self.pairs[i][0] for i in indices]
-        rejected = [self.pairs[i][1] for i in indices]
-        return pad_batch(chosen + rejected, self.pad_id)
-
-
-def has_target(example: SFTExample) -> bool:
-    return any(label != IGNORE for label in example.labels)
 
 
 def require_targets(path: str | os.PathLike, before: int, after: int, max_seq_len: int) -> int:

@@ -125,6 +125,17 @@ class MiniMindTokenizer:
         encode = getattr(self.tok, "encode_batch_fast", self.tok.encode_batch)  # tokenizers >= 0.21
         return [e.ids for e in encode(list(texts), add_special_tokens=False)]
 
+    def encode_plain_batch(self, texts: Sequence[str], threads: int = 0) -> list[list[int]]:
+        """`encode_plain` of many texts at once, on `threads` threads (0: all cores; tiktoken's twin where it
+        applies, else tokenizers, whose Rust threads TOKENIZERS_PARALLELISM governs)."""
+        threads = threads or os.cpu_count() or 1
+        if self.tiktoken_twin is not None:
+            if threads == 1:  # no thread pool: a worker process's share
+                return [self.tiktoken_twin.encode_ordinary(text) for text in texts]
+            return self.tiktoken_twin.encode_ordinary_batch(list(texts), num_threads=threads)
+        encode = getattr(self.plain_tok, "encode_batch_fast", self.plain_tok.encode_batch)
+        return [e.ids for e in encode(list(texts), add_special_tokens=False)]
+
     @functools.cached_property
     def tiktoken_twin(self) -> Any:
         """A tiktoken.Encoding with exactly this tokenizer's ids, or None."""

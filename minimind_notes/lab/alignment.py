@@ -119,7 +119,7 @@ def addition_lab(out_dir: Path, seed: int, sft_steps: int, precision: str, top: 
     # 512 asks for more merges than this text has: the BPE stops when every pair is merged, so
     # words and numbers are single tokens and a reply is ~7 tokens.
     small_tokenizer(chat_texts(convs), tok_dir, 512)
-    base = run_stage("sft", out_dir, data_path=str(sft_path), val_path=None, from_weight="none",
+    base = run_stage("sft", out_dir, data_path=str(sft_path), val_path="", from_weight="none",
                      tokenizer=str(tok_dir), batch_size=16, max_steps=sft_steps, learning_rate=1e-2,
                      warmup_steps=5, seed=seed, precision=precision, **LAB_MODEL)
     return AdditionLab(out_dir, tok_dir, rl_path, rl_rows, prompt_rows(held_sums), held_sums, base, precision)

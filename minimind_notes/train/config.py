@@ -280,7 +280,8 @@ class Option:
 # The order of `minimind train --help`.
 OPTIONS = [
     Option("data_path", "Training data (JSONL; default: the stage's embedded file)."),
-    Option("val_path", "Held-out data (default: the embedded split when training on the embedded data)."),
+    Option("val_path", "Held-out data (default: the embedded split when training on the embedded data, else 0.5% "
+                       "of --data_path; '' for none)."),
     Option("epochs", "Passes over the data (default: the stage's).", 1),
     Option("batch_size", "Rows per step and process (default: the stage's).", 1),
     Option("learning_rate", "Peak learning rate (default: the stage's).", 0, low_open=True, aliases=("--lr",)),

@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.data.datasets import IGNORE, DPODataset, EpochSampler, SFTDataset, TokenWindows
+from minimind_notes.data.chat_cache import DPODataset, SFTDataset, held_out_rows
+from minimind_notes.data.datasets import IGNORE, EpochSampler, TokenWindows
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.evaluate import lm_metrics, pair_logps, reward_accuracy, sequence_logps
 from minimind_notes.train.config import TrainConfig
@@ -47,10 +48,22 @@ class Objective:
 
         packed = prepare(self.cfg.data_path, self.tok, skip_bad=self.cfg.skip_bad)
         self.train_meta = packed.meta
-        self.train = TokenWindows(packed.tokens, self.cfg.max_seq_len, self.cfg.seed)
-        self.val = (TokenWindows(prepare(self.cfg.val_path, self.tok).tokens, self.cfg.max_seq_len)
-                    if self.cfg.val_path else None)
+        tokens, seq = packed.tokens, self.cfg.max_seq_len
+        self.held_out, self.val = None, None
+        if self.cfg.val_path:
+            self.val = TokenWindows(prepare(self.cfg.val_path, self.tok).tokens, seq)
+        elif self.cfg.val_path is None:  # only --data_path: the stream's last windows (counted as an SFT file's rows)
+            self.held_out = len(held_out_rows((len(tokens) - 1) // seq, self.eval_rows)) or None
+            cut = len(tokens) - 1 - (self.held_out or 0) * seq
+            self.val = TokenWindows(tokens[cut:], seq) if self.held_out else None
+            tokens = tokens[:cut + 1]
+        self.train = TokenWindows(tokens, seq, self.cfg.seed)
         self.sampler = self.train.sampler
+
+    @property
+    def eval_rows(self) -> int:
+        """Rows (windows, pairs) an evaluation reads: a held-out split holds out no more."""
+        return self.cfg.eval_batches * self.cfg.batch_size
 
     @property
     def examples_per_epoch(self) -> int:
@@ -82,7 +95,12 @@ class Objective:
     def data_notes(self) -> list[str]:
         """What the readers skipped, to tell the learner before training starts."""
         skipped = getattr(self, "train_meta", {}).get("skipped_lines", 0)
-        return [f"skipped {skipped} bad line(s) of {self.cfg.data_path} (--skip-bad)"] if skipped else []
+        notes = [f"skipped {skipped} bad line(s) of {self.cfg.data_path} (--skip-bad)"] if skipped else []
+        if getattr(self, "held_out", None):
+            notes.append(f"held out the last {self.held_out:,} windows of {self.cfg.max_seq_len} tokens "
+                         f"({self.held_out * self.cfg.max_seq_len:,} of {self.train_meta['tokens']:,} tokens) for the "
+                         "before/after evaluation (no --val_path)")
+        return notes
 
     def state_dict(self) -> dict[str, Any]:
         """Where the data stands: before the first batch built ahead (--num_workers) but not yet trained on."""
@@ -124,7 +142,7 @@ class Objective:
         """Held-out loss, perplexity and bits per byte (tokenizer-independent)."""
         if self.val is None:
             return {}
-        windows = self.val.all_windows(self.cfg.eval_batches * self.cfg.batch_size)
+        windows = self.val.all_windows(self.eval_rows)
         return lm_metrics(model, windows, windows, self.tok, self.eval_batch_size, self.device)
 
     @property
@@ -134,18 +152,28 @@ class Objective:
 
 
 class SFTObjective(Objective):
+    dataset = SFTDataset
+
     def data_notes(self) -> list[str]:
-        notes = [f"skipped {len(self.data.bad_lines)} bad line(s) (--skip-bad): {self.data.bad_lines[0]}"
-                 ] if self.data.bad_lines else []
-        if self.data.no_target:
-            notes.append(f"dropped {self.data.no_target} row(s) whose assistant reply starts after "
-                         f"max_seq_len {self.cfg.max_seq_len}")
+        """What preparing the data cut, dropped or skipped, and where the held-out numbers come from."""
+        notes = self.data.cache.notes()
+        if self.held_out is not None:
+            notes.append(f"held out {self.held_out:,} of {self.held_out + len(self.data):,} rows of "
+                         f"{Path(self.cfg.data_path).name} (at most 0.5%, evenly spaced) for the before/after "
+                         "evaluation (no --val_path)")
+        elif self.cfg.val_path is None:
+            notes.append(f"no held-out evaluation: {len(self.data)} rows are too few to hold some out "
+                         "(give --val_path)")
         return notes
 
     def load_data(self) -> None:
-        self.data = SFTDataset(self.cfg.data_path, self.tok, self.cfg.max_seq_len, self.cfg.skip_bad)
-        self.val_data = (SFTDataset(self.cfg.val_path, self.tok, self.cfg.max_seq_len)
-                         if self.cfg.val_path else None)
+        self.data = self.dataset(self.cfg.data_path, self.tok, self.cfg.max_seq_len, self.cfg.skip_bad)
+        self.held_out, self.val_data = None, None
+        if self.cfg.val_path:
+            self.val_data = self.dataset(self.cfg.val_path, self.tok, self.cfg.max_seq_len)
+        elif self.cfg.val_path is None:  # only --data_path ("" asks for none): a small, fixed share of it
+            self.data, self.val_data = self.data.split_held_out(self.eval_rows)
+            self.held_out = len(self.val_data) if self.val_data is not None else None
         self.sampler = EpochSampler(len(self.data), self.cfg.seed)
 
     def make_batch(self, indices: list[int]) -> Batch:
@@ -160,7 +188,7 @@ class SFTObjective(Objective):
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         if self.val_data is None:
             return {}
-        n = min(len(self.val_data), self.cfg.eval_batches * self.cfg.batch_size)
+        n = min(len(self.val_data), self.eval_rows)
         ids, labels = self.val_data.batch(list(range(n)))
         return lm_metrics(model, ids, labels, self.tok, self.eval_batch_size, self.device)
 
@@ -182,12 +210,9 @@ class LoRAObjective(SFTObjective):
 
 
 class DPOObjective(Objective):
+    dataset = DPODataset
     data_notes = SFTObjective.data_notes
-
-    def load_data(self) -> None:
-        self.data = DPODataset(self.cfg.data_path, self.tok, self.cfg.max_seq_len, self.cfg.skip_bad)
-        self.val_data = DPODataset(self.cfg.val_path, self.tok, self.cfg.max_seq_len) if self.cfg.val_path else None
-        self.sampler = EpochSampler(len(self.data), self.cfg.seed)
+    load_data = SFTObjective.load_data
 
     def make_batch(self, indices: list[int]) -> Batch:
         return self.data.batch(indices)

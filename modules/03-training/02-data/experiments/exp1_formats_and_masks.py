@@ -23,7 +23,8 @@ import torch
 
 from minimind_notes.content import data_dir
 from minimind_notes.data.chat import BOS, EOS, apply_chat_template
-from minimind_notes.data.datasets import IGNORE, DPODataset, EpochSampler, SFTDataset, masked_ids, read_rows
+from minimind_notes.data.chat_cache import DPODataset, SFTDataset
+from minimind_notes.data.datasets import IGNORE, EpochSampler, masked_ids, read_rows
 from minimind_notes.data.jsonl import DataError
 from minimind_notes.data.pretokenize import iter_documents
 from minimind_notes.data.tokenizer import MiniMindTokenizer
@@ -119,7 +120,7 @@ def check_dpo(tok: MiniMindTokenizer, pairs: list, max_len: int) -> dict:
                      for (ids, labels), conv in zip(sides, (chosen, rejected), strict=True))
     data = DPODataset(data_dir() / "dpo.jsonl", tok, max_len)
     ids, labels = data.batch([0, 1, 2, 3])
-    layout_ok = all(ids[r, :len(data.pairs[r % 4][r // 4].ids)].tolist() == data.pairs[r % 4][r // 4].ids
+    layout_ok = all(ids[r, :len(data.pair(r % 4)[r // 4].ids)].tolist() == data.pair(r % 4)[r // 4].ids
                     for r in range(8))
     return {"pairs": len(pairs), "same_prompt": same_prompt, "exact": exact, "batch_shape": list(ids.shape),
             "chosen_first": layout_ok}
@@ -141,7 +142,7 @@ def batch_shares(tok: MiniMindTokenizer, seed: int) -> dict:
         widths.append(ids.shape[1])
         for i in idx:
             totals.update(kinds[i][:MAX_LEN])
-            totals["pad"] += ids.shape[1] - len(data.examples[i].ids)
+            totals["pad"] += ids.shape[1] - len(data.example(i).ids)
     return {"positions": positions, "counted": counted, "kinds": {k: totals[k] for k in KINDS},
             "mean_width": sum(widths) / len(widths), "batches": len(widths)}
 

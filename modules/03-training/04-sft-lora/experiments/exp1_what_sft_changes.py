@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 from minimind_notes.content import data_dir
-from minimind_notes.data.datasets import IGNORE, EpochSampler, SFTDataset, TokenWindows, read_rows
+from minimind_notes.data.chat_cache import SFTDataset
+from minimind_notes.data.datasets import IGNORE, EpochSampler, TokenWindows, read_rows
 from minimind_notes.data.pretokenize import prepare
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.evaluate import lm_metrics

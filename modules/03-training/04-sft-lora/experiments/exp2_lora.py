@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from minimind_notes.content import data_dir
-from minimind_notes.data.datasets import SFTDataset
+from minimind_notes.data.chat_cache import SFTDataset
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.evaluate import lm_metrics
 from minimind_notes.lab.experiment import ExperimentContext, main

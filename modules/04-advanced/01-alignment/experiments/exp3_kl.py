@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from minimind_notes.data import phrasing
-from minimind_notes.data.datasets import IGNORE, SFTDataset
+from minimind_notes.data.chat_cache import SFTDataset
+from minimind_notes.data.datasets import IGNORE
 from minimind_notes.data.jsonl import write_jsonl
 from minimind_notes.lab.alignment import (
     AdditionLab,
