@@ -25,6 +25,12 @@ class SamplingConfig:
     pad_token_id: int = 0
 
 
+def default_sampling(params: int) -> SamplingConfig:
+    """The sampling `minimind chat` and `minimind serve` use unless told otherwise, for a model of `params`
+    parameters (SamplingConfig's own temperature and top-p are MiniMind's, for its 26M-parameter and larger models)."""
+    return SamplingConfig()
+
+
 def apply_repetition_penalty(logits: torch.Tensor, ids: torch.Tensor, penalty: float) -> torch.Tensor:
     """Make every token already in `ids` less likely: positive logits / p, negative ones * p."""
     if penalty == 1.0:
