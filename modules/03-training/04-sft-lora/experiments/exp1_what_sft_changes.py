@@ -154,6 +154,7 @@ def run(ctx: ExperimentContext) -> None:
     for by_model in replies.values():
         for reply, ref in zip(by_model, references, strict=True):
             reply["exact"] = reply["stopped"] and reply["text"].strip() == ref.strip()
+            reply["ref_tokens"] = len(tok.encode_plain(ref))
     ctx.metric("replies", replies)
 
     show(ctx, mask, losses, text, trainer_eval, prompts, references, replies, s)
@@ -224,33 +225,38 @@ def findings(ctx: ExperimentContext, mask: dict, losses: dict, text: dict, train
         a=p["p_stop"], b=q["p_stop"], x=q["p_stop"] / p["p_stop"], la=p["stop"], lb=q["stop"], ca=p["content"],
         cb=q["content"])
     stops = {k: sum(r["stopped"] for r in v) for k, v in replies.items()}
-    said = {k: sum(r["stopped"] and r["tokens"] > 0 for r in v) for k, v in replies.items()}  # closed, not empty
     stopped = [r["tokens"] for r in replies["sft"] if r["stopped"]]
-    values = dict(n=len(replies["sft"]), a=stops["pretrained"], b=stops["sft"], k=said["sft"], t=s["new_tokens"],
-                  m=sum(stopped) / max(len(stopped), 1), e=sum(r["exact"] for r in replies["sft"]))
-    closes = [Bar({"en": "SFT replies closed", "zh": "SFT 收尾的回复数"}, stops["sft"], ">=", values["n"] / 2),
+    n = len(replies["sft"])
+    values = dict(n=n, a=stops["pretrained"], b=stops["sft"], t=s["new_tokens"], k=sum(t > 0 for t in stopped),
+                  m=sum(stopped) / max(len(stopped), 1), rm=sum(r["ref_tokens"] for r in replies["sft"]) / n,
+                  e=sum(r["exact"] for r in replies["sft"]))
+    # What a closed reply says, by its length: empty or a word or two is a closed turn, not yet an answer.
+    checks = [Bar({"en": "SFT replies closed", "zh": "SFT 收尾的回复数"}, stops["sft"], ">=", n / 2),
               Bar({"en": "closed by SFT minus by the pretrained model", "zh": "SFT 比预训练模型多收尾的回复数"},
-                  stops["sft"] - stops["pretrained"], ">", 0)]
+                  stops["sft"] - stops["pretrained"], ">", 0),
+              Bar({"en": "closed replies' length / the references'", "zh": "收尾回复的平均长度 / 参考回复的平均长度"},
+                  values["m"] / values["rm"], "<" if s["weak_base"] else ">=", 0.25)]
     if s["weak_base"]:  # quick mode: 40 pretraining steps leave a base that has not learned what to say
         ctx.finding(
-            "What a weak base learns first is where a turn ends: greedy replies to {n} held-out ChatML prompts, the "
-            "SFT model closes {b} with <|im_end|> within {t} tokens (the pretrained model {a}), but only {k} of "
-            "them say anything: the closed replies average {m:.1f} tokens, {e} equal the reference. The stop token "
-            "is in every reply, the words differ in each, so the stop is learned first",
+            "What a weak base learns first is where a turn ends: of {n} greedy replies to held-out ChatML prompts, "
+            "the SFT model closes {b} with <|im_end|> within {t} tokens (the pretrained model {a}), but says almost "
+            "nothing: {k} of the closed replies are not empty, and they average {m:.1f} tokens against the "
+            "reference replies' {rm:.1f} ({e} equal the reference). The stop token ends every reply while the words "
+            "differ in each, so the stop is learned first",
             "弱基座最先学会的是一轮对话在哪里结束:对 {n} 个验证集 ChatML 提示做贪心生成,SFT 模型有 {b} 个在 {t} 个 "
-            "token 内以 <|im_end|> 收尾(预训练模型 {a} 个),但其中只有 {k} 个说了内容:收尾的回复平均 {m:.1f} 个 "
-            "token,与参考回复完全一致的有 {e} 个。停止 token 出现在每条回复里,而内容每条都不同,所以先学会的是停止",
-            [*closes, Bar({"en": "closed replies that say something", "zh": "有内容的收尾回复数"}, said["sft"], "<",
-                          stops["sft"] / 2)], **values)
+            "token 内以 <|im_end|> 收尾(预训练模型 {a} 个),但几乎什么都没说:收尾的回复中只有 {k} 个不是空的,"
+            "平均 {m:.1f} 个 token,参考回复平均 {rm:.1f} 个(与参考完全一致的 {e} 个)。停止 token 结束每一条回复,"
+            "而内容每条都不同,所以先学会的是停止",
+            checks, **values)
     else:
         ctx.finding(
-            "Greedy replies to {n} held-out ChatML prompts: the SFT model closes {b} with <|im_end|> within {t} "
-            "tokens (the pretrained model {a}), {k} of them with a reply that says something (the closed replies "
-            "average {m:.1f} tokens), and {e} of {n} equal the reference reply",
+            "Of {n} greedy replies to held-out ChatML prompts, the SFT model closes {b} with <|im_end|> within {t} "
+            "tokens (the pretrained model {a}); {k} of the closed replies are not empty, they average {m:.1f} tokens "
+            "against the reference replies' {rm:.1f}, and {e} of {n} equal the reference reply",
             "对 {n} 个验证集 ChatML 提示做贪心生成:SFT 模型有 {b} 个在 {t} 个 token 内以 <|im_end|> 收尾(预训练模型 "
-            "{a} 个),其中 {k} 个有实际内容(收尾的回复平均 {m:.1f} 个 token),与参考回复完全一致的有 {e} 个",
-            [*closes, Bar({"en": "closed replies that say something", "zh": "有内容的收尾回复数"}, said["sft"], ">=",
-                          values["n"] / 2)], **values)
+            "{a} 个);收尾的回复中 {k} 个不是空的,平均 {m:.1f} 个 token,参考回复平均 {rm:.1f} 个;与参考回复完全"
+            "一致的有 {e} 个",
+            checks, **values)
     change = text["sft"] - text["pretrained"]
     ctx.finding(
         "SFT teaches a format, not more text knowledge, and it costs some: the loss on held-out pretraining text "
