@@ -5,6 +5,7 @@ Run from the clone after the README's chain (`minimind train pretrain`, `train s
     python -m tools.demo_rates                     # the sampling chat uses by default, 5 seeds per prompt
     python -m tools.demo_rates --temperature 0     # greedy, for comparison
     python -m tools.demo_rates --temperature 0.85 --top-p 0.85 --json
+    python -m tools.demo_rates --grid 0.85:0.85,0.7:0.7,0.5:0.5,0:1   # one rate per temperature:top-p
 
 Each demonstration is a prompt to one model, answered as `minimind chat --seed S` answers it (the same
 template, window and generator), and a rule in code that says whether the reply is acceptable:
@@ -104,7 +105,21 @@ def main() -> None:
     parser.add_argument("--top-p", type=float, default=None, help="default: chat's default for the model")
     parser.add_argument("--max-new-tokens", type=int, default=256, help="as chat (default 256)")
     parser.add_argument("--json", action="store_true", help="every reply and verdict as JSON")
+    parser.add_argument("--grid", default=None, help="TEMPERATURE:TOP_P pairs, comma-separated: one rate each")
     args = parser.parse_args()
+    if args.grid:
+        pairs = [tuple(float(v) for v in pair.split(":")) for pair in args.grid.split(",")]
+        rates = {f"{t:g}:{p:g}": measure(args.save_dir, args.seeds, t, p, args.max_new_tokens) for t, p in pairs}
+        if args.json:
+            print(json.dumps(rates, ensure_ascii=False, indent=2))
+            return
+        for pair, result in rates.items():
+            by_model: dict[str, list] = {}
+            for r in result["rows"]:
+                by_model.setdefault(r["weights"] + (f" + {r['lora']}" if r["lora"] else ""), []).append(r["ok"])
+            print(f"temperature:top-p {pair:10} acceptable {result['rate']:.0%}  "
+                  + "  ".join(f"{model} {sum(oks)}/{len(oks)}" for model, oks in by_model.items()))
+        return
     result = measure(args.save_dir, args.seeds, args.temperature, args.top_p, args.max_new_tokens)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
