@@ -201,27 +201,28 @@ def findings(ctx: ExperimentContext, mask: dict, losses: dict, text: dict, train
     share = mask["counted"] / mask["positions"]
     ctx.finding(
         "Only the assistant's replies train: in this run's SFT batches {c:,} of {n:,} positions ({sh:.1%}) carry a "
-        "loss, {r:.1%} of the real (non-padding) tokens; the system, user and template tokens are context only "
-        "(check: < 50% of positions)",
+        "loss, {r:.1%} of the real (non-padding) tokens; the system, user and template tokens are context only",
         "只有 assistant 的回复参与训练:本次 SFT batch 的 {n:,} 个位置中只有 {c:,} 个({sh:.1%})计入 loss,"
-        "占真实(非 padding)token 的 {r:.1%};system、user 和模板 token 都只是上下文(检验:< 50% 的位置)",
-        share < 0.5, c=mask["counted"], n=mask["positions"], sh=share, r=mask["counted"] / mask["real"])
+        "占真实(非 padding)token 的 {r:.1%};system、user 和模板 token 都只是上下文",
+        Bar({"en": "share of positions with a loss", "zh": "计入 loss 的位置占比"}, share, "<", 0.5),
+        c=mask["counted"], n=mask["positions"], sh=share, r=mask["counted"] / mask["real"])
     drop = trainer_eval["pretrained"] - trainer_eval["sft"]
     ctx.finding(
-        "SFT lowers the held-out loss on assistant tokens from {a:.2f} to {b:.2f} nats/token in {q} steps "
-        "(check: lower by more than 0.5)",
-        "SFT 训练 {q} 步后,验证集 assistant token 上的损失从 {a:.2f} 降到 {b:.2f} nats/token(检验:降低超过 0.5)",
-        drop > 0.5, a=trainer_eval["pretrained"], b=trainer_eval["sft"], q=s["sft"]["max_steps"])
+        "SFT lowers the held-out loss on assistant tokens from {a:.2f} to {b:.2f} nats/token in {q} steps",
+        "SFT 训练 {q} 步后,验证集 assistant token 上的损失从 {a:.2f} 降到 {b:.2f} nats/token",
+        Bar({"en": "fall of the loss (nats)", "zh": "损失的降幅(nats)"}, drop, ">", 0.5),
+        a=trainer_eval["pretrained"], b=trainer_eval["sft"], q=s["sft"]["max_steps"])
     p, q = losses["pretrained"], losses["sft"]
     ctx.finding(
         "The model learns where a reply ends: the probability it gives <|im_end|> right after the reference reply "
         "rises from {a:.3f} to {b:.3f} ({x:.0f}x); the loss on that token falls {la:.2f} -> {lb:.2f}, more than on "
-        "the reply's content tokens ({ca:.2f} -> {cb:.2f}) (check: p > 0.05 and at least 10x, the stop token's "
-        "loss falls more than the content's)",
+        "the reply's content tokens ({ca:.2f} -> {cb:.2f})",
         "模型学会了回复在哪里结束:在参考回复末尾,它给 <|im_end|> 的概率从 {a:.3f} 升到 {b:.3f}({x:.0f} 倍);"
-        "这个 token 的损失 {la:.2f} -> {lb:.2f},降幅大于回复内容 token({ca:.2f} -> {cb:.2f})(检验:概率 > 0.05 且"
-        "至少 10 倍,停止 token 的损失降得比内容多)",
-        q["p_stop"] > 0.05 and q["p_stop"] > 10 * p["p_stop"] and p["stop"] - q["stop"] > p["content"] - q["content"],
+        "这个 token 的损失 {la:.2f} -> {lb:.2f},降幅大于回复内容 token({ca:.2f} -> {cb:.2f})",
+        [Bar({"en": "p(<|im_end|>) after SFT", "zh": "SFT 后 <|im_end|> 的概率"}, q["p_stop"], ">", 0.05),
+         Bar({"en": "times the pretrained model's", "zh": "是预训练模型的倍数"}, q["p_stop"] / p["p_stop"], ">=", 10),
+         Bar({"en": "fall of the stop token's loss minus the content's", "zh": "停止 token 损失降幅减去内容的降幅"},
+             (p["stop"] - q["stop"]) - (p["content"] - q["content"]), ">", 0)],
         a=p["p_stop"], b=q["p_stop"], x=q["p_stop"] / p["p_stop"], la=p["stop"], lb=q["stop"], ca=p["content"],
         cb=q["content"])
     stops = {k: sum(r["stopped"] for r in v) for k, v in replies.items()}
@@ -261,10 +262,11 @@ def findings(ctx: ExperimentContext, mask: dict, losses: dict, text: dict, train
     ctx.finding(
         "SFT teaches a format, not more text knowledge, and it costs some: the loss on held-out pretraining text "
         "goes {a:.2f} -> {b:.2f} ({d:+.2f}) while the chat loss falls, a first sign of forgetting at this learning "
-        "rate (check: the plain-text loss rises by more than 0.2)",
+        "rate",
         "SFT 教会的是格式,而不是更多的文本知识,而且有代价:预训练验证文本上的损失 {a:.2f} -> {b:.2f}({d:+.2f}),"
-        "同时聊天损失在下降,这是在这个学习率下出现遗忘的初步迹象(检验:普通文本损失上升超过 0.2)",
-        change > 0.2, a=text["pretrained"], b=text["sft"], d=change)
+        "同时聊天损失在下降,这是在这个学习率下出现遗忘的初步迹象",
+        Bar({"en": "rise of the plain-text loss (nats)", "zh": "普通文本损失的上升(nats)"}, change, ">", 0.2),
+        a=text["pretrained"], b=text["sft"], d=change)
 
 
 def plot(ctx: ExperimentContext, pre: StageRun, sft: StageRun, losses: dict, text: dict) -> None:
