@@ -1,4 +1,4 @@
-"""tools/demo_rates.py's rule for an acceptable demonstration reply, and the sampling chat uses by size."""
+"""tools/demo_rates.py's rule for an acceptable demonstration reply, and the sampling chat uses by model size."""
 
 import pytest
 
@@ -18,3 +18,12 @@ from tools.demo_rates import acceptable
 ])
 def test_acceptable(reply, lang, must_say, closed, ok):
     assert acceptable(reply, lang, must_say, closed).ok is ok
+
+
+def test_tiny_models_sample_closer_to_greedy():
+    from minimind_notes.model import SamplingConfig
+    from minimind_notes.model.generation import default_sampling
+
+    tiny, small, minimind = default_sampling(2_000_000), default_sampling(25_829_888), SamplingConfig()
+    assert (small.temperature, small.top_p) == (minimind.temperature, minimind.top_p)  # MiniMind's own sizes
+    assert tiny.temperature < small.temperature and tiny.top_p < small.top_p
