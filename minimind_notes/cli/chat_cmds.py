@@ -24,8 +24,9 @@ def chat(
     tool_rounds: int = typer.Option(3, "--tool-rounds", min=0, help="Tool results fed back per message, at most."),
     as_json: bool = typer.Option(False, "--json", help="With --prompt: print the reply as JSON (reasoning_content, "
                                  "content, tool calls and results apart)."),
-    temperature: float = typer.Option(0.85, "--temperature"),
-    top_p: float = typer.Option(0.85, "--top-p"),
+    temperature: float | None = typer.Option(None, "--temperature", help="0: greedy. Default: by the model's size "
+                                             "(SamplingConfig's for 10M parameters and more, lower for tinier ones)."),
+    top_p: float | None = typer.Option(None, "--top-p", help="1: off. Default: by the model's size, as --temperature."),
     top_k: int = typer.Option(0, "--top-k", min=0, help="0: off."),
     repetition_penalty: float = typer.Option(1.0, "--repetition-penalty"),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1),
@@ -49,12 +50,13 @@ def chat(
     from minimind_notes.device import pick_device
     from minimind_notes.errors import MiniMindError, UsageError
     from minimind_notes.model import SamplingConfig
+    from minimind_notes.model.generation import default_sampling
 
-    for name, value, fits, allowed in (("--temperature", temperature, temperature >= 0, "0 (greedy) or more"),
-                                       ("--top-p", top_p, 0 < top_p <= 1, "above 0, at most 1 (1: off)"),
-                                       ("--repetition-penalty", repetition_penalty, repetition_penalty > 0,
-                                        "above 0 (1: off)")):
-        if not (fits and math.isfinite(value)):  # NaN fails `fits` too: no comparison accepts it
+    for name, value, fits, allowed in (
+            ("--temperature", temperature, temperature is None or temperature >= 0, "0 (greedy) or more"),
+            ("--top-p", top_p, top_p is None or 0 < top_p <= 1, "above 0, at most 1 (1: off)"),
+            ("--repetition-penalty", repetition_penalty, repetition_penalty > 0, "above 0 (1: off)")):
+        if value is not None and not (fits and math.isfinite(value)):  # NaN fails `fits` too: no comparison accepts it
             raise UsageError(f"{name} {value} is out of range", hint=f"use a finite number, {allowed}")
     if as_json and prompt is None:
         raise UsageError("--json needs --prompt (it prints one reply)", hint="add --prompt TEXT, or leave out --json")
@@ -82,13 +84,16 @@ def chat(
     declared = tool_names(tools or [])
     window = model.config.max_position_embeddings
     budget = prompt_budget(window, max_new_tokens)
-    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-                         repetition_penalty=repetition_penalty, eos_token_id=tok.eos_token_id)
+    by_size = default_sampling(sum(p.numel() for p in model.parameters()))
+    cfg = SamplingConfig(max_new_tokens=max_new_tokens, top_k=top_k, repetition_penalty=repetition_penalty,
+                         temperature=by_size.temperature if temperature is None else temperature,
+                         top_p=by_size.top_p if top_p is None else top_p, eos_token_id=tok.eos_token_id)
     generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     info = err_console if as_json else console  # --json: stdout holds the JSON only
     info.print(f"[dim]{path} ({sum(p.numel() for p in model.parameters()):,} parameters, "
                f"{'chat' if templated else 'text continuation'}, a window of {window} tokens"
-               f"{', thinking' if think else ''}{', tools: ' + ', '.join(declared) if tools else ''})[/]")
+               f"{', thinking' if think else ''}{', tools: ' + ', '.join(declared) if tools else ''}, "
+               f"{'greedy' if cfg.temperature <= 0 else f'temperature {cfg.temperature:g}, top-p {cfg.top_p:g}'})[/]")
     exchanges: list[list[dict]] = []  # each: a user's message, then the assistant's (and tool results)
     total_tokens, total_seconds, lines_read = 0, 0.0, 0
     while True:

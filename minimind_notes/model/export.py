@@ -45,7 +45,7 @@ def export_hf(model: nn.Module, out_dir: str | os.PathLike, tokenizer: MiniMindT
     `overwrite`). A model no transformers architecture computes is refused."""
     from safetensors.torch import save_file
 
-    from minimind_notes.model.generation import SamplingConfig
+    from minimind_notes.model.generation import default_sampling
 
     config: MiniMindConfig = model.config
     hf = hf_config(config)  # refuses before anything is written
@@ -56,7 +56,8 @@ def export_hf(model: nn.Module, out_dir: str | os.PathLike, tokenizer: MiniMindT
                             hint="pass the tokenizer the model was trained with")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.json", json.dumps(hf, indent=2))
-    sampling = SamplingConfig()  # what `minimind chat` samples with, so that HF's generate() does the same
+    # what `minimind chat` samples with for this model, so that HF's generate() does the same
+    sampling = default_sampling(sum(p.numel() for p in model.parameters()))
     atomic_write_text(out / "generation_config.json", json.dumps({
         "bos_token_id": config.bos_token_id, "eos_token_id": config.eos_token_id, "pad_token_id": config.pad_token_id,
         "do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p}, indent=2))

@@ -82,8 +82,9 @@ class ChatRequest(BaseModel):
     messages: list[Message] = Field(min_length=1)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)  # OpenAI's newer name for max_tokens
-    temperature: float = Field(0.85, ge=0, le=2, allow_inf_nan=False)  # `minimind chat`'s defaults
-    top_p: float = Field(0.85, gt=0, le=1, allow_inf_nan=False)
+    # None: `minimind chat`'s defaults for the model's size (model.generation.default_sampling)
+    temperature: float | None = Field(None, ge=0, le=2, allow_inf_nan=False)
+    top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
     top_k: int = Field(0, ge=0)
     repetition_penalty: float = Field(1.0, gt=0, allow_inf_nan=False)
     stop: str | list[str] | None = None

@@ -28,7 +28,7 @@ from minimind_notes.data.datasets import IGNORE, EpochSampler, TokenWindows, rea
 from minimind_notes.data.pretokenize import prepare
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.evaluate import lm_metrics
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.stage import StageRun, run_stage
 from minimind_notes.model import SamplingConfig, generate
 
@@ -44,10 +44,10 @@ def settings(quick: bool) -> dict:
     if quick:
         return {"pretrain": dict(max_steps=40, batch_size=8, max_seq_len=64, learning_rate=5e-3, warmup_steps=5),
                 "sft": dict(max_steps=120, batch_size=4, learning_rate=2e-3, warmup_steps=5),
-                "prompts": 16, "new_tokens": 40}
+                "prompts": 16, "new_tokens": 40, "weak_base": True}
     return {"pretrain": dict(max_steps=400, batch_size=8, max_seq_len=SEQ, learning_rate=3e-3, warmup_steps=20),
             "sft": dict(max_steps=300, batch_size=8, learning_rate=1e-3, warmup_steps=10),
-            "prompts": 48, "new_tokens": 64}
+            "prompts": 48, "new_tokens": 64, "weak_base": False}
 
 
 # -- (a) the mask ---------------------------------------------------------------------------------
@@ -155,6 +155,7 @@ def run(ctx: ExperimentContext) -> None:
     for by_model in replies.values():
         for reply, ref in zip(by_model, references, strict=True):
             reply["exact"] = reply["stopped"] and reply["text"].strip() == ref.strip()
+            reply["ref_tokens"] = len(tok.encode_plain(ref))
     ctx.metric("replies", replies)
 
     show(ctx, mask, losses, text, trainer_eval, prompts, references, replies, s)
@@ -201,54 +202,72 @@ def findings(ctx: ExperimentContext, mask: dict, losses: dict, text: dict, train
     share = mask["counted"] / mask["positions"]
     ctx.finding(
         "Only the assistant's replies train: in this run's SFT batches {c:,} of {n:,} positions ({sh:.1%}) carry a "
-        "loss, {r:.1%} of the real (non-padding) tokens; the system, user and template tokens are context only "
-        "(check: < 50% of positions)",
+        "loss, {r:.1%} of the real (non-padding) tokens; the system, user and template tokens are context only",
         "只有 assistant 的回复参与训练:本次 SFT batch 的 {n:,} 个位置中只有 {c:,} 个({sh:.1%})计入 loss,"
-        "占真实(非 padding)token 的 {r:.1%};system、user 和模板 token 都只是上下文(检验:< 50% 的位置)",
-        share < 0.5, c=mask["counted"], n=mask["positions"], sh=share, r=mask["counted"] / mask["real"])
+        "占真实(非 padding)token 的 {r:.1%};system、user 和模板 token 都只是上下文",
+        Bar({"en": "share of positions with a loss", "zh": "计入 loss 的位置占比"}, share, "<", 0.5),
+        c=mask["counted"], n=mask["positions"], sh=share, r=mask["counted"] / mask["real"])
     drop = trainer_eval["pretrained"] - trainer_eval["sft"]
     ctx.finding(
-        "SFT lowers the held-out loss on assistant tokens from {a:.2f} to {b:.2f} nats/token in {q} steps "
-        "(check: lower by more than 0.5)",
-        "SFT 训练 {q} 步后,验证集 assistant token 上的损失从 {a:.2f} 降到 {b:.2f} nats/token(检验:降低超过 0.5)",
-        drop > 0.5, a=trainer_eval["pretrained"], b=trainer_eval["sft"], q=s["sft"]["max_steps"])
+        "SFT lowers the held-out loss on assistant tokens from {a:.2f} to {b:.2f} nats/token in {q} steps",
+        "SFT 训练 {q} 步后,验证集 assistant token 上的损失从 {a:.2f} 降到 {b:.2f} nats/token",
+        Bar({"en": "fall of the loss (nats)", "zh": "损失的降幅(nats)"}, drop, ">", 0.5),
+        a=trainer_eval["pretrained"], b=trainer_eval["sft"], q=s["sft"]["max_steps"])
     p, q = losses["pretrained"], losses["sft"]
     ctx.finding(
         "The model learns where a reply ends: the probability it gives <|im_end|> right after the reference reply "
         "rises from {a:.3f} to {b:.3f} ({x:.0f}x); the loss on that token falls {la:.2f} -> {lb:.2f}, more than on "
-        "the reply's content tokens ({ca:.2f} -> {cb:.2f}) (check: p > 0.05 and at least 10x, the stop token's "
-        "loss falls more than the content's)",
+        "the reply's content tokens ({ca:.2f} -> {cb:.2f})",
         "模型学会了回复在哪里结束:在参考回复末尾,它给 <|im_end|> 的概率从 {a:.3f} 升到 {b:.3f}({x:.0f} 倍);"
-        "这个 token 的损失 {la:.2f} -> {lb:.2f},降幅大于回复内容 token({ca:.2f} -> {cb:.2f})(检验:概率 > 0.05 且"
-        "至少 10 倍,停止 token 的损失降得比内容多)",
-        q["p_stop"] > 0.05 and q["p_stop"] > 10 * p["p_stop"] and p["stop"] - q["stop"] > p["content"] - q["content"],
+        "这个 token 的损失 {la:.2f} -> {lb:.2f},降幅大于回复内容 token({ca:.2f} -> {cb:.2f})",
+        [Bar({"en": "p(<|im_end|>) after SFT", "zh": "SFT 后 <|im_end|> 的概率"}, q["p_stop"], ">", 0.05),
+         Bar({"en": "times the pretrained model's", "zh": "是预训练模型的倍数"}, q["p_stop"] / p["p_stop"], ">=", 10),
+         Bar({"en": "fall of the stop token's loss minus the content's", "zh": "停止 token 损失降幅减去内容的降幅"},
+             (p["stop"] - q["stop"]) - (p["content"] - q["content"]), ">", 0)],
         a=p["p_stop"], b=q["p_stop"], x=q["p_stop"] / p["p_stop"], la=p["stop"], lb=q["stop"], ca=p["content"],
         cb=q["content"])
     stops = {k: sum(r["stopped"] for r in v) for k, v in replies.items()}
     stopped = [r["tokens"] for r in replies["sft"] if r["stopped"]]
-    length = sum(stopped) / max(len(stopped), 1)
     n = len(replies["sft"])
-    exact = sum(r["exact"] for r in replies["sft"])
-    weak = length < 3
-    ctx.finding(
-        "Greedy replies to {n} held-out ChatML prompts: the SFT model closes {b} of them with <|im_end|> within {t} "
-        "tokens, the pretrained model {a}; the closed replies average {m:.1f} tokens{note}, and {e} of {n} equal "
-        "the reference reply (check: SFT closes more, and at least half)",
-        "对 {n} 个验证集 ChatML 提示做贪心生成:SFT 模型有 {b} 个在 {t} 个 token 内以 <|im_end|> 收尾,预训练模型 "
-        "{a} 个;收尾的回复平均 {m:.1f} 个 token{note_zh},与参考回复完全一致的有 {e} 个(检验:SFT 收尾的更多,"
-        "且至少一半)",
-        stops["sft"] > stops["pretrained"] and stops["sft"] >= n / 2, n=n, a=stops["pretrained"], b=stops["sft"],
-        t=s["new_tokens"], m=length, e=exact,
-        note=": on this weak base it learned to close the turn before learning what to say" if weak else "",
-        note_zh=":在这么弱的基座上,它先学会了结束这一轮,还没学会该说什么" if weak else "")
+    values = dict(n=n, a=stops["pretrained"], b=stops["sft"], t=s["new_tokens"], k=sum(t > 0 for t in stopped),
+                  m=sum(stopped) / max(len(stopped), 1), rm=sum(r["ref_tokens"] for r in replies["sft"]) / n,
+                  e=sum(r["exact"] for r in replies["sft"]))
+    # What a closed reply says, by its length: empty or a word or two is a closed turn, not yet an answer.
+    checks = [Bar({"en": "SFT replies closed", "zh": "SFT 收尾的回复数"}, stops["sft"], ">=", n / 2),
+              Bar({"en": "closed by SFT minus by the pretrained model", "zh": "SFT 比预训练模型多收尾的回复数"},
+                  stops["sft"] - stops["pretrained"], ">", 0),
+              Bar({"en": "closed replies' length / the references'", "zh": "收尾回复的平均长度 / 参考回复的平均长度"},
+                  values["m"] / values["rm"], "<" if s["weak_base"] else ">=", 0.25)]
+    if s["weak_base"]:  # quick mode: 40 pretraining steps leave a base that has not learned what to say
+        ctx.finding(
+            "What a weak base learns first is where a turn ends: of {n} greedy replies to held-out ChatML prompts, "
+            "the SFT model closes {b} with <|im_end|> within {t} tokens (the pretrained model {a}), but says almost "
+            "nothing: {k} of the closed replies are not empty, and they average {m:.1f} tokens against the "
+            "reference replies' {rm:.1f} ({e} equal the reference). The stop token ends every reply while the words "
+            "differ in each, so the stop is learned first",
+            "弱基座最先学会的是一轮对话在哪里结束:对 {n} 个验证集 ChatML 提示做贪心生成,SFT 模型有 {b} 个在 {t} 个 "
+            "token 内以 <|im_end|> 收尾(预训练模型 {a} 个),但几乎什么都没说:收尾的回复中只有 {k} 个不是空的,"
+            "平均 {m:.1f} 个 token,参考回复平均 {rm:.1f} 个(与参考完全一致的 {e} 个)。停止 token 结束每一条回复,"
+            "而内容每条都不同,所以先学会的是停止",
+            checks, **values)
+    else:
+        ctx.finding(
+            "Of {n} greedy replies to held-out ChatML prompts, the SFT model closes {b} with <|im_end|> within {t} "
+            "tokens (the pretrained model {a}); {k} of the closed replies are not empty, they average {m:.1f} tokens "
+            "against the reference replies' {rm:.1f}, and {e} of {n} equal the reference reply",
+            "对 {n} 个验证集 ChatML 提示做贪心生成:SFT 模型有 {b} 个在 {t} 个 token 内以 <|im_end|> 收尾(预训练模型 "
+            "{a} 个);收尾的回复中 {k} 个不是空的,平均 {m:.1f} 个 token,参考回复平均 {rm:.1f} 个;与参考回复完全"
+            "一致的有 {e} 个",
+            checks, **values)
     change = text["sft"] - text["pretrained"]
     ctx.finding(
         "SFT teaches a format, not more text knowledge, and it costs some: the loss on held-out pretraining text "
         "goes {a:.2f} -> {b:.2f} ({d:+.2f}) while the chat loss falls, a first sign of forgetting at this learning "
-        "rate (check: the plain-text loss rises by more than 0.2)",
+        "rate",
         "SFT 教会的是格式,而不是更多的文本知识,而且有代价:预训练验证文本上的损失 {a:.2f} -> {b:.2f}({d:+.2f}),"
-        "同时聊天损失在下降,这是在这个学习率下出现遗忘的初步迹象(检验:普通文本损失上升超过 0.2)",
-        change > 0.2, a=text["pretrained"], b=text["sft"], d=change)
+        "同时聊天损失在下降,这是在这个学习率下出现遗忘的初步迹象",
+        Bar({"en": "rise of the plain-text loss (nats)", "zh": "普通文本损失的上升(nats)"}, change, ">", 0.2),
+        a=text["pretrained"], b=text["sft"], d=change)
 
 
 def plot(ctx: ExperimentContext, pre: StageRun, sft: StageRun, losses: dict, text: dict) -> None:

@@ -12,6 +12,10 @@
     each run did to the general SFT val loss (forgetting).
 (e) Merging: `merge_lora` folds B A into W; the merged model must give the same logits with no adapters.
 (f) The greedy reply to "Who are you?" / "你是谁?" before and after.
+(g) Forgetting at matched quality: LoRA learns the identity set more slowly than full fine-tuning at their
+    usual learning rates, so comparing their forgetting after the same steps compares runs that learned
+    different amounts. LoRA (r = the compared rank) and full fine-tuning each run at several learning rates;
+    each method's forgetting is interpolated at the same held-out identity loss, inside the range both reach.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from minimind_notes.content import data_dir
 from minimind_notes.data.chat_cache import SFTDataset
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.evaluate import lm_metrics
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.stage import StageRun, run_stage
 from minimind_notes.model import MiniMindForCausalLM, SamplingConfig, generate, merge_lora, preset
 from minimind_notes.model.lora import DEFAULT_TARGETS, LoRALinear, apply_lora
@@ -42,11 +46,11 @@ def settings(quick: bool) -> dict:
         return {"pretrain": dict(max_steps=30, batch_size=8, max_seq_len=64, learning_rate=5e-3, warmup_steps=5),
                 "sft": dict(max_steps=40, batch_size=4, learning_rate=2e-3, warmup_steps=5),
                 "tune": dict(max_steps=30, batch_size=4, warmup_steps=5), "ranks": [1, 4, 16], "compare": 16,
-                "lora_lr": 1e-2, "full_lr": 1e-3}
+                "lora_lr": 1e-2, "full_lr": 1e-3, "lora_lrs": [3e-3, 3e-2], "full_lrs": [3e-5, 1e-4, 3e-4]}
     return {"pretrain": dict(max_steps=300, batch_size=8, max_seq_len=SEQ, learning_rate=3e-3, warmup_steps=20),
             "sft": dict(max_steps=200, batch_size=8, learning_rate=1e-3, warmup_steps=10),
             "tune": dict(max_steps=100, batch_size=8, warmup_steps=10), "ranks": [1, 4, 8, 16], "compare": 8,
-            "lora_lr": 1e-2, "full_lr": 1e-3}
+            "lora_lr": 1e-2, "full_lr": 1e-3, "lora_lrs": [3e-3, 3e-2], "full_lrs": [3e-5, 1e-4, 3e-4]}
 
 
 # -- (a) parameter count ------------------------------------------------------------------------------
@@ -83,15 +87,40 @@ def identity_paths() -> dict:
             "val_path": str(data_dir() / "lora_identity_val.jsonl")}
 
 
-def tune_lora(out: Path, base: Path, rank: int, s: dict, seed: int, precision: str) -> StageRun:
-    return run_stage("lora", out / f"lora_r{rank}", from_weight=str(base), lora_rank=rank, lora_alpha=2.0 * rank,
-                     learning_rate=s["lora_lr"], seed=seed, precision=precision, **s["tune"])
+def tune_lora(out: Path, base: Path, rank: int, s: dict, seed: int, precision: str, lr: float | None = None
+              ) -> StageRun:
+    lr = lr or s["lora_lr"]
+    return run_stage("lora", out / f"lora_r{rank}_lr{lr:g}", from_weight=str(base), lora_rank=rank,
+                     lora_alpha=2.0 * rank, learning_rate=lr, seed=seed, precision=precision, **s["tune"])
 
 
-def tune_full(out: Path, base: Path, s: dict, seed: int, precision: str) -> StageRun:
+def tune_full(out: Path, base: Path, s: dict, seed: int, precision: str, lr: float | None = None) -> StageRun:
     """Full fine-tuning is the SFT stage (every weight trains) run on the identity set."""
-    return run_stage("sft", out / "full_ft", from_weight=str(base), learning_rate=s["full_lr"], seed=seed,
+    lr = lr or s["full_lr"]
+    return run_stage("sft", out / f"full_ft_lr{lr:g}", from_weight=str(base), learning_rate=lr, seed=seed,
                      precision=precision, **identity_paths(), **s["tune"])
+
+
+def at_loss(points: list[tuple[float, float]], target: float) -> float:
+    """Forgetting at held-out identity loss `target`, linear between the two runs (identity loss, forgetting)
+    whose losses bracket it: the runs of one method at its several learning rates."""
+    points = sorted(points)
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        if x0 <= target <= x1:
+            return y0 + (y1 - y0) * (target - x0) / (x1 - x0) if x1 > x0 else y0
+    raise ValueError(f"identity loss {target} outside {points[0][0]}..{points[-1][0]}")
+
+
+def matched_forgetting(sweeps: dict[str, list[tuple[float, float]]]) -> dict:
+    """Each method's forgetting at the same identity losses: the overlap of what both reached, at its two ends
+    and middle (the middle is the one compared)."""
+    low = max(min(x for x, _ in pts) for pts in sweeps.values())
+    high = min(max(x for x, _ in pts) for pts in sweeps.values())
+    if low > high:
+        return {"overlap": False, "low": low, "high": high}
+    targets = [low, (low + high) / 2, high]
+    return {"overlap": True, "low": low, "high": high, "targets": targets,
+            **{name: [at_loss(pts, t) for t in targets] for name, pts in sweeps.items()}}
 
 
 def chat_loss(model: nn.Module, val: SFTDataset, tok: MiniMindTokenizer, rows: int = 32) -> float:
@@ -146,13 +175,69 @@ def run(ctx: ExperimentContext) -> None:
     runs = {r: tune_lora(out, base, r, s, ctx.seed, ctx.precision) for r in s["ranks"]}
     runs["full"] = tune_full(out, base, s, ctx.seed, ctx.precision)
     results = {k: summarize(v, sft_val, tok) for k, v in runs.items()}
+    sweep = sweep_lrs(out, base, s, ctx, sft_val, tok, results, before["chat_loss"])
     merged = merge_check(runs[s["compare"]].model, id_val)
     ctx.metric("runs", {str(k): v for k, v in results.items()})
     ctx.metric("before", before)
     ctx.metric("merge", merged)
     show_runs(ctx, results, before, s)
     findings(ctx, counts, results, before, merged, s)
+    matched_finding(ctx, sweep, s)
     plot(ctx, runs, results, s)
+    plot_sweep(ctx, sweep, s)
+
+
+def sweep_lrs(out: Path, base: Path, s: dict, ctx: ExperimentContext, sft_val: SFTDataset,
+              tok: MiniMindTokenizer, results: dict, base_chat: float) -> dict:
+    """(g) LoRA at the compared rank and full fine-tuning at several learning rates (the runs above included):
+    per run (lr, held-out identity loss, forgetting), and each method's forgetting at matched identity loss."""
+    r = s["compare"]
+    lora = {s["lora_lr"]: results[r]} | {lr: summarize(tune_lora(out, base, r, s, ctx.seed, ctx.precision, lr),
+                                                       sft_val, tok) for lr in s["lora_lrs"]}
+    full = {s["full_lr"]: results["full"]} | {lr: summarize(tune_full(out, base, s, ctx.seed, ctx.precision, lr),
+                                                            sft_val, tok) for lr in s["full_lrs"]}
+    runs = {name: sorted((lr, v["val_after"], v["chat_loss"] - base_chat) for lr, v in by_lr.items())
+            for name, by_lr in (("lora", lora), ("full", full))}
+    matched = matched_forgetting({name: [(loss, cost) for _, loss, cost in pts] for name, pts in runs.items()})
+    return ctx.metric("matched", {"runs": runs, **matched})
+
+
+def matched_finding(ctx: ExperimentContext, sweep: dict, s: dict) -> None:
+    lora, full = sweep["runs"]["lora"], sweep["runs"]["full"]
+    ctx.table({"en": f"(g) Learning rate sweeps, {s['tune']['max_steps']} steps each: held-out identity loss and "
+                     "the rise of the general SFT val loss (forgetting)",
+               "zh": f"(g) 学习率扫描,每次 {s['tune']['max_steps']} 步:身份验证集损失,以及通用 SFT 验证损失的上升"
+                     "(遗忘)"},
+              ["run", "learning rate", "identity val after", "forgetting (nats)"],
+              [[f"LoRA r={s['compare']}", lr, loss, cost] for lr, loss, cost in lora]
+              + [["full fine-tuning", lr, loss, cost] for lr, loss, cost in full])
+    if not sweep["overlap"]:
+        ctx.finding(
+            "LoRA and full fine-tuning never reached the same held-out identity loss at the learning rates tried "
+            "(LoRA's best {h:.2f}, full fine-tuning's worst {l:.2f}), so their forgetting cannot be compared at "
+            "matched quality (check: the sweeps overlap)",
+            "在所试的学习率下,LoRA 与全量微调从未达到相同的身份验证损失(LoRA 最好 {h:.2f},全量微调最差 {l:.2f}),"
+            "所以无法在同等效果下比较遗忘(检验:两组扫描有重叠)",
+            False, h=sweep["high"], l=sweep["low"])
+        return
+    mid = 1  # the middle of the overlap: the comparison; its ends are shown for how much it moves
+    target, f_lora, f_full = sweep["targets"][mid], sweep["lora"][mid], sweep["full"][mid]
+    ctx.metric("forgetting_at_matched_loss", {"lora": f_lora, "full": f_full})
+    ctx.finding(
+        "At matched quality LoRA does not forget less here: at the same held-out identity loss ({t:.2f}, the "
+        "middle of the range both reach, {lo:.2f}-{hi:.2f}, each method swept over {nl} / {nf} learning rates), "
+        "LoRA r = {r} raises the general SFT val loss by {fl:+.3f} nats and full fine-tuning by {ff:+.3f} (at the "
+        "range's ends: LoRA {el}, full {ef}). Biderman et al.'s \"forgets less\" was measured on 7B models; on "
+        "this lab base, freezing the weights alone did not protect general chat",
+        "在同等效果下,LoRA 在这里并没有忘得更少:在相同的身份验证损失下({t:.2f},取两者都能达到的范围 "
+        "{lo:.2f}-{hi:.2f} 的中点;两种方法分别扫描了 {nl} / {nf} 个学习率),LoRA r = {r} 让通用 SFT 验证损失上升 "
+        "{fl:+.3f} nats,全量微调上升 {ff:+.3f}(范围两端:LoRA {el},全量 {ef})。Biderman 等人的“忘得更少”是在 7B "
+        "模型上测得的;在这个 lab 基座上,单靠冻结权重并没有保住通用对话能力",
+        Bar({"en": "LoRA's forgetting minus full fine-tuning's (nats)", "zh": "LoRA 的遗忘减去全量微调的遗忘(nats)"},
+            f_lora - f_full, ">", 0.1),
+        t=target, lo=sweep["low"], hi=sweep["high"], r=s["compare"], fl=f_lora, ff=f_full,
+        nl=len(lora), nf=len(full), el=" / ".join(f"{v:+.3f}" for v in sweep["lora"][::2]),
+        ef=" / ".join(f"{v:+.3f}" for v in sweep["full"][::2]))
 
 
 def summarize(stage: StageRun, sft_val: SFTDataset, tok: MiniMindTokenizer) -> dict:
@@ -301,6 +386,24 @@ def plot(ctx: ExperimentContext, runs: dict, results: dict, s: dict) -> None:
     right.legend(fontsize=8)
     fig.suptitle("LoRA on the identity set: trainable parameters vs held-out loss")
     ctx.savefig(fig, "lora.png")
+
+
+def plot_sweep(ctx: ExperimentContext, sweep: dict, s: dict) -> None:
+    plt = ctx.plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, label, style in (("lora", f"LoRA r={s['compare']}", "o-"), ("full", "full fine-tuning", "ks--")):
+        pts = sorted((loss, cost, lr) for lr, loss, cost in sweep["runs"][name])
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label)
+        for loss, cost, lr in pts:
+            ax.annotate(f"{lr:g}", (loss, cost), fontsize=7)
+    if sweep["overlap"]:
+        ax.axvspan(sweep["low"], sweep["high"], color="grey", alpha=0.15, label="identity loss both reach")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel("held-out identity loss after tuning (labels: learning rate)")
+    ax.set_ylabel("rise of the general SFT val loss (nats)")
+    ax.legend(fontsize=8)
+    ax.set_title("Forgetting at matched quality", fontsize=10)
+    ctx.savefig(fig, "forgetting_matched.png")
 
 
 if __name__ == "__main__":
