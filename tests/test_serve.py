@@ -94,6 +94,10 @@ def test_models_and_health(server, client):
     assert [m.id for m in client.models.list().data] == ["full_sft_64"]
     model = client.models.list().data[0].model_extra
     assert model["context_window"] == WINDOW and model["scheduling"] == "round-robin"
+    from minimind_notes.model.generation import default_sampling  # what the chat page pre-fills
+
+    sampling = default_sampling(model["parameters"])
+    assert model["default_sampling"] == {"temperature": sampling.temperature, "top_p": sampling.top_p}
     assert httpx.get(f"{server}/health").json()["status"] == "ok"  # no key needed for health
 
 

@@ -78,7 +78,8 @@ def create_app(engine: Engine, model_id: str, api_key: str | None = None, max_to
         return {"object": "list", "data": [{
             "id": model_id, "object": "model", "created": created, "owned_by": "minimind-notes",
             "weights": str(engine.path), "parameters": parameters, "context_window": engine.window,
-            "tokenizer": engine.tok.describe(), "thinking": thinks, "tools": thinks, "scheduling": "round-robin"}]}
+            "tokenizer": engine.tok.describe(), "thinking": thinks, "tools": thinks, "scheduling": "round-robin",
+            "default_sampling": {"temperature": sampling.temperature, "top_p": sampling.top_p}}]}
 
     @app.post("/v1/chat/completions", dependencies=[Depends(check_key)])
     async def chat_completions(body: ChatRequest, request: Request) -> Any:
