@@ -177,7 +177,8 @@ def test_catalogue_names_the_tokenizer_of_every_weights_entry():
         assert "tokenizer.json" in find_entry(entry.tokenizer).files
     assert find_entry("minimind-3-weights").tokenizer == "minimind-3-tokenizer"
     urls = [r.url for r in resolve_all("minimind-3-weights", "huggingface")]
-    assert urls == ["https://huggingface.co/jingyaogong/minimind-3-pytorch/resolve/main/full_sft_768.pth"]
+    assert urls == [f"https://huggingface.co/jingyaogong/minimind-3-pytorch/resolve/main/{name}"
+                    for name in ("full_sft_768.pth", "full_sft_768_moe.pth")]  # the dense and the MoE weights
     urls = [r.url for r in resolve_all("minimind-3-tokenizer", "modelscope")]
     assert urls[0] == "https://www.modelscope.cn/models/gongjy/minimind-3/resolve/master/tokenizer.json"
 
