@@ -149,7 +149,7 @@ def test_tiktoken_twin_matches_tokenizers_on_the_embedded_corpus(shipped):
     assert shipped.encode_batch(texts) == shipped.hf_encode_batch(texts)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.text())
 def test_tiktoken_twin_matches_tokenizers_on_any_unicode(text):
     for t in (MiniMindTokenizer.from_dir(), _shared_tok()):  # the shipped BPE and one trained here

@@ -186,7 +186,7 @@ class Encoder:
             try:
                 items += [self.item(f"{where}{side}", conv) for side, conv in convs]
             except DataError as e:  # a row masked_ids refuses is a bad line, both sides of a pair with it
-                bad_line(e.message, self.skip_bad, bad)
+                bad_line(e.message, self.skip_bad, bad, *([e.hint] if e.hint else []))
         kept, counts = cut(self.encode(items), self.max_len, self.per_row)
         return Prepared(kept, len(rows), counts, bad or [])
 

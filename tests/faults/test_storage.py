@@ -108,7 +108,8 @@ def test_quiz_with_an_unwritable_home_keeps_its_score_and_exits_0(home_under_a_f
 
 @pytest.mark.slow
 def test_training_run_with_an_unwritable_home_succeeds(home_under_a_file, tmp_path):
-    result = cli("train", "pretrain", "--max-steps", "2", "--eval-every", "0", "--save-dir", str(tmp_path / "out"),
+    result = cli("train", "pretrain", "--max-steps", "2", "--eval-every", "0", "--eval-batches", "1",
+                 "--save-dir", str(tmp_path / "out"),
                  env={"MINIMIND_HOME": str(home_under_a_file)}, cwd=tmp_path)
     no_traceback(result)
     assert result.returncode == 0 and "pretrain done" in result.stdout

@@ -26,7 +26,7 @@ from statistics import mean, stdev
 import torch
 
 from minimind_notes.data import phrasing
-from minimind_notes.data.datasets import DPODataset
+from minimind_notes.data.chat_cache import DPODataset
 from minimind_notes.data.jsonl import write_jsonl
 from minimind_notes.evaluate import pass_at_1
 from minimind_notes.lab.alignment import (
