@@ -84,19 +84,25 @@ class TrainLog:
 def train_lm(model: nn.Module, batches: ByteBatches, steps: int, batch_size: int = 16,
              seq_len: int = 64, lr: float = 3e-3, clip: float | None = 1.0, warmup: int = 10,
              min_lr_ratio: float = 1.0, diverge_at: float = 1e4,
-             on_step: Callable[[int], None] | None = None) -> TrainLog:
+             on_step: Callable[[int], None] | None = None, precision: str = "fp32") -> TrainLog:
     """The experiments' small-model trainer: AdamW with the trainer's warm-up and cosine decay to
     `min_lr_ratio` x lr (train/schedule.py; the default 1.0 keeps the LR constant after warm-up),
     backpropagating `out.loss + out.aux_loss` as the trainer's objectives do, so an MoE model's
     load-balancing loss takes part. Stops at the first non-finite (or exploding) loss.
 
+    `precision` "bf16" runs the forward pass under bf16 autocast (fp32 weights and optimizer, as the
+    trainer does), "fp32" runs it plain: pass the experiment's `ctx.precision`.
+
     `on_step(step)` runs before each step and once more with step == steps at the end, e.g. to
     measure the routing as training goes."""
+    from minimind_notes.device import autocast
     from minimind_notes.train.optim import build_adamw
     from minimind_notes.train.schedule import lr_at
 
+    cpu = torch.device("cpu")
+    amp = {"fp32": None, "bf16": torch.bfloat16}[precision]
     model.train()
-    opt, _ = build_adamw(model.parameters(), lr, torch.device("cpu"), weight_decay=0.0)
+    opt, _ = build_adamw(model.parameters(), lr, cpu, weight_decay=0.0)
     log = TrainLog()
     for step in range(steps):
         if on_step is not None:
@@ -104,7 +110,8 @@ def train_lm(model: nn.Module, batches: ByteBatches, steps: int, batch_size: int
         for group in opt.param_groups:
             group["lr"] = lr_at(step / steps, step, lr, warmup, min_lr_ratio)
         ids = batches.sample(batch_size, seq_len)
-        out = model(ids, labels=ids)
+        with autocast(cpu, amp):  # the forward only: backward and the update stay outside, in fp32
+            out = model(ids, labels=ids)
         value = out.loss.item()
         if not math.isfinite(value) or value > diverge_at:
             log.first_bad_step = step
