@@ -35,10 +35,7 @@ SETUPS = {"Pre-LN": dict(norm="rms", norm_position="pre"),
 def run(ctx: ExperimentContext) -> None:
     import torch
 
-    from minimind_notes.device import autocast, autocast_dtype
-
     torch.set_num_threads(1)  # tiny matmuls: one thread avoids contention (the runner restores it)
-    cpu = torch.device("cpu")
     steps = 80 if ctx.quick else 300
     layers, batch = (6, 8) if ctx.quick else (8, 16)
     lrs = {"moderate": 1e-3, "high": 1e-2}
@@ -53,8 +50,7 @@ def run(ctx: ExperimentContext) -> None:
         for name, switches in SETUPS.items():
             ctx.seed_all()
             model = VariantLM(VariantConfig(num_hidden_layers=layers, **switches))
-            with autocast(cpu, autocast_dtype(cpu, ctx.precision)):  # bf16 autocast when the run asks for it
-                log = train_lm(model, train, steps, batch_size=batch, seq_len=64, lr=lr, clip=None, warmup=5)
+            log = train_lm(model, train, steps, batch_size=batch, seq_len=64, lr=lr, clip=None, warmup=5)
             val_loss = math.inf if log.diverged else eval_loss(model, val)
             results[name, lr_name] = {"diverged_at": log.first_bad_step, "val_loss": val_loss,
                                       "max_grad_norm": max(log.grad_norms, default=math.nan)}

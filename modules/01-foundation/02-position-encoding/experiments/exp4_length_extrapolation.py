@@ -25,13 +25,11 @@ import time
 import torch
 import torch.nn.functional as F
 
-from minimind_notes.device import autocast, autocast_dtype
 from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm
 from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.variants import VariantConfig, VariantLM
 
 TRAIN_LEN = 64
-CPU = torch.device("cpu")  # where the lab models train
 FACTORS = [1, 2, 4]  # evaluation lengths as multiples of TRAIN_LEN
 POSITIONS = ["rope", "learned", "none"]
 YARN = {"type": "yarn", "factor": 4, "original_max_position_embeddings": TRAIN_LEN,
@@ -76,9 +74,8 @@ def train_all(ctx: ExperimentContext, cfg: dict) -> tuple[dict, dict, torch.Tens
         model = build(position, cfg["hidden"])
         if position == "learned":
             table_before = model.model.embed_positions.weight.detach().clone()  # (4T, C)
-        with autocast(CPU, autocast_dtype(CPU, ctx.precision)):  # bf16 autocast when the run asks for it
-            log = train_lm(model, ByteBatches(text, seed=ctx.seed), cfg["steps"], cfg["batch"], TRAIN_LEN,
-                           cfg["lr"])
+        log = train_lm(model, ByteBatches(text, seed=ctx.seed), cfg["steps"], cfg["batch"], TRAIN_LEN,
+                       cfg["lr"])
         models[position], finals[position] = model, log.final()
     return models, finals, table_before
 

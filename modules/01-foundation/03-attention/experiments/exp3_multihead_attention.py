@@ -22,7 +22,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from minimind_notes.device import autocast, autocast_dtype
 from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm
 from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM, preset
@@ -79,10 +78,8 @@ def train_heads(ctx: ExperimentContext) -> dict:
     model = MiniMindForCausalLM(MiniMindConfig(**SMALL))
     val = ByteBatches(corpus_text("val")).fixed(32, SEQ)  # (32, T): the same windows before and after
     maps_before, loss_before = attention_maps(model, val), eval_loss(model, val)
-    cpu = torch.device("cpu")
-    with autocast(cpu, autocast_dtype(cpu, ctx.precision)):  # bf16 autocast when the run asks for it
-        log = train_lm(model, ByteBatches(corpus_text("train"), seed=ctx.seed), steps, batch_size=16,
-                       seq_len=SEQ, lr=3e-3)
+    log = train_lm(model, ByteBatches(corpus_text("train"), seed=ctx.seed), steps, batch_size=16,
+                   seq_len=SEQ, lr=3e-3)
     maps_after, loss_after = attention_maps(model, val), eval_loss(model, val)
     return {"steps": steps, "before": head_stats(maps_before), "after": head_stats(maps_after),
             "tv_before": head_disagreement(maps_before), "tv_after": head_disagreement(maps_after),

@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.device import autocast, autocast_dtype
 from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.model import Attention, FeedForward, MiniMindConfig, RMSNorm, precompute_freqs_cis
 
@@ -119,12 +118,10 @@ def run(ctx: ExperimentContext) -> None:
             "每个模型训练 {s} 步,batch {b}。",
             v=VOCAB - 1, t=SEQ, V=VOCAB, k=SHIFT, s=steps, b=BATCH)
     results, models = {}, {}
-    cpu = torch.device("cpu")
     for task in TASKS:
         test = make_batch(task, 512, torch.Generator().manual_seed(10_000 + ctx.seed))  # fresh sequences
         for kind in KINDS:
-            with autocast(cpu, autocast_dtype(cpu, ctx.precision)):  # bf16 autocast when the run asks for it
-                models[kind, task], curve = train(kind, task, steps, ctx.seed, test, eval_every)
+            models[kind, task], curve = train(kind, task, steps, ctx.seed, test, eval_every)
             results[kind, task] = {"curve": curve, "accuracy": curve[-1][1]}
     acc = {key: r["accuracy"] for key, r in results.items()}
     params = {kind: models[kind, TASKS[0]].mixer_parameters() for kind in KINDS}
