@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minimind_notes.device import autocast, autocast_dtype
 from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.model import Attention, FeedForward, MiniMindConfig, RMSNorm, precompute_freqs_cis
 
@@ -82,8 +83,11 @@ def accuracy(model: OneBlockModel, ids: torch.Tensor, targets: torch.Tensor) -> 
 
 
 def train(kind: str, task: str, steps: int, seed: int, test: tuple[torch.Tensor, torch.Tensor],
-          eval_every: int):
-    """Train one model; returns it and its test accuracy every `eval_every` steps."""
+          eval_every: int, precision: str):
+    """Train one model (the forward under bf16 autocast if `precision` is bf16); returns it and its test
+    accuracy every `eval_every` steps."""
+    cpu = torch.device("cpu")
+    dtype = autocast_dtype(cpu, precision)
     torch.manual_seed(seed)
     model = OneBlockModel(kind)
     gen = torch.Generator().manual_seed(seed + 1)
@@ -91,8 +95,9 @@ def train(kind: str, task: str, steps: int, seed: int, test: tuple[torch.Tensor,
     curve = [(0, accuracy(model, *test))]
     for step in range(1, steps + 1):
         ids, targets = make_batch(task, BATCH, gen)
-        logits = model(ids)  # (B, T, V)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+        with autocast(cpu, dtype):
+            logits = model(ids)  # (B, T, V)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)  # fp32 loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -121,7 +126,7 @@ def run(ctx: ExperimentContext) -> None:
     for task in TASKS:
         test = make_batch(task, 512, torch.Generator().manual_seed(10_000 + ctx.seed))  # fresh sequences
         for kind in KINDS:
-            models[kind, task], curve = train(kind, task, steps, ctx.seed, test, eval_every)
+            models[kind, task], curve = train(kind, task, steps, ctx.seed, test, eval_every, ctx.precision)
             results[kind, task] = {"curve": curve, "accuracy": curve[-1][1]}
     acc = {key: r["accuracy"] for key, r in results.items()}
     params = {kind: models[kind, TASKS[0]].mixer_parameters() for kind in KINDS}
