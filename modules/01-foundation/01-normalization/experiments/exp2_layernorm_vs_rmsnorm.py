@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.measure import interleaved_times, median_ratio, recorded_ops
 from minimind_notes.model import RMSNorm
 
@@ -66,6 +66,8 @@ def run(ctx: ExperimentContext) -> None:
     ctx.metric("max_diff_zero_mean_input", same_on_centred)
     ctx.metric("max_diff_shifted_input", diff_on_shifted)
     ctx.metric("work", work)
+    ctx.metric("full_passes_rmsnorm", work["rms"]["full_passes"])
+    ctx.metric("full_passes_layernorm", work["ln"]["full_passes"])
     ctx.metric("ms_rmsnorm", t["rms"] * 1e3)
     ctx.metric("ms_layernorm_same_ops", t["ln"] * 1e3)
     ctx.metric("ms_layernorm_fused_kernel", t["fused"] * 1e3)
@@ -81,34 +83,37 @@ def run(ctx: ExperimentContext) -> None:
                 work["ln"]["full_passes"], t["ln"] * 1e3],
                ["LayerNorm, PyTorch fused kernel", n_ln, "1 kernel", "-", "-", t["fused"] * 1e3]])
 
-    ctx.finding(
-        "On zero-mean input LayerNorm and RMSNorm give the same output: max difference {d:.2e} "
-        "(check: < 1e-5)",
-        "输入均值为 0 时 LayerNorm 与 RMSNorm 输出相同:最大差 {d:.2e}(检验:< 1e-5)",
+    ctx.code_fact(
+        "On zero-mean input LayerNorm and RMSNorm give the same output (var(x) = mean(x^2) when the mean is 0, a "
+        "property of the formulas): max difference {d:.2e}, float rounding",
+        "输入均值为 0 时 LayerNorm 与 RMSNorm 输出相同(均值为 0 时 var(x) = mean(x^2),这是公式的性质):"
+        "最大差 {d:.2e},即浮点舍入",
         same_on_centred < 1e-5, d=same_on_centred)
     ctx.finding(
-        "On input with mean 3 they differ by up to {d:.2f}: LayerNorm removes the mean, RMSNorm keeps "
-        "it (check: > 0.1)",
-        "输入均值为 3 时两者最大相差 {d:.2f}:LayerNorm 去掉均值,RMSNorm 保留(检验:> 0.1)",
-        diff_on_shifted > 0.1, d=diff_on_shifted)
-    ctx.finding(
-        "RMSNorm has {p_rms} parameters (a weight) vs LayerNorm's {p_ln} (weight + bias) at width {dim} "
-        "(check: exactly half)",
-        "宽度 {dim} 时 RMSNorm 有 {p_rms} 个参数(只有 weight),LayerNorm 有 {p_ln} 个(weight + bias)"
-        "(检验:正好一半)",
+        "On input with mean 3 they differ by up to {d:.2f}: LayerNorm removes the mean, RMSNorm keeps it",
+        "输入均值为 3 时两者最大相差 {d:.2f}:LayerNorm 去掉均值,RMSNorm 保留",
+        Bar({"en": "largest difference", "zh": "最大差"}, diff_on_shifted, ">", 0.1), d=diff_on_shifted)
+    ctx.code_fact(
+        "RMSNorm has {p_rms} parameters (a weight) vs LayerNorm's {p_ln} (weight + bias) at width {dim}: d against 2d",
+        "宽度 {dim} 时 RMSNorm 有 {p_rms} 个参数(只有 weight),LayerNorm 有 {p_ln} 个(weight + bias):d 对 2d",
         2 * n_rms == n_ln, p_rms=n_rms, p_ln=n_ln, dim=DIM)
     rw, lw = work["rms"], work["ln"]
     ctx.finding(
         "Built from the same primitive ops, RMSNorm does less work: {o1} tensor ops, {r1} reduction and {p1} passes "
-        "over the full tensor, against LayerNorm's {o2}, {r2} and {p2} (counted as they ran; check: one reduction "
-        "fewer and fewer full passes; the from-scratch LayerNorm matches PyTorch's to {e:.1e}). Timed here, "
-        "RMSNorm took {r:.2f}x LayerNorm's time (median of {n} interleaved rounds, middle half {lo:.2f}-{hi:.2f}); "
-        "a timing is reported, not checked, since other processes on the machine move it",
+        "over the full tensor, against LayerNorm's {o2}, {r2} and {p2} (counted as they ran; the from-scratch "
+        "LayerNorm matches PyTorch's to {e:.1e}). Timed here, RMSNorm took {r:.2f}x LayerNorm's time (median of {n} "
+        "interleaved rounds, middle half {lo:.2f}-{hi:.2f}); a timing is reported, not checked, since other "
+        "processes on the machine move it",
         "用同样的基本算子实现时,RMSNorm 做的事更少:{o1} 个张量运算、{r1} 次归约、{p1} 次读完整张量,"
-        "LayerNorm 是 {o2}、{r2}、{p2}(运行时计数;检验:少一次归约,读完整张量的次数更少;手写 LayerNorm 与 "
-        "PyTorch 的相差 {e:.1e})。这里实测 RMSNorm 耗时是 LayerNorm 的 {r:.2f} 倍({n} 轮交替计时的中位数,"
-        "中间一半在 {lo:.2f}-{hi:.2f});耗时只报告、不作检验,因为机器上的其他进程会影响它",
-        rw["reductions"] + 1 == lw["reductions"] and rw["full_passes"] < lw["full_passes"] and scratch_error < 1e-5,
+        "LayerNorm 是 {o2}、{r2}、{p2}(运行时计数;手写 LayerNorm 与 PyTorch 的相差 {e:.1e})。这里实测 RMSNorm "
+        "耗时是 LayerNorm 的 {r:.2f} 倍({n} 轮交替计时的中位数,中间一半在 {lo:.2f}-{hi:.2f});耗时只报告、"
+        "不作检验,因为机器上的其他进程会影响它",
+        [Bar({"en": "reductions LayerNorm minus RMSNorm", "zh": "归约次数 LayerNorm 减 RMSNorm"},
+             lw["reductions"] - rw["reductions"], ">=", 1),
+         Bar({"en": "full passes LayerNorm minus RMSNorm", "zh": "读完整张量次数 LayerNorm 减 RMSNorm"},
+             lw["full_passes"] - rw["full_passes"], ">", 0),
+         Bar({"en": "from-scratch LayerNorm vs PyTorch's", "zh": "手写 LayerNorm 与 PyTorch 的差"},
+             scratch_error, "<", 1e-5)],
         o1=rw["ops"], r1=rw["reductions"], p1=rw["full_passes"], o2=lw["ops"], r2=lw["reductions"],
         p2=lw["full_passes"], e=scratch_error, r=ratio, n=repeats, lo=spread[0], hi=spread[1])
     ctx.log("A fused kernel changes the picture: PyTorch's LayerNorm kernel takes {f:.2f} ms here vs "

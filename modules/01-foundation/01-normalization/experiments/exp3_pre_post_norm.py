@@ -15,7 +15,7 @@ import math
 from collections import Counter
 
 from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.variants import VariantConfig, VariantLM
 
 
@@ -64,42 +64,48 @@ def run(ctx: ExperimentContext) -> None:
     pre_m, pre_h = results["Pre-LN", "moderate"], results["Pre-LN", "high"]
     post_h, none_h = results["Post-LN", "high"], results["no norm", "high"]
     none_m = results["no norm", "moderate"]
+    for (name, lr_name), r in results.items():  # flat keys, for the numbers the teaching texts quote
+        ctx.metric(f"val_loss_{name.lower().replace('-', '_').replace(' ', '_')}_{lr_name}", r["val_loss"])
+    post_m = results["Post-LN", "moderate"]
     ctx.finding(
         "At lr 1e-3 Pre-LN learns fastest: held-out loss {v:.2f} nats/byte vs {n:.2f} without norm, {b:.2f} "
-        "for byte frequencies alone and {u:.2f} for uniform guessing (check: lower than no-norm and than the "
-        "byte-frequency level, each by > 0.1)",
+        "for byte frequencies alone and {u:.2f} for uniform guessing",
         "学习率 1e-3 时 Pre-LN 学得最快:验证损失 {v:.2f} nats/字节,无归一化为 {n:.2f},只按字节频率预测为 {b:.2f},"
-        "均匀猜测为 {u:.2f}(检验:比无归一化和字节频率水平都低 0.1 以上)",
-        pre_m["val_loss"] < min(none_m["val_loss"], baseline) - 0.1, v=pre_m["val_loss"], n=none_m["val_loss"],
-        b=baseline, u=math.log(256))
+        "均匀猜测为 {u:.2f}",
+        [Bar({"en": "no norm minus Pre-LN", "zh": "无归一化减 Pre-LN"},
+             none_m["val_loss"] - pre_m["val_loss"], ">", 0.1),
+         Bar({"en": "byte-frequency level minus Pre-LN", "zh": "字节频率水平减 Pre-LN"},
+             baseline - pre_m["val_loss"], ">", 0.1)],
+        v=pre_m["val_loss"], n=none_m["val_loss"], b=baseline, u=math.log(256))
     ctx.finding(
         "At lr 1e-2 Pre-LN does not diverge: held-out loss {v:.2f} against {b:.2f} for byte frequencies alone, the "
         "level that means \"learned nothing else\" ({g:+.2f}); whether it gets far below that level in {steps} "
-        "steps depends on the seed and the budget, surviving does not (check: finite and at most 0.1 above that level)",
+        "steps depends on the seed and the budget, surviving does not",
         "学习率 1e-2 时 Pre-LN 没有发散:验证损失 {v:.2f},只按字节频率预测为 {b:.2f},即\"除此之外什么都没学到\""
-        "的水平(差 {g:+.2f});{steps} 步内能否明显低于这个水平取决于种子和训练量,但不发散这一点不取决于它们"
-        "(检验:有限,且至多比该水平高 0.1)",
-        pre_h["val_loss"] < baseline + 0.1, v=pre_h["val_loss"], b=baseline, g=pre_h["val_loss"] - baseline,
-        steps=steps)
-    post_m = results["Post-LN", "moderate"]
+        "的水平(差 {g:+.2f});{steps} 步内能否明显低于这个水平取决于种子和训练量,但不发散这一点不取决于它们",
+        Bar({"en": "Pre-LN minus byte-frequency level", "zh": "Pre-LN 减字节频率水平"}, pre_h["val_loss"] - baseline,
+            "<", 0.1),
+        v=pre_h["val_loss"], b=baseline, g=pre_h["val_loss"] - baseline, steps=steps)
     ctx.finding(
         "Post-LN ends at {m:.3f} (lr 1e-3) and {h:.3f} (lr 1e-2), against {b:.3f} for byte frequencies alone: "
         "with this depth, {steps} steps and a 5-step warm-up it learns nothing beyond byte frequencies at "
-        "either rate, so here it fails to start rather than being hurt by the high rate (check: both within "
-        "0.1 of the byte-frequency level)",
+        "either rate, so here it fails to start rather than being hurt by the high rate",
         "Post-LN 最终为 {m:.3f}(学习率 1e-3)和 {h:.3f}(学习率 1e-2),只按字节频率预测为 {b:.3f}:"
         "在这个深度、{steps} 步、5 步预热的设置下,两个学习率它都没学到字节频率之外的东西,"
-        "问题是根本没学起来,而不是被高学习率所伤(检验:两者都在字节频率水平的 0.1 以内)",
-        abs(post_m["val_loss"] - baseline) < 0.1 and abs(post_h["val_loss"] - baseline) < 0.1,
+        "问题是根本没学起来,而不是被高学习率所伤",
+        Bar({"en": "largest |Post-LN - byte-frequency level|", "zh": "|Post-LN - 字节频率水平| 的最大值"},
+            max(abs(post_m["val_loss"] - baseline), abs(post_h["val_loss"] - baseline)), "<", 0.1),
         m=post_m["val_loss"], h=post_h["val_loss"], b=baseline, steps=steps)
     none_text = "diverged at step {s}" if none_h["diverged_at"] is not None else "ended at {v:.2f}"
     ctx.finding(
         "Without any norm: at lr 1e-3 held-out loss {m:.2f}; at lr 1e-2 training " + none_text
-        + " (check: worse than Pre-LN at both rates)",
+        + ", worse than Pre-LN at both rates",
         "完全不做归一化:学习率 1e-3 时验证损失 {m:.2f};学习率 1e-2 时"
         + ("在第 {s} 步发散" if none_h["diverged_at"] is not None else "最终为 {v:.2f}")
-        + "(检验:两个学习率下都比 Pre-LN 差)",
-        none_m["val_loss"] > pre_m["val_loss"] and none_h["val_loss"] > pre_h["val_loss"],
+        + ",两个学习率下都比 Pre-LN 差",
+        [Bar({"en": "no norm minus Pre-LN at lr 1e-3", "zh": "学习率 1e-3 时无归一化减 Pre-LN"},
+             none_m["val_loss"] - pre_m["val_loss"], ">", 0),
+         Bar({"en": "at lr 1e-2", "zh": "学习率 1e-2 时"}, none_h["val_loss"] - pre_h["val_loss"], ">", 0)],
         m=none_m["val_loss"], s=none_h["diverged_at"], v=none_h["val_loss"])
 
     plt = ctx.plt

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.model import Attention, MiniMindConfig, apply_rotary_pos_emb, precompute_freqs_cis
 
 HIDDEN, HEADS, KV_HEADS, TOKENS = 64, 4, 2, 16  # a small attention layer: head_dim 16
@@ -109,28 +109,29 @@ def run(ctx: ExperimentContext) -> None:
     ctx.log("Part (b): fixed unit q and k (head_dim {hd}, theta 1e6), rotated to every position 0..{l}.",
             "(b) 部分:固定的单位向量 q 和 k(head_dim {hd},theta 1e6),旋转到 0..{l} 的每个位置。",
             hd=HEAD_DIM, l=length - 1)
-    ctx.finding(
-        "Without position information attention is permutation-equivariant: shuffling the input "
-        "only shuffles the output, max difference {g:.2e} (check: < 1e-5)",
-        "没有位置信息时,注意力对排列是等变的:打乱输入只会同样地打乱输出,最大差异 {g:.2e}(检验:< 1e-5)",
+    ctx.code_fact(
+        "Without position information attention is permutation-equivariant (a property of the formula: nothing in "
+        "it depends on order): shuffling the input only shuffles the output, max difference {g:.2e}, float rounding",
+        "没有位置信息时,注意力对排列是等变的(公式的性质:其中没有任何量依赖顺序):打乱输入只会同样地打乱输出,"
+        "最大差异 {g:.2e},即浮点舍入",
         gaps["no_position"] < 1e-5, g=gaps["no_position"])
     ctx.finding(
-        "With RoPE the same shuffle changes the output: max difference {g:.3f}, against a mean "
-        "|output| of {s:.3f} (check: > 1e-2)",
-        "加上 RoPE 后,同样的打乱会改变输出:最大差异 {g:.3f},而输出的平均绝对值为 {s:.3f}(检验:> 1e-2)",
-        gaps["rope"] > 1e-2, g=gaps["rope"], s=gaps["out_scale"])
+        "With RoPE the same shuffle changes the output: max difference {g:.3f}, against a mean |output| of {s:.3f}",
+        "加上 RoPE 后,同样的打乱会改变输出:最大差异 {g:.3f},而输出的平均绝对值为 {s:.3f}",
+        Bar({"en": "max difference / mean |output|", "zh": "最大差异 / 输出的平均绝对值"},
+            gaps["rope"] / gaps["out_scale"], ">", 0.1), g=gaps["rope"], s=gaps["out_scale"])
     ctx.finding(
-        "A causal mask alone also breaks the symmetry (each token sees a different prefix): "
-        "max difference {g:.3f} (check: > 1e-2)",
-        "仅有因果掩码也会打破对称性(每个 token 看到的前缀不同):最大差异 {g:.3f}(检验:> 1e-2)",
-        gaps["causal_only"] > 1e-2, g=gaps["causal_only"])
-    ctx.finding(
-        "The RoPE score depends only on m - n: along each diagonal of the {l}x{l} score matrix the "
-        "values agree to {s:.1e} (e.g. score(0,0) = {s00:.6f}, score(1,1) = {s11:.6f}, q.k = {qk:.6f}), "
-        "while across offsets they range over {r:.3f} (check: spread < 1e-5 and range > 1000 x spread)",
-        "RoPE 分数只取决于 m - n:{l}x{l} 分数矩阵每条对角线上的值相差不超过 {s:.1e}"
-        "(例如 score(0,0) = {s00:.6f},score(1,1) = {s11:.6f},q.k = {qk:.6f}),"
-        "而不同相对位置之间的分数变化幅度为 {r:.3f}(检验:对角线内差异 < 1e-5 且幅度 > 1000 倍该差异)",
+        "A causal mask alone also breaks the symmetry (each token sees a different prefix): max difference {g:.3f}",
+        "仅有因果掩码也会打破对称性(每个 token 看到的前缀不同):最大差异 {g:.3f}",
+        Bar({"en": "max difference / mean |output|", "zh": "最大差异 / 输出的平均绝对值"},
+            gaps["causal_only"] / gaps["out_scale"], ">", 0.1), g=gaps["causal_only"])
+    ctx.code_fact(
+        "The RoPE score depends only on m - n (a property of rotations: R(m)q . R(n)k = q . R(n - m)k): along each "
+        "diagonal of the {l}x{l} score matrix the values agree to {s:.1e} (e.g. score(0,0) = {s00:.6f}, "
+        "score(1,1) = {s11:.6f}, q.k = {qk:.6f}), while across offsets they range over {r:.3f}",
+        "RoPE 分数只取决于 m - n(旋转的性质:R(m)q . R(n)k = q . R(n - m)k):{l}x{l} 分数矩阵每条对角线上的值"
+        "相差不超过 {s:.1e}(例如 score(0,0) = {s00:.6f},score(1,1) = {s11:.6f},q.k = {qk:.6f}),"
+        "而不同相对位置之间的分数变化幅度为 {r:.3f}",
         max_spread < 1e-5 and offset_range > 1000 * max_spread,
         l=length, s=max_spread, r=offset_range, s00=float(scores[0, 0]), s11=float(scores[1, 1]),
         qk=float(q @ k))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.model.rope import rope_frequencies
 
 HEAD_DIM, THETA = 64, 1e6  # MiniMind2
@@ -75,36 +75,41 @@ def run(ctx: ExperimentContext) -> None:
                for s in stats])
 
     gap = fast["closest"][1] - fast["closest"][0]
+    ctx.metric("pair_0_only_closest_gap", gap)
+    ctx.metric(f"pair_{last}_only_max_distance", slow["max"])
     ctx.finding(
         "One fast frequency (pair 0, 1 rad/position) wraps around: {near:,} position pairs are "
-        "near-identical; the closest, positions {p} and {q} ({gap} apart), differ by only {d:.1e} "
-        "(check: > 0 pairs)",
+        "near-identical; the closest, positions {p} and {q} ({gap} apart), differ by only {d:.1e}",
         "只用一个快频率(第 0 对,每个位置 1 弧度)会绕圈重叠:有 {near:,} 对位置近乎相同;"
-        "最接近的是位置 {p} 和 {q}(相距 {gap}),距离只有 {d:.1e}(检验:> 0 对)",
-        fast["near"] > 0, near=fast["near"], p=fast["closest"][0], q=fast["closest"][1], gap=gap,
-        d=fast["min"])
+        "最接近的是位置 {p} 和 {q}(相距 {gap}),距离只有 {d:.1e}",
+        Bar({"en": "near-identical pairs", "zh": "近乎相同的位置对"}, fast["near"], ">", 0),
+        near=fast["near"], p=fast["closest"][0], q=fast["closest"][1], gap=gap, d=fast["min"])
     ctx.finding(
         "One slow frequency (pair {last}) never wraps but barely moves: {near:,} of {total:,} pairs are "
-        "near-identical, even the farthest positions differ by only {mx:.4f} (check: all pairs < {tol})",
+        "near-identical, even the farthest positions differ by only {mx:.4f}",
         "只用一个慢频率(第 {last} 对)不会绕圈,但几乎不动:{total:,} 对中有 {near:,} 对近乎相同,"
-        "相距最远的位置之间距离也只有 {mx:.4f}(检验:所有对都 < {tol})",
-        slow["near"] == total, last=last, near=slow["near"], total=total, mx=slow["max"], tol=TOL)
+        "相距最远的位置之间距离也只有 {mx:.4f}",
+        Bar({"en": "largest distance (near-identical below)", "zh": "最大距离(低于此值即近乎相同)"},
+            slow["max"], "<", TOL),
+        last=last, near=slow["near"], total=total, mx=slow["max"])
     ctx.finding(
-        "With all {k} pairs every position has its own address: 0 near-identical pairs among {total:,}; "
-        "the closest two (positions {p} and {q}) are still {d:.3f} apart, {x:.0f}x the tolerance "
-        "(check: count = 0 and min > {tol})",
-        "用全部 {k} 对时,每个位置都有自己的地址:{total:,} 对中近乎相同的为 0;"
-        "最接近的两个位置({p} 和 {q})距离仍有 {d:.3f},是阈值的 {x:.0f} 倍(检验:数量 = 0 且最小距离 > {tol})",
-        full["near"] == 0 and full["min"] > TOL, k=len(freqs), total=total, p=full["closest"][0],
-        q=full["closest"][1], d=full["min"], x=full["min"] / TOL, tol=TOL)
+        "With all {k} pairs every position has its own address: {near} near-identical pairs among {total:,}; "
+        "the closest two (positions {p} and {q}) are still {d:.3f} apart, {x:.0f}x the tolerance",
+        "用全部 {k} 对时,每个位置都有自己的地址:{total:,} 对中近乎相同的为 {near};"
+        "最接近的两个位置({p} 和 {q})距离仍有 {d:.3f},是阈值的 {x:.0f} 倍",
+        [Bar({"en": "near-identical pairs", "zh": "近乎相同的位置对"}, full["near"], "<=", 0),
+         Bar({"en": "smallest distance", "zh": "最小距离"}, full["min"], ">", TOL)],
+        k=len(freqs), near=full["near"], total=total, p=full["closest"][0], q=full["closest"][1], d=full["min"],
+        x=full["min"] / TOL)
     ctx.finding(
         "With all pairs the closest two addresses belong to neighbouring positions ({p} and {q}): "
         "no far-away position comes closer than a neighbour does, whereas with pair 0 alone the closest "
-        "two were {gap} apart (check: closest pair 1 apart)",
+        "two were {gap} apart",
         "使用全部维度对时,最接近的两个地址属于相邻位置({p} 和 {q}):没有哪个远处的位置比相邻位置更接近;"
-        "而只用第 0 对时,最接近的两个位置相距 {gap}(检验:最接近的一对相距 1)",
-        full["closest"][1] - full["closest"][0] == 1, p=full["closest"][0], q=full["closest"][1],
-        gap=gap)
+        "而只用第 0 对时,最接近的两个位置相距 {gap}",
+        Bar({"en": "positions between the closest two", "zh": "最接近的两个位置的间距"},
+            full["closest"][1] - full["closest"][0], "<=", 1),
+        p=full["closest"][0], q=full["closest"][1], gap=gap)
 
     plot(ctx, stats, n)
 

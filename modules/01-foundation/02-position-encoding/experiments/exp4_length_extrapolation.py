@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.variants import VariantConfig, VariantLM
 
 TRAIN_LEN = 64
@@ -153,54 +153,68 @@ def findings(ctx: ExperimentContext, results: dict, learned: dict) -> None:
     beyond = {name: r["beyond"] for name, r in results.items()}
     ctx.finding(
         "At the trained length ({t} bytes) RoPE learns fastest: held-out loss {r:.3f} (RoPE) < {n:.3f} "
-        "(no position) < {lr:.3f} (learned absolute) (check: each gap > 0.05)",
+        "(no position) < {lr:.3f} (learned absolute)",
         "在训练长度({t} 字节)上 RoPE 学得最快:验证损失 {r:.3f}(RoPE)< {n:.3f}(无位置编码)"
-        "< {lr:.3f}(可学习绝对位置)(检验:每个差距 > 0.05)",
-        at_1x["rope"] < at_1x["none"] - 0.05 and at_1x["none"] < at_1x["learned"] - 0.05,
+        "< {lr:.3f}(可学习绝对位置)",
+        [Bar({"en": "no position minus RoPE", "zh": "无位置编码减 RoPE"}, at_1x["none"] - at_1x["rope"], ">", 0.05),
+         Bar({"en": "learned minus no position", "zh": "可学习位置减无位置编码"}, at_1x["learned"] - at_1x["none"],
+             ">", 0.05)],
         t=TRAIN_LEN, r=at_1x["rope"], n=at_1x["none"], lr=at_1x["learned"])
     near = {name: r["2x"] - r["inside"] for name, r in results.items()}  # rise on bytes T .. 2T-1
     far = {name: r["far"] - r["inside"] for name, r in results.items()}  # rise on bytes 2T .. 4T-1
+    for name in ("rope", "none"):
+        ctx.metric(f"{name}_near_rise", near[name])
+        ctx.metric(f"{name}_far_rise", far[name])
     ctx.finding(
         "Past the trained length RoPE degrades a little, then sharply: compared with bytes < {t}, "
         "its loss is {n:+.3f} on bytes {t}-{t2} (no-position model: {nn:+.3f}) but {f:+.3f} on bytes "
-        "{t3}-{e} (no-position model: {fn:+.3f}) (check: RoPE's far rise > 0.3 and > 3x both its near "
-        "rise and the no-position model's far rise)",
+        "{t3}-{e} (no-position model: {fn:+.3f})",
         "超过训练长度后,RoPE 先是略有变差,然后急剧变差:与位置 < {t} 的字节相比,"
         "它在位置 {t}-{t2} 上的损失变化 {n:+.3f}(无位置编码模型:{nn:+.3f}),"
-        "而在位置 {t3}-{e} 上变化 {f:+.3f}(无位置编码模型:{fn:+.3f})"
-        "(检验:RoPE 远处的上升 > 0.3,且超过它近处上升的 3 倍和无位置模型远处上升的 3 倍)",
-        far["rope"] > 0.3 and far["rope"] > 3 * near["rope"] and far["rope"] > 3 * far["none"],
+        "而在位置 {t3}-{e} 上变化 {f:+.3f}(无位置编码模型:{fn:+.3f})",
+        [Bar({"en": "RoPE's far rise", "zh": "RoPE 远处的上升"}, far["rope"], ">", 0.3),
+         Bar({"en": "RoPE's far rise minus 3x its near rise", "zh": "RoPE 远处的上升减其近处上升的 3 倍"},
+             far["rope"] - 3 * near["rope"], ">", 0),
+         Bar({"en": "minus 3x the no-position model's far rise", "zh": "减无位置模型远处上升的 3 倍"},
+             far["rope"] - 3 * far["none"], ">", 0)],
         t=TRAIN_LEN, t2=2 * TRAIN_LEN - 1, t3=2 * TRAIN_LEN, e=long - 1, n=near["rope"], nn=near["none"],
         f=far["rope"], fn=far["none"])
     r, y = results["rope"], results["rope+yarn"]
+    ctx.metric("yarn_far_gain", r["far"] - y["far"])
+    ctx.metric("yarn_inside_rise", y["inside"] - r["inside"])
     ctx.finding(
         "YaRN (factor 4, switched on after training, no fine-tuning) cuts RoPE's loss on bytes {t3}-{e} "
         "from {f0:.3f} to {f1:.3f}, but it also changes the rotations the model was trained on: the loss "
-        "rises on bytes < {t} ({i0:.3f} -> {i1:.3f}) and {t}-{t2} ({n0:.3f} -> {n1:.3f}) (check: far gain "
-        "> 0.2 and both near losses rise)",
+        "rises on bytes < {t} ({i0:.3f} -> {i1:.3f}) and {t}-{t2} ({n0:.3f} -> {n1:.3f})",
         "YaRN(factor 4,训练后直接打开,不做微调)把 RoPE 在位置 {t3}-{e} 上的损失从 {f0:.3f} 降到 {f1:.3f},"
         "但它也改变了模型训练时见过的旋转:位置 < {t} 的损失上升({i0:.3f} -> {i1:.3f}),"
-        "位置 {t}-{t2} 也上升({n0:.3f} -> {n1:.3f})(检验:远处收益 > 0.2 且两段近处损失都上升)",
-        y["far"] < r["far"] - 0.2 and y["inside"] > r["inside"] and y["2x"] > r["2x"],
+        "位置 {t}-{t2} 也上升({n0:.3f} -> {n1:.3f})",
+        [Bar({"en": "far gain", "zh": "远处的收益"}, r["far"] - y["far"], ">", 0.2),
+         Bar({"en": "rise on bytes < 64", "zh": "位置 < 64 的上升"}, y["inside"] - r["inside"], ">", 0),
+         Bar({"en": "rise on bytes 64-127", "zh": "位置 64-127 的上升"}, y["2x"] - r["2x"], ">", 0)],
         t=TRAIN_LEN, t2=2 * TRAIN_LEN - 1, t3=2 * TRAIN_LEN, e=long - 1, f0=r["far"], f1=y["far"],
         i0=r["inside"], i1=y["inside"], n0=r["2x"], n1=y["2x"])
     ctx.finding(
         "At {L} bytes (4x), RoPE + YaRN ({y:.3f}) beats the learned absolute table ({lr:.3f}) and plain "
-        "RoPE ({r:.3f}); the model without positions reaches {n:.3f} (check: YaRN >= 0.1 below learned "
-        "and >= 0.05 below plain RoPE)",
+        "RoPE ({r:.3f}); the model without positions reaches {n:.3f}",
         "在 {L} 字节(4 倍)上,RoPE + YaRN({y:.3f})好于可学习绝对位置表({lr:.3f})和普通 RoPE({r:.3f});"
-        "无位置编码的模型为 {n:.3f}(检验:YaRN 比可学习位置低至少 0.1,比普通 RoPE 低至少 0.05)",
-        at_4x["rope+yarn"] < at_4x["learned"] - 0.1 and at_4x["rope+yarn"] < at_4x["rope"] - 0.05,
+        "无位置编码的模型为 {n:.3f}",
+        [Bar({"en": "learned minus YaRN", "zh": "可学习位置减 YaRN"}, at_4x["learned"] - at_4x["rope+yarn"], ">", 0.1),
+         Bar({"en": "plain RoPE minus YaRN", "zh": "普通 RoPE 减 YaRN"}, at_4x["rope"] - at_4x["rope+yarn"],
+             ">", 0.05)],
         L=long, y=at_4x["rope+yarn"], lr=at_4x["learned"], r=at_4x["rope"], n=at_4x["none"])
     ctx.finding(
         "The learned table's rows {t}-{e} never receive a gradient: they are exactly their random "
         "initial values (max change {u:.1e}) while rows 0-{t1} moved by {m:.3f} on average. Using them, "
         "its loss is {b:.3f} on positions >= {t} vs {i:.3f} before; zeroing the whole table changes its "
-        "{t}-byte loss from {l:.3f} to {z:.3f} (check: unused rows unchanged, trained rows changed)",
+        "{t}-byte loss from {l:.3f} to {z:.3f}",
         "可学习位置表的第 {t}-{e} 行从未得到梯度:它们仍是随机初始值(最大变化 {u:.1e}),"
         "而第 0-{t1} 行平均变化了 {m:.3f}。使用这些行时,它在位置 >= {t} 上的损失为 {b:.3f},之前为 {i:.3f};"
-        "把整张表清零后,它在 {t} 字节上的损失从 {l:.3f} 变为 {z:.3f}(检验:未用的行没变,训练过的行变了)",
-        learned["unused_rows_change"] == 0 and learned["trained_rows_change"] > 0.01, t=TRAIN_LEN,
+        "把整张表清零后,它在 {t} 字节上的损失从 {l:.3f} 变为 {z:.3f}",
+        [Bar({"en": "largest change of the unused rows", "zh": "未用行的最大变化"}, learned["unused_rows_change"],
+             "<=", 0),
+         Bar({"en": "mean change of the trained rows", "zh": "训练过的行的平均变化"}, learned["trained_rows_change"],
+             ">", 0.01)], t=TRAIN_LEN,
         e=long - 1, t1=TRAIN_LEN - 1, u=learned["unused_rows_change"], m=learned["trained_rows_change"],
         b=beyond["learned"], i=inside["learned"], l=at_1x["learned"], z=learned["loss_without_table"])
 

@@ -18,7 +18,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.model import explicit_attention
 from minimind_notes.model.attention import causal_mask
 
@@ -114,33 +114,35 @@ def run(ctx: ExperimentContext) -> None:
                "zh": "第 3 步:output = weights V(无掩码),每个 token 一行"},
               ["token", *[f"out[{j}]" for j in range(D_HEAD)]], matrix_rows(labels, full["out"]))
 
-    ctx.finding(
+    ctx.code_fact(
         "The hand computation matches MiniMind's explicit_attention (max diff {e1:.1e} no mask, "
-        "{e2:.1e} causal) and PyTorch's scaled_dot_product_attention ({s1:.1e}, {s2:.1e}) "
-        "(check: all < 1e-6)",
+        "{e2:.1e} causal) and PyTorch's scaled_dot_product_attention ({s1:.1e}, {s2:.1e}): the same formula, "
+        "float rounding apart (< 1e-6)",
         "手算结果与 MiniMind 的 explicit_attention 一致(最大差异:无掩码 {e1:.1e},因果 {e2:.1e}),"
-        "也与 PyTorch 的 scaled_dot_product_attention 一致({s1:.1e},{s2:.1e})(检验:均 < 1e-6)",
+        "也与 PyTorch 的 scaled_dot_product_attention 一致({s1:.1e},{s2:.1e}):同一个公式,只差浮点舍入(< 1e-6)",
         max(full["diff_explicit"], causal["diff_explicit"], full["diff_sdpa"], causal["diff_sdpa"]) < 1e-6,
         e1=full["diff_explicit"], e2=causal["diff_explicit"], s1=full["diff_sdpa"], s2=causal["diff_sdpa"])
     ctx.code_fact(
-        "Every row of weights sums to 1: max |row sum - 1| = {a:.1e} without and {b:.1e} with the mask "
-        "(check: < 1e-6)",
-        "每一行权重之和都为 1:max |行和 - 1| 无掩码时为 {a:.1e},有掩码时为 {b:.1e}(检验:< 1e-6)",
+        "Every row of weights sums to 1 (softmax divides by the row's sum): max |row sum - 1| = {a:.1e} without "
+        "and {b:.1e} with the mask",
+        "每一行权重之和都为 1(softmax 除以该行之和):max |行和 - 1| 无掩码时为 {a:.1e},有掩码时为 {b:.1e}",
         max(full["row_sum_error"], causal["row_sum_error"]) < 1e-6,
         a=full["row_sum_error"], b=causal["row_sum_error"])
     ctx.code_fact(
         "With the causal mask every weight above the diagonal is exactly {u} and the first token, "
-        "which can only see itself, puts weight {w0} on itself (check: exactly 0 and exactly 1)",
+        "which can only see itself, puts weight {w0} on itself (exp(-inf) = 0: exactly 0 and exactly 1)",
         "加因果掩码后,对角线以上的权重全部恰好为 {u};第一个 token 只能看到自己,给自己的权重为 {w0}"
-        "(检验:恰好为 0 和恰好为 1)",
+        "(exp(-inf) = 0:恰好为 0 和恰好为 1)",
         upper_max == 0.0 and first_row_self == 1.0, u=upper_max, w0=first_row_self)
     ctx.finding(
         "Attention alone ignores word order: without the mask the two \"the\" tokens (positions 0 and 4) "
         "get identical outputs (max diff {g0:.1e}); with the causal mask they see different prefixes and "
-        "differ by {g1:.3f} (check: < 1e-6 and > 1e-3)",
+        "differ by {g1:.3f}",
         "注意力本身不看词序:无掩码时两个 \"the\"(位置 0 和 4)的输出完全相同(最大差异 {g0:.1e});"
-        "加因果掩码后它们看到的前缀不同,输出相差 {g1:.3f}(检验:< 1e-6 且 > 1e-3)",
-        the_gap_full < 1e-6 and the_gap_causal > 1e-3, g0=the_gap_full, g1=the_gap_causal)
+        "加因果掩码后它们看到的前缀不同,输出相差 {g1:.3f}",
+        [Bar({"en": "gap without the mask", "zh": "无掩码时的差异"}, the_gap_full, "<", 1e-6),
+         Bar({"en": "gap with the mask", "zh": "有掩码时的差异"}, the_gap_causal, ">", 1e-3)],
+        g0=the_gap_full, g1=the_gap_causal)
 
     plot_weights(ctx, labels, full["weights"], causal["weights"])
 

@@ -23,7 +23,7 @@ import math
 
 import torch
 
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 
 DIMS = [16, 64, 256, 1024]
 KEYS = 64  # keys per query: a uniform softmax over them has entropy ln 64 = 4.16 nats
@@ -93,12 +93,13 @@ def run(ctx: ExperimentContext) -> None:
     scaled_std = [scaled[d]["score_std"] for d in DIMS]
     ctx.finding(
         "Raw dot products spread like sqrt(d): std {s0:.1f} at d = 16 and {s3:.1f} at d = 1024, i.e. "
-        "std / sqrt(d) = {lo:.2f}-{hi:.2f}; divided by sqrt(d) the std is {a:.2f}-{b:.2f} at every d "
-        "(check: both within 0.9-1.1)",
+        "std / sqrt(d) = {lo:.2f}-{hi:.2f}; divided by sqrt(d) the std is {a:.2f}-{b:.2f} at every d",
         "原始点积的离散程度按 sqrt(d) 增长:d = 16 时标准差 {s0:.1f},d = 1024 时 {s3:.1f},"
-        "即 std / sqrt(d) = {lo:.2f}-{hi:.2f};除以 sqrt(d) 后每个 d 的标准差都在 {a:.2f}-{b:.2f}"
-        "(检验:两者都在 0.9-1.1 内)",
-        all(0.9 < r < 1.1 for r in std_ratio + scaled_std),
+        "即 std / sqrt(d) = {lo:.2f}-{hi:.2f};除以 sqrt(d) 后每个 d 的标准差都在 {a:.2f}-{b:.2f}",
+        [Bar({"en": "largest |std / sqrt(d) - 1|", "zh": "|std / sqrt(d) - 1| 的最大值"},
+             max(abs(r - 1) for r in std_ratio), "<", 0.1),
+         Bar({"en": "largest |scaled std - 1|", "zh": "|缩放后 std - 1| 的最大值"},
+             max(abs(r - 1) for r in scaled_std), "<", 0.1)],
         s0=raw[16]["score_std"], s3=raw[1024]["score_std"], lo=min(std_ratio), hi=max(std_ratio),
         a=min(scaled_std), b=max(scaled_std))
 
@@ -107,29 +108,30 @@ def run(ctx: ExperimentContext) -> None:
     ctx.finding(
         "Without scaling the softmax saturates as d grows: the mean top weight rises from {t0:.2f} (d = 16) "
         "to {t3:.2f} (d = 1024) and the entropy falls from {e0:.2f} to {e3:.2f} nats. With / sqrt(d) the top "
-        "weight stays at {ta:.3f}-{tb:.3f} and the entropy at {ea:.2f}-{eb:.2f} nats (uniform: {u:.2f}) "
-        "(check: raw top weight > 0.9 at d = 1024; scaled ranges across d < 0.02 and < 0.1)",
+        "weight stays at {ta:.3f}-{tb:.3f} and the entropy at {ea:.2f}-{eb:.2f} nats (uniform: {u:.2f})",
         "不缩放时,softmax 随 d 增大而饱和:平均最大权重从 {t0:.2f}(d = 16)升到 {t3:.2f}(d = 1024),"
         "熵从 {e0:.2f} 降到 {e3:.2f} nats。除以 sqrt(d) 后,最大权重保持在 {ta:.3f}-{tb:.3f},"
-        "熵保持在 {ea:.2f}-{eb:.2f} nats(均匀分布:{u:.2f})"
-        "(检验:d = 1024 时原始最大权重 > 0.9;缩放后跨 d 的变化范围分别 < 0.02 和 < 0.1)",
-        raw[1024]["top_weight"] > 0.9 and max(top_scaled) - min(top_scaled) < 0.02
-        and max(ent_scaled) - min(ent_scaled) < 0.1,
+        "熵保持在 {ea:.2f}-{eb:.2f} nats(均匀分布:{u:.2f})",
+        [Bar({"en": "raw top weight at d = 1024", "zh": "d = 1024 时原始最大权重"}, raw[1024]["top_weight"], ">", 0.9),
+         Bar({"en": "scaled top weight's range across d", "zh": "缩放后最大权重跨 d 的变化范围"},
+             max(top_scaled) - min(top_scaled), "<", 0.02),
+         Bar({"en": "scaled entropy's range", "zh": "缩放后熵的变化范围"},
+             max(ent_scaled) - min(ent_scaled), "<", 0.1)],
         t0=raw[16]["top_weight"], t3=raw[1024]["top_weight"], e0=raw[16]["entropy"], e3=raw[1024]["entropy"],
         ta=min(top_scaled), tb=max(top_scaled), ea=min(ent_scaled), eb=max(ent_scaled), u=math.log(KEYS))
 
-    shrink = raw[16]["grad_scores_median"] / raw[1024]["grad_scores_median"]
+    shrink = ctx.metric("grad_scores_drop_raw_16_to_1024",
+                        raw[16]["grad_scores_median"] / raw[1024]["grad_scores_median"])
     grad_scaled = [scaled[d]["grad_scores_median"] for d in DIMS]
     ctx.finding(
         "The gradient through an unscaled softmax vanishes: the median |gradient at the scores| falls from "
         "{g0:.3f} (d = 16) to {g3:.1e} (d = 1024), {r:.0f}x smaller, and {sat:.0%} of queries have a top "
-        "weight above {thr}. With / sqrt(d) it stays at {a:.3f}-{b:.3f} for every d "
-        "(check: > 100x drop; scaled max / min < 1.2)",
+        "weight above {thr}. With / sqrt(d) it stays at {a:.3f}-{b:.3f} for every d",
         "未缩放的 softmax 会让梯度消失:分数处梯度范数的中位数从 {g0:.3f}(d = 16)降到 {g3:.1e}(d = 1024),"
         "缩小 {r:.0f} 倍,且 {sat:.0%} 的查询最大权重超过 {thr}。"
-        "除以 sqrt(d) 后每个 d 都保持在 {a:.3f}-{b:.3f}"
-        "(检验:下降 > 100 倍;缩放后最大值 / 最小值 < 1.2)",
-        shrink > 100 and max(grad_scaled) / min(grad_scaled) < 1.2,
+        "除以 sqrt(d) 后每个 d 都保持在 {a:.3f}-{b:.3f}",
+        [Bar({"en": "drop from d = 16 to 1024", "zh": "从 d = 16 到 1024 的下降倍数"}, shrink, ">", 100),
+         Bar({"en": "scaled max / min", "zh": "缩放后最大值 / 最小值"}, max(grad_scaled) / min(grad_scaled), "<", 1.2)],
         g0=raw[16]["grad_scores_median"], g3=raw[1024]["grad_scores_median"], r=shrink,
         sat=raw[1024]["saturated_share"], thr=SATURATED, a=min(grad_scaled), b=max(grad_scaled))
 
@@ -138,13 +140,12 @@ def run(ctx: ExperimentContext) -> None:
         "The same holds for the gradient that reaches q (and so W_Q) for the typical query: median {g0:.3f} "
         "at d = 16, {g3:.1e} at d = 1024 ({r:.0f}x smaller), although the unscaled keys are sqrt(d) times "
         "larger. The mean does not fall ({m0:.2f} at d = 16, {m3:.2f} at d = 1024): it is carried by "
-        "the few unsaturated queries, which still get a large gradient, while most get almost none "
-        "(check: median drop > 20x)",
+        "the few unsaturated queries, which still get a large gradient, while most get almost none",
         "对典型查询而言,传到 q(进而传到 W_Q)的梯度也一样:中位数在 d = 16 时为 {g0:.3f},d = 1024 时为 "
         "{g3:.1e}(缩小 {r:.0f} 倍),尽管未缩放时键的尺度大 sqrt(d) 倍。均值并不下降(d = 16 时 {m0:.2f},"
-        "d = 1024 时 {m3:.2f}):它由少数未饱和的查询撑起,这些查询仍有较大梯度,而大多数查询几乎没有"
-        "(检验:中位数下降 > 20 倍)",
-        q_shrink > 20, g0=raw[16]["grad_q_median"], g3=raw[1024]["grad_q_median"], r=q_shrink,
+        "d = 1024 时 {m3:.2f}):它由少数未饱和的查询撑起,这些查询仍有较大梯度,而大多数查询几乎没有",
+        Bar({"en": "median drop", "zh": "中位数下降倍数"}, q_shrink, ">", 20),
+        g0=raw[16]["grad_q_median"], g3=raw[1024]["grad_q_median"], r=q_shrink,
         m0=raw[16]["grad_q_mean"], m3=raw[1024]["grad_q_mean"])
 
     plot(ctx, raw, scaled)

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM, preset
 
 SEQ = 64  # training and evaluation window (bytes)
@@ -178,19 +178,24 @@ def head_findings(ctx: ExperimentContext, heads: dict) -> None:
     tv0, tv1 = heads["tv_before"], heads["tv_after"]
     near = min(after, key=lambda s: s["distance"])
     far = max(after, key=lambda s: s["distance"])
+    ctx.metric("distance_init_min", min(s["distance"] for s in before))
+    ctx.metric("distance_trained_min", near["distance"])
+    ctx.metric("distance_trained_max", far["distance"])
     ctx.finding(
         "The heads specialise. At init every head attends almost uniformly (mean distance {b0:.1f}-{b1:.1f} "
         "bytes; uniform: {u:.1f}) and two heads of a layer differ by a total-variation distance of only "
         "{t0} (0 = same weights, 1 = disjoint). After {n} steps (held-out loss {l0:.2f} -> {l1:.2f} "
         "nats/byte) the mean distance ranges from {a0:.1f} (layer {nl} head {nh}) to {a1:.1f} (layer {fl} "
-        "head {fh}) and two heads of the same layer differ by {t1} (check: every layer > 10x its init value, "
-        "and some layer > 0.3, i.e. its heads put at least 30% of their weight on different bytes)",
+        "head {fh}) and two heads of the same layer differ by {t1}: in some layer they put at least 30% of "
+        "their weight on different bytes",
         "各个头会分工。初始化时每个头都几乎均匀地关注(平均距离 {b0:.1f}-{b1:.1f} 字节;均匀:{u:.1f}),"
         "同一层两个头的权重之间的总变差距离只有 {t0}(0 = 权重相同,1 = 完全不重叠)。训练 {n} 步后"
         "(验证损失 {l0:.2f} -> {l1:.2f} nats/字节),平均距离从 {a0:.1f}(第 {nl} 层第 {nh} 个头)到 {a1:.1f}"
-        "(第 {fl} 层第 {fh} 个头)不等,同一层两个头相差 {t1}(检验:每一层都 > 其初始值的 10 倍,"
-        "且至少一层 > 0.3,即这一层的头至少有 30% 的权重落在不同的字节上)",
-        all(t > 10 * t_init for t, t_init in zip(tv1, tv0, strict=True)) and max(tv1) > 0.3,
+        "(第 {fl} 层第 {fh} 个头)不等,同一层两个头相差 {t1}:"
+        "至少有一层的头有 30% 以上的权重落在不同的字节上",
+        [Bar({"en": "smallest layer's difference / its init value", "zh": "各层差异 / 其初始值的最小值"},
+             min(t / t_init for t, t_init in zip(tv1, tv0, strict=True)), ">", 10),
+         Bar({"en": "largest layer's difference", "zh": "最大的一层差异"}, max(tv1), ">", 0.3)],
         b0=min(s["distance"] for s in before), b1=max(s["distance"] for s in before), u=uniform_distance,
         t0=" / ".join(f"{t:.3f}" for t in tv0), n=heads["steps"], l0=heads["loss_before"],
         l1=heads["loss_after"], a0=near["distance"], nl=near["layer"], nh=near["head"], a1=far["distance"],
@@ -198,15 +203,17 @@ def head_findings(ctx: ExperimentContext, heads: dict) -> None:
 
     prev_init = max(s["prev"] for s in before)
     best_prev = max(after, key=lambda s: s["prev"])
+    ctx.metric("prev_share_trained_max", best_prev["prev"])
     ctx.finding(
         "Some heads become sharp and local while others stay broad: entropy spans {e0:.2f}-{e1:.2f} nats "
         "after training against {i0:.2f}-{i1:.2f} at init, and the most previous-byte-focused head (layer "
-        "{pl} head {ph}) puts {p:.2f} of its weight on the previous byte vs at most {pi:.3f} at init "
-        "(check: entropy spread > 0.5 nat and previous-byte share > 3x init)",
+        "{pl} head {ph}) puts {p:.2f} of its weight on the previous byte vs at most {pi:.3f} at init",
         "有的头变得尖锐、只看附近,有的头仍然很分散:训练后熵的范围为 {e0:.2f}-{e1:.2f} nats,初始化时为 "
         "{i0:.2f}-{i1:.2f};最关注前一个字节的头(第 {pl} 层第 {ph} 个头)把 {p:.2f} 的权重放在前一个字节上,"
-        "初始化时最多 {pi:.3f}(检验:熵的差异 > 0.5 nat,且前一字节占比 > 初始化的 3 倍)",
-        spread(after, "entropy") > 0.5 and best_prev["prev"] > 3 * prev_init,
+        "初始化时最多 {pi:.3f}",
+        [Bar({"en": "entropy spread (nats)", "zh": "熵的差异(nats)"}, spread(after, "entropy"), ">", 0.5),
+         Bar({"en": "previous-byte share / init's", "zh": "前一字节占比 / 初始化时"}, best_prev["prev"] / prev_init,
+             ">", 3)],
         e0=min(s["entropy"] for s in after), e1=max(s["entropy"] for s in after),
         i0=min(s["entropy"] for s in before), i1=max(s["entropy"] for s in before),
         pl=best_prev["layer"], ph=best_prev["head"], p=best_prev["prev"], pi=prev_init)
@@ -215,13 +222,13 @@ def head_findings(ctx: ExperimentContext, heads: dict) -> None:
 def kv_findings(ctx: ExperimentContext, rows: list[dict]) -> None:
     exact = all(r["prompt_bytes"] == PROMPT * r["formula"] and r["step_growth"] == r["formula"] for r in rows)
     all_bf16 = all(r["dtype"] == "bfloat16" for r in rows)
-    ctx.finding(
+    ctx.code_fact(
         "The formula 2 x layers x KV heads x head_dim x 2 bytes matches the measured bf16 cache exactly for "
         "all {n} configurations ({p}-token prompt), from {lo:,} to {hi:,} bytes per token, and one decoding "
-        "step adds exactly that much (check: equal to the byte, all tensors bf16)",
+        "step adds exactly that much (equal to the byte, all tensors bf16: the cache stores K and V and nothing else)",
         "公式 2 x 层数 x KV 头数 x head_dim x 2 字节与实测的 bf16 缓存在全部 {n} 种配置下逐字节一致,"
         "({p} token 的提示)每个 token 从 {lo:,} 到 {hi:,} 字节;多生成一个 token 正好增加这么多"
-        "(检验:逐字节相等,张量均为 bf16)",
+        "(逐字节相等,张量均为 bf16:缓存只存 K 和 V,别无其他)",
         exact and all_bf16, n=len(rows), p=PROMPT, lo=min(r["measured"] for r in rows),
         hi=max(r["measured"] for r in rows))
     by = {(r["model"], r["layout"]): r for r in rows}
@@ -229,14 +236,14 @@ def kv_findings(ctx: ExperimentContext, rows: list[dict]) -> None:
     big = {layout: by["minimind2", layout] for layout in LAYOUTS}
     ratios = [by[m, "MHA"]["measured"] / by[m, layout]["measured"]
               for m in PRESETS for layout in ("GQA", "MQA")]
-    ctx.finding(
+    ctx.code_fact(
         "MiniMind2-small's GQA cache is {g:,.0f} bytes/token, {gm:.0f} MiB for a {c}-token context, vs "
         "{m:.0f} MiB with MHA and {q:.0f} MiB with MQA; MiniMind2 (768): {bm:.0f} / {bg:.0f} / {bq:.0f} MiB. "
-        "GQA keeps 1/{r1:.0f} of the MHA cache and MQA 1/{r2:.0f}, in every size (check: ratios exactly 4 "
-        "and 8)",
+        "GQA keeps 1/{r1:.0f} of the MHA cache and MQA 1/{r2:.0f}, in every size (exactly 8 / 2 and 8 / 1 KV "
+        "heads)",
         "MiniMind2-small 的 GQA 缓存为每 token {g:,.0f} 字节,{c} token 上下文时 {gm:.0f} MiB;MHA 为 "
         "{m:.0f} MiB,MQA 为 {q:.0f} MiB;MiniMind2(768):{bm:.0f} / {bg:.0f} / {bq:.0f} MiB。"
-        "在每种尺寸下 GQA 只需 MHA 的 1/{r1:.0f},MQA 只需 1/{r2:.0f}(检验:比例恰好为 4 和 8)",
+        "在每种尺寸下 GQA 只需 MHA 的 1/{r1:.0f},MQA 只需 1/{r2:.0f}(恰好是 8 / 2 和 8 / 1 个 KV 头)",
         ratios == [4.0, 8.0] * len(PRESETS),
         g=small["GQA"]["measured"], gm=small["GQA"]["mib_at_context"], c=CONTEXT,
         m=small["MHA"]["mib_at_context"], q=small["MQA"]["mib_at_context"],

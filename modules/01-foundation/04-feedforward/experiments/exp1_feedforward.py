@@ -147,23 +147,22 @@ def findings_a(ctx: ExperimentContext, config: MiniMindConfig, trace: dict, ffn_
                model_total: int, classic: int) -> None:
     c, i = config.hidden_size, config.intermediate_size
     shapes = [shape for _, shape in trace["shapes"]]
-    ctx.finding(
+    ctx.code_fact(
         "Expand, gate, compress: each position's {c} numbers go to {i} (gate and up), are combined "
         "elementwise and come back to {c}; the hand computation matches FeedForward to {e:.1e}, and changing "
-        "one position changes no other position's output (max change {leak:.1e}) (check: shapes "
-        "{c} -> {i} -> {c}, both differences < 1e-5)",
+        "one position changes no other position's output (max change {leak:.1e}): shapes "
+        "{c} -> {i} -> {c}, both differences < 1e-5, by construction",
         "先扩展、再门控、再压缩:每个位置的 {c} 个数先被投影到 {i} 维(gate 和 up 两路),逐元素相乘后"
         "再回到 {c} 维;手算结果与 FeedForward 相差 {e:.1e},且改动一个位置不会改变其他位置的输出"
-        "(最大变化 {leak:.1e})(检验:形状为 {c} -> {i} -> {c},两个差异都 < 1e-5)",
+        "(最大变化 {leak:.1e}):形状为 {c} -> {i} -> {c},两个差异都 < 1e-5,由构造保证",
         shapes[0][-1] == c and shapes[3][-1] == i == default_intermediate_size(c) and shapes[4][-1] == c
         and trace["hand_vs_module"] < 1e-5 and trace["leak_to_other_positions"] < 1e-5,
         c=c, i=i, e=trace["hand_vs_module"], leak=trace["leak_to_other_positions"])
-    ctx.finding(
+    ctx.code_fact(
         "One FFN holds 3 x {c} x {i} = {p:,} weights ({q:,} for a classic 4x two-matrix FFN); the "
-        "{n} FFNs hold {f:,} of the model's {m:,} parameters, {share:.0%} (check: count = 3 x {c} x {i}, "
-        "share > 50%)",
+        "{n} FFNs hold {f:,} of the model's {m:,} parameters, {share:.0%}, more than half (counted from the config)",
         "一个 FFN 有 3 x {c} x {i} = {p:,} 个权重(经典的 4 倍宽双矩阵 FFN 为 {q:,});{n} 个 FFN 共 "
-        "{f:,} 个参数,占模型 {m:,} 个参数的 {share:.0%}(检验:数量 = 3 x {c} x {i},占比 > 50%)",
+        "{f:,} 个参数,占模型 {m:,} 个参数的 {share:.0%},超过一半(由配置数出)",
         trace["params"] == 3 * c * i and ffn_total / model_total > 0.5,
         c=c, i=i, p=trace["params"], q=classic, n=config.num_hidden_layers, f=ffn_total, m=model_total,
         share=ffn_total / model_total)
@@ -172,21 +171,23 @@ def findings_a(ctx: ExperimentContext, config: MiniMindConfig, trace: dict, ffn_
 def findings_b(ctx: ExperimentContext, results: dict, unigram: float) -> None:
     params = {ffn: r["params"] for ffn, r in results.items()}
     losses = {ffn: r["val_loss"] for ffn, r in results.items()}
+    ctx.code_fact(
+        "The three models have the same size: {p} parameters (SwiGLU, GELU, ReLU; the classic FFN is 1.5x wider)",
+        "三个模型大小相同:参数量 {p}(SwiGLU、GELU、ReLU;经典 FFN 宽 1.5 倍)",
+        len(set(params.values())) == 1, p=" / ".join(f"{v:,}" for v in params.values()))
     ctx.finding(
-        "The three models have the same size: {p} parameters (SwiGLU, GELU, ReLU), and all three use "
-        "context: held-out loss {s:.3f} / {g:.3f} / {r:.3f} nats per byte, below the {h:.2f} of predicting "
-        "byte frequencies alone ({u:.2f} for uniform guessing) (check: counts equal, every loss < {h:.2f})",
-        "三个模型大小相同:参数量 {p}(SwiGLU、GELU、ReLU),而且都用上了上下文:验证损失分别为 "
-        "{s:.3f} / {g:.3f} / {r:.3f} nats/字节,低于只按字节频率预测的 {h:.2f}(均匀猜测为 {u:.2f})"
-        "(检验:参数量相等,每个损失 < {h:.2f})",
-        len(set(params.values())) == 1 and all(v < unigram for v in losses.values()),
-        p=" / ".join(f"{v:,}" for v in params.values()), s=losses["swiglu"], g=losses["gelu"],
-        r=losses["relu"], h=unigram, u=math.log(256))
+        "All three use context: held-out loss {s:.3f} / {g:.3f} / {r:.3f} nats per byte (SwiGLU, GELU, ReLU), "
+        "below the {h:.2f} of predicting byte frequencies alone ({u:.2f} for uniform guessing)",
+        "三个模型都用上了上下文:验证损失分别为 {s:.3f} / {g:.3f} / {r:.3f} nats/字节(SwiGLU、GELU、ReLU),"
+        "低于只按字节频率预测的 {h:.2f}(均匀猜测为 {u:.2f})",
+        Bar({"en": "largest held-out loss", "zh": "最大的验证损失"}, max(losses.values()), "<", unigram),
+        s=losses["swiglu"], g=losses["gelu"], r=losses["relu"], h=unigram, u=math.log(256))
     per_seed = {ffn: r["seed_losses"] for ffn, r in results.items()}
     leads = [min(g, s) - r for g, s, r in zip(per_seed["gelu"], per_seed["swiglu"], per_seed["relu"], strict=True)]
     spread = max(max(v) - min(v) for v in per_seed.values())  # the same FFN, another seed
     lead = sum(leads) / len(leads)
     ctx.metric("relu_lead_per_seed", leads)
+    ctx.metric("relu_mean_lead", lead)
     ctx.metric("seed_spread", spread)
     # Paired by seed (same init of everything else, same data order), the lead's own spread is its noise:
     # far smaller than one FFN's spread across seeds, which moves all three models together.
@@ -208,12 +209,11 @@ def findings_b(ctx: ExperimentContext, results: dict, unigram: float) -> None:
     ctx.finding(
         "SwiGLU starts from a much quieter FFN: at init its output is {rr:.1f}x smaller than ReLU's and "
         "{rg:.1f}x smaller than GELU's (output/input RMS {gs:.4f} vs {gr:.4f} and {gg:.4f}), because "
-        "silu(gate) * up multiplies two small projections (check: > 5x smaller than ReLU's, > 2x than "
-        "GELU's)",
+        "silu(gate) * up multiplies two small projections",
         "SwiGLU 的 FFN 起点输出小得多:初始化时它的输出比 ReLU 小 {rr:.1f} 倍,比 GELU 小 {rg:.1f} 倍"
-        "(输出/输入 RMS 为 {gs:.4f},对比 {gr:.4f} 和 {gg:.4f}),因为 silu(gate) * up 是两个很小的投影相乘"
-        "(检验:比 ReLU 小 5 倍以上,比 GELU 小 2 倍以上)",
-        gain["relu"] / gain["swiglu"] > 5 and gain["gelu"] / gain["swiglu"] > 2,
+        "(输出/输入 RMS 为 {gs:.4f},对比 {gr:.4f} 和 {gg:.4f}),因为 silu(gate) * up 是两个很小的投影相乘",
+        [Bar({"en": "ReLU's / SwiGLU's", "zh": "ReLU / SwiGLU"}, gain["relu"] / gain["swiglu"], ">", 5),
+         Bar({"en": "GELU's / SwiGLU's", "zh": "GELU / SwiGLU"}, gain["gelu"] / gain["swiglu"], ">", 2)],
         rr=gain["relu"] / gain["swiglu"], rg=gain["gelu"] / gain["swiglu"], gs=gain["swiglu"],
         gr=gain["relu"], gg=gain["gelu"])
 

@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.device import autocast, autocast_dtype
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.model import Attention, FeedForward, MiniMindConfig, RMSNorm, precompute_freqs_cis
 
 VOCAB, SEQ, SHIFT = 32, 24, 3  # token ids 0..31, sequences of 24, copy from 3 positions back
@@ -82,8 +83,11 @@ def accuracy(model: OneBlockModel, ids: torch.Tensor, targets: torch.Tensor) -> 
 
 
 def train(kind: str, task: str, steps: int, seed: int, test: tuple[torch.Tensor, torch.Tensor],
-          eval_every: int):
-    """Train one model; returns it and its test accuracy every `eval_every` steps."""
+          eval_every: int, precision: str):
+    """Train one model (the forward under bf16 autocast if `precision` is bf16); returns it and its test
+    accuracy every `eval_every` steps."""
+    cpu = torch.device("cpu")
+    dtype = autocast_dtype(cpu, precision)
     torch.manual_seed(seed)
     model = OneBlockModel(kind)
     gen = torch.Generator().manual_seed(seed + 1)
@@ -91,8 +95,9 @@ def train(kind: str, task: str, steps: int, seed: int, test: tuple[torch.Tensor,
     curve = [(0, accuracy(model, *test))]
     for step in range(1, steps + 1):
         ids, targets = make_batch(task, BATCH, gen)
-        logits = model(ids)  # (B, T, V)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+        with autocast(cpu, dtype):
+            logits = model(ids)  # (B, T, V)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)  # fp32 loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -121,7 +126,7 @@ def run(ctx: ExperimentContext) -> None:
     for task in TASKS:
         test = make_batch(task, 512, torch.Generator().manual_seed(10_000 + ctx.seed))  # fresh sequences
         for kind in KINDS:
-            models[kind, task], curve = train(kind, task, steps, ctx.seed, test, eval_every)
+            models[kind, task], curve = train(kind, task, steps, ctx.seed, test, eval_every, ctx.precision)
             results[kind, task] = {"curve": curve, "accuracy": curve[-1][1]}
     acc = {key: r["accuracy"] for key, r in results.items()}
     params = {kind: models[kind, TASKS[0]].mixer_parameters() for kind in KINDS}
@@ -139,32 +144,34 @@ def run(ctx: ExperimentContext) -> None:
               ["model", "block parameters", "per-token", "copy-back"],
               [[kind, params[kind], acc[kind, "per-token"], acc[kind, "copy-back"]] for kind in KINDS])
 
-    ctx.finding(
-        "Both blocks hold the same number of weights: attention {a:,} and FFN {f:,} (check: equal)",
-        "两种块的权重数量相同:注意力 {a:,},FFN {f:,}(检验:相等)",
+    ctx.code_fact(
+        "Both blocks hold the same number of weights: attention {a:,} and FFN {f:,} (chosen so)",
+        "两种块的权重数量相同:注意力 {a:,},FFN {f:,}(有意这样配置)",
         params["attention only"] == params["FFN only"], a=params["attention only"], f=params["FFN only"])
     ctx.finding(
         "The per-token task needs no mixing: the FFN-only model reaches {f:.1%} accuracy "
-        "(the attention-only model {a:.1%}) (check: FFN-only > 95%)",
+        "(the attention-only model {a:.1%})",
         "逐 token 任务不需要在位置之间传递信息:只有 FFN 的模型准确率达到 {f:.1%}"
-        "(只有注意力的模型为 {a:.1%})(检验:FFN 模型 > 95%)",
-        acc["FFN only", "per-token"] > 0.95,
+        "(只有注意力的模型为 {a:.1%})",
+        Bar({"en": "FFN-only accuracy", "zh": "FFN 模型准确率"}, acc["FFN only", "per-token"], ">", 0.95),
         f=acc["FFN only", "per-token"], a=acc["attention only", "per-token"])
     ctx.finding(
         "Copying from {k} positions back is impossible without attention: the FFN-only model stays at "
-        "{f:.1%}, chance is {c:.1%}; the attention-only model reaches {a:.1%} "
-        "(check: FFN-only < 2 x chance, attention-only > 90%)",
+        "{f:.1%}, chance is {c:.1%}; the attention-only model reaches {a:.1%}",
         "不用注意力就无法从 {k} 个位置之前拷贝:只有 FFN 的模型停在 {f:.1%},随机猜测为 {c:.1%};"
-        "只有注意力的模型达到 {a:.1%}(检验:FFN 模型 < 2 倍随机水平,注意力模型 > 90%)",
-        acc["FFN only", "copy-back"] < 2 * chance and acc["attention only", "copy-back"] > 0.9,
+        "只有注意力的模型达到 {a:.1%}",
+        [Bar({"en": "FFN-only accuracy / chance", "zh": "FFN 模型准确率 / 随机水平"},
+             acc["FFN only", "copy-back"] / chance, "<", 2),
+         Bar({"en": "attention-only accuracy", "zh": "注意力模型准确率"},
+             acc["attention only", "copy-back"], ">", 0.9)],
         k=SHIFT, f=acc["FFN only", "copy-back"], c=chance, a=acc["attention only", "copy-back"])
     ctx.finding(
         "The trained attention learned where to look: its heads put {w} of their weight on the token "
-        "{k} positions back (best head {m:.2f}; a uniform causal head would give about {u:.2f}) "
-        "(check: best head > 0.5)",
+        "{k} positions back (best head {m:.2f}; a uniform causal head would give about {u:.2f})",
         "训练后的注意力学会了看哪里:各个头放在 {k} 个位置之前那个 token 上的权重为 {w}"
-        "(最好的头 {m:.2f};均匀的因果注意力约为 {u:.2f})(检验:最好的头 > 0.5)",
-        max(shift_weight) > 0.5, w=", ".join(f"{x:.2f}" for x in shift_weight), k=SHIFT,
+        "(最好的头 {m:.2f};均匀的因果注意力约为 {u:.2f})",
+        Bar({"en": "best head", "zh": "最好的头"}, max(shift_weight), ">", 0.5),
+        w=", ".join(f"{x:.2f}" for x in shift_weight), k=SHIFT,
         m=max(shift_weight), u=float(sum(1 / (i + 1) for i in range(SHIFT, SEQ)) / (SEQ - SHIFT)))
 
     plot(ctx, results, chance)
