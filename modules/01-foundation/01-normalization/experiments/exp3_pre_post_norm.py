@@ -50,7 +50,8 @@ def run(ctx: ExperimentContext) -> None:
         for name, switches in SETUPS.items():
             ctx.seed_all()
             model = VariantLM(VariantConfig(num_hidden_layers=layers, **switches))
-            log = train_lm(model, train, steps, batch_size=batch, seq_len=64, lr=lr, clip=None, warmup=5)
+            log = train_lm(model, train, steps, batch_size=batch, seq_len=64, lr=lr, clip=None, warmup=5,
+                           precision=ctx.precision)
             val_loss = math.inf if log.diverged else eval_loss(model, val)
             results[name, lr_name] = {"diverged_at": log.first_bad_step, "val_loss": val_loss,
                                       "max_grad_norm": max(log.grad_norms, default=math.nan)}

@@ -75,7 +75,7 @@ def train_all(ctx: ExperimentContext, cfg: dict) -> tuple[dict, dict, torch.Tens
         if position == "learned":
             table_before = model.model.embed_positions.weight.detach().clone()  # (4T, C)
         log = train_lm(model, ByteBatches(text, seed=ctx.seed), cfg["steps"], cfg["batch"], TRAIN_LEN,
-                       cfg["lr"])
+                       cfg["lr"], precision=ctx.precision)
         models[position], finals[position] = model, log.final()
     return models, finals, table_before
 

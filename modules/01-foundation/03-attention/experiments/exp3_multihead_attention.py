@@ -79,7 +79,7 @@ def train_heads(ctx: ExperimentContext) -> dict:
     val = ByteBatches(corpus_text("val")).fixed(32, SEQ)  # (32, T): the same windows before and after
     maps_before, loss_before = attention_maps(model, val), eval_loss(model, val)
     log = train_lm(model, ByteBatches(corpus_text("train"), seed=ctx.seed), steps, batch_size=16,
-                   seq_len=SEQ, lr=3e-3)
+                   seq_len=SEQ, lr=3e-3, precision=ctx.precision)
     maps_after, loss_after = attention_maps(model, val), eval_loss(model, val)
     return {"steps": steps, "before": head_stats(maps_before), "after": head_stats(maps_after),
             "tv_before": head_disagreement(maps_before), "tv_after": head_disagreement(maps_after),

@@ -76,12 +76,12 @@ def ffn_gain_at_init(model: VariantLM, ids: torch.Tensor) -> float:
     return float(seen["y"].pow(2).mean().sqrt() / seen["x"].pow(2).mean().sqrt())
 
 
-def train_variant(ffn: str, steps: int, seed: int, val: torch.Tensor) -> dict:
+def train_variant(ffn: str, steps: int, seed: int, val: torch.Tensor, precision: str) -> dict:
     torch.manual_seed(seed)  # the same initial embeddings, attention and head for every variant
     model = VariantLM(VariantConfig(ffn=ffn))
     gain = ffn_gain_at_init(model, val[:8])
     log = train_lm(model, ByteBatches(corpus_text("train"), seed=seed), steps, batch_size=BATCH,
-                   seq_len=SEQ, lr=LR)
+                   seq_len=SEQ, lr=LR, precision=precision)
     ffn_params = sum(p.numel() for layer in model.model.layers for p in layer.mlp.parameters())
     return {"losses": log.losses, "val_loss": eval_loss(model, val), "params": model.num_parameters(),
             "ffn_params": ffn_params, "init_gain": gain}
@@ -121,7 +121,7 @@ def run(ctx: ExperimentContext) -> None:
             seeds=", ".join(map(str, seeds)))
     results = {}
     for ffn in FFNS:
-        runs = [train_variant(ffn, steps, seed, val) for seed in seeds]
+        runs = [train_variant(ffn, steps, seed, val, ctx.precision) for seed in seeds]
         seed_losses = [r["val_loss"] for r in runs]
         results[ffn] = {**runs[0], "seed_losses": seed_losses, "val_loss": sum(seed_losses) / len(seed_losses)}
     for ffn, r in results.items():
