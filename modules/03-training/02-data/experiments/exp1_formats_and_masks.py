@@ -15,6 +15,7 @@ the loss actually learns from, where the rest go, and what truncation to max_seq
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -28,7 +29,7 @@ from minimind_notes.data.datasets import IGNORE, EpochSampler, masked_ids, read_
 from minimind_notes.data.jsonl import DataError
 from minimind_notes.data.pretokenize import iter_documents
 from minimind_notes.data.tokenizer import MiniMindTokenizer
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM
 
 BATCH, MAX_LEN = 16, 256  # MAX_LEN is the SFT stage's max_seq_len (train/config.py)
@@ -270,67 +271,84 @@ def show_numbers(ctx: ExperimentContext, shares: dict, cut: list[dict], broken: 
 
 def findings(ctx: ExperimentContext, sets: dict, masks: dict, dpo: dict, shares: dict, cut: list[dict],
              nan_loss: float, broken: dict) -> None:
+    odd_pairs = sum(not (c[:-1] == r[:-1] and c[-1] != r[-1]) for c, r in sets["dpo"])
     ctx.finding(
         "The readers load {d} pretraining documents, {s} conversations and {p} preference pairs from the embedded "
-        "files with {b} bad lines; in all {p} pairs chosen and rejected share the prompt and differ only in the "
-        "last assistant reply (check: no bad lines, every pair)",
-        "读取函数从内置文件中读出 {d} 篇预训练文档、{s} 段对话和 {p} 组偏好对,坏行 {b} 行;全部 {p} 组里 chosen 与 "
-        "rejected 的提示相同,只在最后一条 assistant 回复上不同(检验:没有坏行,每一组都如此)",
-        sets["bad"] == 0 and all(c[:-1] == r[:-1] and c[-1] != r[-1] for c, r in sets["dpo"]),
-        d=len(sets["docs"]), s=len(sets["sft"]), p=len(sets["dpo"]), b=sets["bad"])
+        "files with {b} bad lines; in {k} of {p} pairs chosen and rejected share the prompt and differ only in the "
+        "last assistant reply",
+        "读取函数从内置文件中读出 {d} 篇预训练文档、{s} 段对话和 {p} 组偏好对,坏行 {b} 行;{p} 组中有 {k} 组 chosen 与 "
+        "rejected 的提示相同,只在最后一条 assistant 回复上不同",
+        [Bar({"en": "bad lines", "zh": "坏行"}, sets["bad"], "<=", 0),
+         Bar({"en": "pairs that differ elsewhere", "zh": "在别处不同的偏好对"}, odd_pairs, "<=", 0)],
+        d=len(sets["docs"]), s=len(sets["sft"]), p=len(sets["dpo"]), b=sets["bad"], k=len(sets["dpo"]) - odd_pairs)
     ctx.finding(
         "The SFT mask sits exactly on the replies: over {n} conversations, {pr:.2%} of the {c} counted tokens lie "
         "in an assistant reply or its <|im_end|> and {re:.2%} of those tokens are counted; in {e} of {n} rows the "
-        "counted tokens decode to exactly the replies plus <|im_end|>, nothing of the system, user or role tokens "
-        "(check: 100%, 100%, every row)",
+        "counted tokens decode to exactly the replies plus <|im_end|>, nothing of the system, user or role tokens",
         "SFT 的 mask 恰好落在回复上:在 {n} 段对话中,{c} 个计入 loss 的 token 有 {pr:.2%} 位于 assistant 回复或其 "
         "<|im_end|> 上,而这些位置上的 token 有 {re:.2%} 被计入;{n} 行中有 {e} 行,计入的 token 解码后恰好是各条回复"
-        "加 <|im_end|>,不含任何 system、user 或角色名 token(检验:100%、100%、每一行)",
-        masks["precision"] == 1 and masks["recall"] == 1 and masks["exact"] == masks["same_ids"] == masks["rows"],
+        "加 <|im_end|>,不含任何 system、user 或角色名 token",
+        [Bar({"en": "counted tokens outside the replies", "zh": "回复之外被计入的 token 占比"}, 1 - masks["precision"],
+             "<=", 0),
+         Bar({"en": "reply tokens not counted", "zh": "回复中未被计入的 token 占比"}, 1 - masks["recall"], "<=", 0),
+         Bar({"en": "rows that do not decode to their replies", "zh": "解码后不等于其回复的行"},
+             masks["rows"] - min(masks["exact"], masks["same_ids"]), "<=", 0)],
         n=masks["rows"], c=masks["counted"], pr=masks["precision"], re=masks["recall"], e=masks["exact"])
     ctx.finding(
         "DPO uses the same masks on both sides: in {e} of {p} pairs the chosen and the rejected counted tokens "
         "decode to their own reply plus <|im_end|>, and in {sp} the ids before the first counted token are "
-        "identical; a batch of 4 pairs is {shape}, the 4 chosen rows first (check: every pair, layout as stated)",
+        "identical; a batch of 4 pairs is {shape}, the 4 chosen rows first",
         "DPO 两侧用的是同一种 mask:{p} 组中有 {e} 组,chosen 和 rejected 计入的 token 解码后各自恰好是自己的回复加 "
         "<|im_end|>;有 {sp} 组在第一个计入 token 之前的 id 完全相同;4 组偏好对组成的 batch 形状为 {shape},前 4 行是 "
-        "chosen(检验:每一组都成立,布局如上所述)",
-        dpo["exact"] == dpo["pairs"] == dpo["same_prompt"] and dpo["chosen_first"] and dpo["batch_shape"][0] == 8,
+        "chosen",
+        [Bar({"en": "pairs off their replies or prompt", "zh": "回复或提示对不上的偏好对"},
+             dpo["pairs"] - min(dpo["exact"], dpo["same_prompt"]), "<=", 0),
+         Bar({"en": "batch rows out of place (of 8)", "zh": "batch 中位置不对的行(共 8 行)"},
+             0 if dpo["chosen_first"] and dpo["batch_shape"][0] == 8 else 8, "<=", 0)],
         e=dpo["exact"], p=dpo["pairs"], sp=dpo["same_prompt"], shape="x".join(map(str, dpo["batch_shape"])))
     pos, k = shares["positions"], shares["kinds"]
     real = pos - k["pad"]
+    ctx.metric("counted_share", shares["counted"] / pos)
+    ctx.metric("pad_share", k["pad"] / pos)
+    ctx.metric("counted_share_of_real", shares["counted"] / real)
     ctx.finding(
         "In SFT batches of {b} rows only {c:.1%} of the positions are learned from: padding takes {pad:.1%} (rows "
         "are padded to the longest, mean width {w:.0f}), and of the real tokens {cr:.1%} count while the template "
-        "{t:.1%}, system {s:.1%} and user {u:.1%} are context only (check: counted < 40% of positions, and the "
-        "counted tokens are exactly the assistant tokens)",
+        "{t:.1%}, system {s:.1%} and user {u:.1%} are context only; the counted tokens are the assistant tokens",
         "在 {b} 行的 SFT batch 中,只有 {c:.1%} 的位置参与学习:padding 占 {pad:.1%}(每行补齐到最长的一行,平均宽度 "
-        "{w:.0f});真实 token 中只有 {cr:.1%} 计入 loss,模板 {t:.1%}、system {s:.1%}、user {u:.1%} 都只是上下文"
-        "(检验:计入的位置 < 40%,且计入的 token 正好就是 assistant 的 token)",
-        shares["counted"] / pos < 0.4 and shares["counted"] == k["assistant"], b=BATCH, c=shares["counted"] / pos,
-        pad=k["pad"] / pos, w=shares["mean_width"], cr=shares["counted"] / real, t=k["template"] / real,
-        s=k["system"] / real, u=k["user"] / real)
+        "{w:.0f});真实 token 中只有 {cr:.1%} 计入 loss,模板 {t:.1%}、system {s:.1%}、user {u:.1%} 都只是上下文;"
+        "计入的 token 正好就是 assistant 的 token",
+        [Bar({"en": "share of positions counted", "zh": "计入 loss 的位置占比"}, shares["counted"] / pos, "<", 0.4),
+         Bar({"en": "|counted - assistant tokens|", "zh": "|计入数 - assistant token 数|"},
+             abs(shares["counted"] - k["assistant"]), "<=", 0)],
+        b=BATCH, c=shares["counted"] / pos, pad=k["pad"] / pos, w=shares["mean_width"], cr=shares["counted"] / real,
+        t=k["template"] / real, s=k["system"] / real, u=k["user"] / real)
     short, full = cut[0], cut[-1]
     ctx.finding(
         "Truncation cuts from the end, where the replies are: at max_seq_len {n}, {tr} of {rows} rows are cut; {er} "
         "end inside a reply, which keeps its words but not its <|im_end|> (nothing teaches the model to stop "
         "there), {rd} replies are dropped entirely and {nt} rows keep no target at all. A batch of only such a row "
-        "has loss {nan} (0 / 0). At {m}, {fc} of {rows} rows are cut (check: rows ending in a reply and rows with "
-        "no target > 0 at {n}, that loss not finite, at most 1% of the rows cut at {m})",
+        "has loss {nan} (0 / 0). At {m}, {fc} of {rows} rows are cut",
         "截断从末尾开始,而回复恰好在末尾:max_seq_len 为 {n} 时,{rows} 行中有 {tr} 行被截断;其中 {er} 行断在某条回复"
         "中间,回复的字还在,<|im_end|> 却没了(模型在这里学不到该停下);有 {rd} 条回复被整条丢掉,{nt} 行一个目标都"
-        "不剩。只由这样一行组成的 batch,loss 为 {nan}(0 / 0)。max_seq_len 为 {m} 时,{rows} 行中有 {fc} 行被截断(检验:"
-        "{n} 时断在回复中的行和无目标的行都 > 0,该 loss 不是有限数,{m} 时被截断的行不超过 1%)",
-        short["ends_in_reply"] > 0 and short["no_target"] > 0 and not torch.isfinite(torch.tensor(nan_loss))
-        and full["truncated"] <= 0.01 * masks["rows"], n=short["max_len"], tr=short["truncated"], rows=masks["rows"],
-        er=short["ends_in_reply"], rd=short["replies_dropped"], nt=short["no_target"], nan=nan_loss,
-        m=full["max_len"], fc=full["truncated"])
+        "不剩。只由这样一行组成的 batch,loss 为 {nan}(0 / 0)。max_seq_len 为 {m} 时,{rows} 行中有 {fc} 行被截断",
+        [Bar({"en": f"rows ending inside a reply at {short['max_len']}", "zh": f"{short['max_len']} 时断在回复中的行"},
+             short["ends_in_reply"], ">", 0),
+         Bar({"en": f"rows with no target at {short['max_len']}", "zh": f"{short['max_len']} 时无目标的行"},
+             short["no_target"], ">", 0),
+         Bar({"en": "that batch's loss is finite (1 = yes)", "zh": "该 batch 的 loss 是有限数(1 = 是)"},
+             float(math.isfinite(nan_loss)), "<=", 0),
+         Bar({"en": f"share of rows cut at {full['max_len']}", "zh": f"{full['max_len']} 时被截断的行占比"},
+             full["truncated"] / masks["rows"], "<=", 0.01)],
+        n=short["max_len"], tr=short["truncated"], rows=masks["rows"], er=short["ends_in_reply"],
+        rd=short["replies_dropped"], nt=short["no_target"], nan=nan_loss, m=full["max_len"], fc=full["truncated"])
     lines = [b.rsplit(".jsonl:", 1)[1].split(":")[0] for b in broken["bad"]]
-    ctx.finding(
+    ctx.code_fact(
         "A broken line stops loading with its place: '{stop}'; with skip_bad the {n} good rows load and lines {ls} "
-        "are skipped and counted (check: the error names line 2, {n} rows, lines 2, 3, 4 skipped)",
-        "坏行会让读取停下,并指出位置:'{stop}';加上 skip_bad 后,{n} 行好数据照常读入,第 {ls} 行被跳过并计数"
-        "(检验:错误信息指向第 2 行,读入 {n} 行,跳过第 2、3、4 行)",
+        "are skipped and counted (the readers' behaviour on a file built with broken lines 2, 3, 4: a property of "
+        "the code, also tested in tests/)",
+        "坏行会让读取停下,并指出位置:'{stop}';加上 skip_bad 后,{n} 行好数据照常读入,第 {ls_zh} 行被跳过并计数"
+        "(读取函数在一个故意写坏第 2、3、4 行的文件上的行为:这是代码的性质,tests/ 里也有检验)",
         broken["stop"] is not None and "broken.jsonl:2:" in broken["stop"] and broken["rows"] == 2
         and lines == ["2", "3", "4"], stop=broken["stop"], n=broken["rows"], ls=", ".join(lines),
         ls_zh="、".join(lines))

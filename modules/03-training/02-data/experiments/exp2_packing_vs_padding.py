@@ -32,7 +32,7 @@ from minimind_notes.content import data_dir
 from minimind_notes.data.datasets import IGNORE, SFTExample, TokenWindows, pad_batch
 from minimind_notes.data.pretokenize import prepare
 from minimind_notes.data.tokenizer import MiniMindTokenizer
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM
 from minimind_notes.train.optim import build_adamw
 
@@ -167,11 +167,16 @@ def run(ctx: ExperimentContext) -> None:
     ctx.metric("doc_lengths", {"min": int(lengths.min()), "median": float(np.median(lengths)),
                                "mean": float(lengths.mean()), "max": int(lengths.max()),
                                "shorter_than_T": float((lengths < T + 1).mean())})
+    ctx.metric("doc_tokens_min", int(lengths.min()))  # flat keys: the numbers the teaching text quotes
+    ctx.metric("doc_tokens_max", int(lengths.max()))
+    ctx.metric("doc_tokens_mean", float(lengths.mean()))
     ctx.log("prepare() packed {d} documents into one stream of {n:,} tokens (uint16), each document "
             "<|im_start|> ... <|im_end|>.",
             "prepare() 把 {d} 篇文档打包成一条 {n:,} 个 token 的流(uint16),每篇文档都是 <|im_start|> ... <|im_end|>。",
             d=meta["documents"], n=meta["tokens"])
     shares = ctx.metric("pad_share", pad_shares(lengths, ctx.seed))
+    ctx.metric("pad_share_random_16", shares[16]["random"])
+    ctx.metric("pad_share_sorted_16", shares[16]["sorted"])
     costs = ctx.metric("packing_costs", packing_costs(stream, tok.bos_token_id))
     order = np.random.default_rng(ctx.seed).permutation(len(docs))
     ids, labels = padded_batches(docs, BATCH, order, tok.pad_token_id, 1)[0]
@@ -208,60 +213,66 @@ def tables(ctx: ExperimentContext, lengths: np.ndarray, shares: dict, speed: dic
 
 def findings(ctx: ExperimentContext, tok: MiniMindTokenizer, docs: list[np.ndarray], stream: np.ndarray, meta: dict,
              lengths: np.ndarray, shares: dict, invisible: float, speed: dict, costs: dict) -> None:
-    framed = all(d[0] == tok.bos_token_id and d[-1] == tok.eos_token_id for d in docs)
+    unframed = sum(not (d[0] == tok.bos_token_id and d[-1] == tok.eos_token_id) for d in docs)
+    ratio = ctx.metric("longest_over_median", float(lengths.max() / np.median(lengths)))
     ctx.finding(
         "The packed stream is the documents back to back: {n} documents of {lo} to {hi} tokens (median {med:.0f}), "
-        "each one <|im_start|> ... <|im_end|>, {tot:,} tokens in all; the longest is {r:.1f}x the median "
-        "(check: {n} = prepare's count, every document framed, longest > 1.5x median)",
+        "each one <|im_start|> ... <|im_end|>, {tot:,} tokens in all, as many documents as prepare counted; the "
+        "longest is {r:.1f}x the median",
         "打包后的流就是一篇接一篇的文档:{n} 篇,每篇 {lo} 到 {hi} 个 token(中位数 {med:.0f}),都以 <|im_start|> "
-        "开头、<|im_end|> 结尾,共 {tot:,} 个 token;最长的是中位数的 {r:.1f} 倍(检验:{n} 等于 prepare 的统计,每篇都"
-        "有首尾标记,最长 > 中位数的 1.5 倍)",
-        len(docs) == meta["documents"] and framed and lengths.max() > 1.5 * np.median(lengths),
+        "开头、<|im_end|> 结尾,共 {tot:,} 个 token,篇数与 prepare 的统计相同;最长的是中位数的 {r:.1f} 倍",
+        [Bar({"en": "documents not framed or not counted", "zh": "缺首尾标记或未计入的文档"},
+             unframed + abs(len(docs) - meta["documents"]), "<=", 0),
+         Bar({"en": "longest / median", "zh": "最长 / 中位数"}, ratio, ">", 1.5)],
         n=len(docs), lo=int(lengths.min()), hi=int(lengths.max()), med=float(np.median(lengths)), tot=len(stream),
-        r=float(lengths.max() / np.median(lengths)))
+        r=ratio)
     rnd = [shares[b]["random"] for b in BATCH_SIZES]
     ctx.finding(
         "Padding to the longest row wastes more as batches grow: {p} of the positions are padding at batch size "
-        "{bs} (random order); sorting by length cuts batch 16 from {r16:.1%} to {s16:.1%}. Packing has no padding "
-        "(check: padding grows with batch size, > 20% at 16, sorting at least halves it)",
+        "{bs} (random order); sorting by length cuts batch 16 from {r16:.1%} to {s16:.1%}. Packing has no padding",
         "补齐到最长的一行,batch 越大浪费越多:batch 大小为 {bs} 时(随机顺序),padding 分别占 {p};按长度排序后,"
-        "batch 16 的 padding 从 {r16:.1%} 降到 {s16:.1%}。打包则完全没有 padding(检验:padding 随 batch 增大而增加,"
-        "batch 16 时 > 20%,排序后至少减半)",
-        all(a < b for a, b in zip(rnd, rnd[1:], strict=False)) and shares[16]["random"] > 0.2
-        and shares[16]["sorted"] < 0.5 * shares[16]["random"],
+        "batch 16 的 padding 从 {r16:.1%} 降到 {s16:.1%}。打包则完全没有 padding",
+        [Bar({"en": "smallest rise from one batch size to the next", "zh": "相邻 batch 大小之间最小的增幅"},
+             min(b - a for a, b in zip(rnd, rnd[1:], strict=False)), ">", 0),
+         Bar({"en": "padding at batch 16", "zh": "batch 16 的 padding"}, shares[16]["random"], ">", 0.2),
+         Bar({"en": "sorted / random at 16", "zh": "排序 / 随机(batch 16)"},
+             shares[16]["sorted"] / shares[16]["random"], "<", 0.5)],
         p=" / ".join(f"{v:.1%}" for v in rnd), bs=" / ".join(map(str, BATCH_SIZES)), r16=shares[16]["random"],
         s16=shares[16]["sorted"])
     ctx.finding(
         "Right padding costs compute, not correctness: each row's loss in a padded batch equals the same "
-        "document's loss alone to {d:.1e}, because causal attention never looks right and the pads' labels are "
-        "-100 (check: < 1e-4)",
+        "document's loss alone to {d:.1e}, because causal attention never looks right and the pads' labels are -100",
         "右侧 padding 只花算力,不影响结果:padded batch 中每一行的 loss 与这篇文档单独计算时相差不超过 {d:.1e},"
-        "因为因果 attention 从不往右看,而 pad 的 label 是 -100(检验:< 1e-4)",
-        invisible < 1e-4, d=invisible)
+        "因为因果 attention 从不往右看,而 pad 的 label 是 -100",
+        Bar({"en": "largest |difference| (nats)", "zh": "最大 |差值|(nats)"}, invisible, "<", 1e-4), d=invisible)
     pad, pack = speed["padding"], speed["packing"]
-    share_ratio = pack["useful_share"] / pad["useful_share"]
+    share_ratio = ctx.metric("useful_share_ratio", pack["useful_share"] / pad["useful_share"])
     ctx.finding(
         "Packing gives a target to {ub:.1%} of the positions a step computes vs {ua:.1%} when padding: {s:.2f}x the "
-        "useful tokens per position (counted over the timed steps; check: > 1.2x). Timed with the steps "
-        "interleaved (batch {n}, same model): {ratio:.2f}x as many useful tokens per second, {b:,.0f} vs {a:,.0f}, "
-        "at {pb:,.0f} vs {pa:,.0f} positions per second (reported, not checked: other processes move a timing)",
+        "useful tokens per position (counted over the timed steps). Timed with the steps interleaved (batch {n}, same "
+        "model): {ratio:.2f}x as many useful tokens per second, {b:,.0f} vs {a:,.0f}, at {pb:,.0f} vs {pa:,.0f} "
+        "positions per second (reported, not checked: other processes move a timing)",
         "打包时一步计算的位置里有 {ub:.1%} 带目标,padding 只有 {ua:.1%}:每个位置的有效 token 是 {s:.2f} 倍"
-        "(在计时的各步上计数;检验:> 1.2 倍)。两种做法逐步交替计时(batch {n},同一模型):每秒有效 token 是 "
+        "(在计时的各步上计数)。两种做法逐步交替计时(batch {n},同一模型):每秒有效 token 是 "
         "{ratio:.2f} 倍,{b:,.0f} 对 {a:,.0f},每秒处理的位置 {pb:,.0f} 对 {pa:,.0f}"
         "(只报告、不作检验:其他进程会影响耗时)",
-        share_ratio > 1.2, s=share_ratio, ratio=pack["tokens_per_s"] / pad["tokens_per_s"],
+        Bar({"en": "useful tokens per position, packing / padding", "zh": "每个位置的有效 token,打包 / padding"},
+            share_ratio, ">", 1.2),
+        s=share_ratio, ratio=pack["tokens_per_s"] / pad["tokens_per_s"],
         a=pad["tokens_per_s"], b=pack["tokens_per_s"], n=BATCH, pa=pad["positions_per_s"],
         pb=pack["positions_per_s"], ua=pad["useful_share"], ub=pack["useful_share"])
     ctx.finding(
         "Packing pays elsewhere: {wb:.0%} of the {w} windows hold a document boundary and {mid:.0%} start in the "
         "middle of a document, so {seen:.0%} of the targets are predicted with another document in view (no mask "
-        "separates them; <|im_end|> and <|im_start|> mark the seam) (check: most windows hold a boundary, since "
-        "the median document is shorter than a window)",
+        "separates them; <|im_end|> and <|im_start|> mark the seam). Most windows hold a boundary because the "
+        "median document ({med:.0f} tokens) is shorter than a window ({t})",
         "打包的代价在别处:{w} 个窗口中有 {wb:.0%} 含有文档边界,{mid:.0%} 从某篇文档的中间开始,因此有 {seen:.0%} "
-        "的目标是在能看到另一篇文档的情况下预测的(没有 mask 把它们隔开,只靠 <|im_end|> 和 <|im_start|> 标出接缝)"
-        "(检验:大多数窗口含有边界,因为文档长度的中位数比一个窗口短)",
-        costs["with_boundary"] > 0.5 and np.median(lengths) < T + 1, wb=costs["with_boundary"], w=costs["windows"],
-        mid=costs["mid_document_start"], seen=costs["targets_seeing_other_doc"])
+        "的目标是在能看到另一篇文档的情况下预测的(没有 mask 把它们隔开,只靠 <|im_end|> 和 <|im_start|> 标出接缝)。"
+        "大多数窗口含有边界,因为文档长度的中位数({med:.0f} 个 token)比一个窗口({t})短",
+        [Bar({"en": "windows with a boundary", "zh": "含边界的窗口占比"}, costs["with_boundary"], ">", 0.5),
+         Bar({"en": "median document, tokens", "zh": "文档长度中位数(token)"}, float(np.median(lengths)), "<", T + 1)],
+        wb=costs["with_boundary"], w=costs["windows"], mid=costs["mid_document_start"],
+        seen=costs["targets_seeing_other_doc"], med=float(np.median(lengths)), t=T + 1)
 
 
 def plot(ctx: ExperimentContext, lengths: np.ndarray, shares: dict, speed: dict) -> None:

@@ -32,7 +32,7 @@ import torch
 from minimind_notes.data.pretokenize import iter_documents
 from minimind_notes.device import synchronize
 from minimind_notes.lab.byte_lm import corpus_text, unigram_entropy
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.stage import lab_config
 from minimind_notes.model import SamplingConfig, generate
 from minimind_notes.train.loop import Trainer
@@ -142,6 +142,10 @@ def run(ctx: ExperimentContext) -> None:
     for name in ("evals", "samples", "steps"):
         ctx.metric(name, r[name])
     ctx.metric("baselines", base)
+    for name in ("uniform_bpb", "unigram_bpb", "byte_unigram_bpb", "bytes_per_token"):  # flat: quoted by the text
+        ctx.metric(name, base[name])
+    ctx.metric("start_loss", r["evals"][0]["val_loss"])
+    ctx.metric("end_bpb", r["evals"][-1]["val_bpb"])
     ctx.metric("tokens_per_s", r["tokens"] / r["seconds"])
     box = f"{cfg.max_steps} steps" + (f" or a {cfg.time_budget:.0f} s time box, whichever ends first; "
                                       f"it stopped after {trainer.step} steps and {r['seconds']:.0f} s"
@@ -185,41 +189,47 @@ def findings(ctx: ExperimentContext, trainer: Trainer, r: dict, base: dict) -> N
     ctx.finding(
         "Pretraining works: held-out loss falls from {a:.3f} nats per token (ln {v} = {u:.3f}: the untrained model "
         "spreads its bet evenly over the vocabulary) to {b:.3f}, perplexity {pa:,.0f} -> {pb:,.1f}, after {n:,} "
-        "tokens (check: start within 0.1 of ln {v}, drop > 2 nats)",
+        "tokens",
         "预训练确实在学:验证集损失从每 token {a:.3f} nats(ln {v} = {u:.3f}:未训练的模型把概率平均押在整个词表上)"
-        "降到 {b:.3f},困惑度 {pa:,.0f} -> {pb:,.1f},共看了 {n:,} 个 token(检验:起点与 ln {v} 相差不到 0.1,"
-        "下降 > 2 nats)",
-        abs(first["val_loss"] - base["uniform"]) < 0.1 and drop > 2.0, a=first["val_loss"], b=last["val_loss"],
+        "降到 {b:.3f},困惑度 {pa:,.0f} -> {pb:,.1f},共看了 {n:,} 个 token",
+        [Bar({"en": "|start - ln vocab|", "zh": "|起点 - ln 词表大小|"},
+             abs(first["val_loss"] - base["uniform"]), "<", 0.1),
+         Bar({"en": "drop (nats)", "zh": "降幅(nats)"}, drop, ">", 2.0)], a=first["val_loss"], b=last["val_loss"],
         v=trainer.tok.vocab_size, u=base["uniform"], pa=first["val_ppl"], pb=last["val_ppl"], n=r["tokens"])
     below = next((e for e in r["evals"] if e["val_loss"] < base["unigram"]), None)
     ctx.finding(
         "The model uses context: its held-out loss {b:.3f} is {g:.2f} nats below the best context-free model over "
         "the same tokens (unigram counts of the training tokens: {u:.3f}); it went below that line at step {s} of "
-        "{n} (check: > 0.3 nats below)",
+        "{n}",
         "模型用上了上下文:验证集损失 {b:.3f},比同一批 token 上最好的不看上下文的模型(训练 token 的 unigram 频率:"
-        "{u:.3f})低 {g:.2f} nats;它在第 {s} 步(共 {n} 步)越过这条线(检验:低 0.3 nats 以上)",
-        last["val_loss"] < base["unigram"] - 0.3, b=last["val_loss"], u=base["unigram"],
+        "{u:.3f})低 {g:.2f} nats;它在第 {s} 步(共 {n} 步)越过这条线",
+        Bar({"en": "nats below the token unigram", "zh": "低于 token unigram 的 nats"},
+            base["unigram"] - last["val_loss"], ">", 0.3), b=last["val_loss"], u=base["unigram"],
         g=base["unigram"] - last["val_loss"], s=below["step"] if below else "-", n=trainer.step)
     ctx.finding(
         "Bits per byte need the right baseline: one token covers {bt:.2f} bytes here, so even uniform guessing "
         "over the vocabulary costs only {ub:.2f} bits per byte, already below the corpus's byte-unigram entropy of "
         "{bb:.2f}. The fair context-free line for this tokenizer is the token unigram, {tb:.2f} bits per byte; the "
-        "model ends at {mb:.3f} (check: uniform < byte unigram, and the model below the token unigram)",
+        "model ends at {mb:.3f}",
         "每字节比特数要选对基线:这里一个 token 平均覆盖 {bt:.2f} 个字节,所以连在词表上均匀乱猜也只要每字节 "
         "{ub:.2f} 比特,已经低于语料按字节统计的 unigram 熵 {bb:.2f}。对这个分词器公平的无上下文基线是 token unigram,"
-        "每字节 {tb:.2f} 比特;模型最终为 {mb:.3f}(检验:均匀猜测 < 字节 unigram,且模型低于 token unigram)",
-        base["uniform_bpb"] < base["byte_unigram_bpb"] and last["val_bpb"] < base["unigram_bpb"],
+        "每字节 {tb:.2f} 比特;模型最终为 {mb:.3f}",
+        [Bar({"en": "uniform guess minus byte unigram (bpb)", "zh": "均匀猜测减字节 unigram(bpb)"},
+             base["uniform_bpb"] - base["byte_unigram_bpb"], "<", 0),
+         Bar({"en": "model minus token unigram (bpb)", "zh": "模型减 token unigram(bpb)"},
+             last["val_bpb"] - base["unigram_bpb"], "<", 0)],
         bt=base["bytes_per_token"], ub=base["uniform_bpb"], bb=base["byte_unigram_bpb"], tb=base["unigram_bpb"],
         mb=last["val_bpb"])
     s0, s1 = r["samples"][0], r["samples"][-1]
     ctx.finding(
         "Samples become word-like: of the English words in {k} sampled continuations, {a:.0%} occur in the "
         "training text at step 0 (random tokens, often pieces of words or Chinese) and {b:.0%} at the end "
-        "({na} vs {nb} words) (check: up by > 20 points, and > 80% at the end)",
+        "({na} vs {nb} words)",
         "采样的续写越来越像词:{k} 条采样续写中的英文单词,第 0 步时有 {a:.0%} 出现在训练文本里(随机 token,"
-        "常常是词的碎片或中文),训练结束时为 {b:.0%}(单词数 {na} 对 {nb})(检验:上升超过 20 个百分点,"
-        "且结束时 > 80%)",
-        s1["word_share"] - s0["word_share"] > 0.2 and s1["word_share"] > 0.8, k=N_SAMPLED, a=s0["word_share"],
+        "常常是词的碎片或中文),训练结束时为 {b:.0%}(单词数 {na} 对 {nb})",
+        [Bar({"en": "rise of the share", "zh": "占比的上升"}, s1["word_share"] - s0["word_share"], ">", 0.2),
+         Bar({"en": "share at the end", "zh": "结束时的占比"}, s1["word_share"], ">", 0.8)],
+        k=N_SAMPLED, a=s0["word_share"],
         b=s1["word_share"], na=s0["n_words"], nb=s1["n_words"])
     cfg = trainer.cfg
     per_step = cfg.batch_size * cfg.accumulation_steps * (cfg.max_seq_len + 1)
@@ -234,13 +244,14 @@ def findings(ctx: ExperimentContext, trainer: Trainer, r: dict, base: dict) -> N
         d=str(trainer.device))
     lrs = [s["lr"] for s in r["steps"]]
     peak_at = int(np.argmax(lrs)) + 1
-    ctx.finding(
+    ctx.code_fact(
         "The learning rate followed warm-up then cosine decay: it rose linearly to its peak {p:.1e} at step {k} "
         "(warm-up {w} steps), then fell to {e:.1e} at the last step, {f:.0%} of the peak (min_lr_ratio {m}) "
-        "(check: peak = the configured lr at step {w}, last step below 15% of the peak)",
+        "(the schedule of train/schedule.py, a property of the code: peak = the configured lr at step {w}, last "
+        "step below 15% of the peak)",
         "学习率先 warm-up 再余弦衰减:线性升到峰值 {p:.1e}(第 {k} 步,warm-up {w} 步),然后降到最后一步的 "
-        "{e:.1e},为峰值的 {f:.0%}(min_lr_ratio {m})(检验:峰值等于配置的学习率且出现在第 {w} 步,最后一步低于"
-        "峰值的 15%)",
+        "{e:.1e},为峰值的 {f:.0%}(min_lr_ratio {m})(train/schedule.py 的调度,属于代码的性质:峰值等于配置的"
+        "学习率且出现在第 {w} 步,最后一步低于峰值的 15%)",
         math.isclose(max(lrs), cfg.learning_rate) and peak_at == cfg.warmup_steps and lrs[-1] < 0.15 * max(lrs),
         p=max(lrs), k=peak_at, w=cfg.warmup_steps, e=lrs[-1], f=lrs[-1] / max(lrs), m=cfg.min_lr_ratio)
 

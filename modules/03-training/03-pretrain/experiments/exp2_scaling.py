@@ -28,10 +28,11 @@ import numpy as np
 import torch
 
 from minimind_notes.device import synchronize
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.stage import lab_config
 from minimind_notes.train.loop import Trainer
 
+NOISE_FACTOR = 2  # a difference counts when it exceeds this many times the seed-to-seed spread (of 3 seeds)
 SETTINGS = dict(num_hidden_layers=2, max_seq_len=48, batch_size=8, learning_rate=1e-3, warmup_steps=5,
                 min_lr_ratio=1.0, time_budget=None)
 
@@ -108,49 +109,53 @@ def findings(ctx: ExperimentContext, runs: dict, noise_runs: list[dict], sizes: 
     small, big = sizes[0], sizes[-1]
     seed_losses = [final[small], *(r["points"][-1]["val_loss"] for r in noise_runs)]
     noise = ctx.metric("seed_noise", max(seed_losses) - min(seed_losses))  # spread of 3 seeds
-    margin = 3 * noise
+    gap = ctx.metric("size_gap", final[small] - final[big])
     d_final = runs[small]["points"][-1]["tokens"]
     ctx.finding(
         "At {d:,} tokens, bigger is better: held-out loss {l} for hidden {h} ({p} parameters), a gain of {s} nats "
         "per size step. The largest model is {g:.3f} nats below the smallest; the smallest model trained with "
-        "seeds {sd} spans {n:.3f} (check: gap > 3 x that seed noise = {m:.3f}; only the two ends are "
-        "checked, since neighbouring sizes can sit closer than the noise)",
+        "seeds {sd} spans {n:.3f}: the gap is {gn:.0f}x that seed noise (only the two ends are checked, since "
+        "neighbouring sizes can sit closer than the noise)",
         "在 {d:,} 个 token 处,模型越大越好:hidden {h}({p} 个参数)的验证集损失分别为 {l},每增大一档分别降低 "
-        "{s} nats。最大的模型比最小的低 {g:.3f} nats;最小的模型用种子 {sd} 各训练一次,结果的极差为 {n:.3f}"
-        "(检验:差距 > 3 x 种子噪声 = {m:.3f};只检验两端,因为相邻两档之间可能比噪声还近)",
-        final[small] - final[big] > margin,
+        "{s} nats。最大的模型比最小的低 {g:.3f} nats;最小的模型用种子 {sd} 各训练一次,结果的极差为 {n:.3f}:"
+        "差距是这个种子噪声的 {gn:.0f} 倍(只检验两端,因为相邻两档之间可能比噪声还近)",
+        Bar({"en": "gap / seed noise", "zh": "差距 / 种子噪声"}, ctx.metric("gap_over_noise", gap / max(noise, 1e-9)),
+            ">", NOISE_FACTOR),
         s=" / ".join(f"{final[a] - final[b]:.3f}" for a, b in zip(sizes, sizes[1:], strict=False)), d=d_final,
         l=" / ".join(f"{final[h]:.3f}" for h in sizes),
         h=" / ".join(map(str, sizes)), p=" / ".join(f"{runs[h]['params']:,}" for h in sizes),
-        g=final[small] - final[big], n=noise, m=margin,
+        g=gap, n=noise, gn=gap / max(noise, 1e-9),
         sd=", ".join(str(r["seed"]) for r in [runs[small], *noise_runs]))
-    falling = all(a["val_loss"] > b["val_loss"] for r in runs.values() for a, b in zip(r["points"], r["points"][1:],
-                                                                                      strict=False))
+    smallest_fall = min(a["val_loss"] - b["val_loss"] for r in runs.values()
+                        for a, b in zip(r["points"], r["points"][1:], strict=False))
     slopes = {h: slope(r) for h, r in runs.items()}
     ctx.finding(
         "Loss falls with tokens for every size: each doubling of the tokens seen lowered the held-out loss, in every "
         "run. Over the last three doublings loss ~ D^k with k = {k} (hidden {h}); exponents fitted on so few, such "
-        "early points are descriptive, not the asymptotic law (check: every doubling lowers the loss)",
+        "early points are descriptive, not the asymptotic law",
         "对每个大小,损失都随 token 数下降:每个模型每次把已见 token 数翻倍,验证集损失都下降了。在最后三次翻倍上拟合 "
-        "loss ~ D^k,k = {k}(hidden {h});用这么少、这么早期的点拟合出的指数只是描述,不是渐近规律"
-        "(检验:每次翻倍损失都下降)",
-        falling, k=" / ".join(f"{slopes[h]:.3f}" for h in sizes), h=" / ".join(map(str, sizes)))
+        "loss ~ D^k,k = {k}(hidden {h});用这么少、这么早期的点拟合出的指数只是描述,不是渐近规律",
+        Bar({"en": "smallest fall per doubling (nats)", "zh": "每次翻倍最小的降幅(nats)"}, smallest_fall, ">", 0),
+        k=" / ".join(f"{slopes[h]:.3f}" for h in sizes), h=" / ".join(map(str, sizes)))
     # Equal compute: C = 6 N D. The largest model spends the smallest one's whole budget after N_small / N_big
     # of the tokens; its loss there is read off its own curve.
     n_small, n_big = runs[small]["params"], runs[big]["params"]
     d_equal = d_final * n_small / n_big
     big_at_equal = loss_at_tokens(runs[big], d_equal)
-    first_tokens = runs[big]["points"][0]["tokens"]
+    first_tokens = runs[big]["points"][0]["tokens"]  # below it the big model's curve is not measured
+    lead = ctx.metric("equal_compute_lead", big_at_equal - final[small]) / max(noise, 1e-9)
     ctx.finding(
         "Per token the big model wins, per FLOP the small one does: with compute C = 6 N D, hidden {hs} spent "
         "{c:.2e} FLOPs on {d:,} tokens and reached {ls:.3f}; hidden {hb} ({r:.1f}x the parameters) had spent the same "
-        "compute after only {de:,.0f} tokens, where its loss was {lb:.3f} (check: the small model is lower by > "
-        "{m:.3f}, the noise margin above)",
+        "compute after only {de:,.0f} tokens, where its loss was {lb:.3f}, {k:.0f}x the seed noise above the small "
+        "model",
         "按 token 算大模型赢,按 FLOP 算小模型赢:算力 C = 6 N D,hidden {hs} 用 {c:.2e} FLOPs 看了 {d:,} 个 token,"
         "损失 {ls:.3f};hidden {hb}(参数是它的 {r:.1f} 倍)花掉同样的算力时只看了 {de:,.0f} 个 token,那时损失为 "
-        "{lb:.3f}(检验:小模型低出 {m:.3f} 以上,即上面的噪声门槛)",
-        d_equal >= first_tokens and big_at_equal - final[small] > margin, hs=small, hb=big,
-        c=6 * n_small * d_final, d=d_final, ls=final[small], r=n_big / n_small, de=d_equal, lb=big_at_equal, m=margin)
+        "{lb:.3f},比小模型高出种子噪声的 {k:.0f} 倍",
+        [Bar({"en": "small model's lead / seed noise", "zh": "小模型的领先 / 种子噪声"}, lead, ">", NOISE_FACTOR),
+         Bar({"en": "equal-compute tokens / first evaluation's", "zh": "等算力 token 数 / 第一次评估的 token 数"},
+             d_equal / first_tokens, ">=", 1)], hs=small, hb=big,
+        c=6 * n_small * d_final, d=d_final, ls=final[small], r=n_big / n_small, de=d_equal, lb=big_at_equal, k=lead)
     sec = {h: r["sec_per_step"] for h, r in runs.items()}
     ctx.log("Measured training time per step: {t} s (hidden {h}). The largest model has {r:.1f}x the parameters of "
             "the smallest but took {q:.1f}x the time per step: at this size a CPU step is not proportional to 6 N, so "

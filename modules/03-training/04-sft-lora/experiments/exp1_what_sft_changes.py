@@ -144,6 +144,9 @@ def run(ctx: ExperimentContext) -> None:
     losses = {name: reply_losses(m, val, tok.eos_token_id) for name, m in (("pretrained", pre.model),
                                                                           ("sft", sft.model))}
     ctx.metric("reply_losses", losses)
+    for name in losses:  # flat keys: the numbers the teaching text quotes
+        ctx.metric(f"p_stop_{name}", losses[name]["p_stop"])
+    ctx.metric("content_loss_fall", losses["pretrained"]["content"] - losses["sft"]["content"])
     windows = TokenWindows(prepare(data_dir() / "pretrain_val.jsonl", tok).tokens, SEQ).all_windows(32)
     text = ctx.metric("text_loss", {"pretrained": text_loss(pre.model, tok, windows),
                                     "sft": text_loss(sft.model, tok, windows)})

@@ -31,7 +31,7 @@ from minimind_notes.data.pretokenize import iter_documents, prepare
 from minimind_notes.data.tokenizer import MiniMindTokenizer, default_tokenizer_dir, train_tokenizer
 from minimind_notes.evaluate import perplexity
 from minimind_notes.lab.byte_lm import corpus_text
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.stage import run_stage
 
 BATCH = 8
@@ -133,6 +133,8 @@ def run(ctx: ExperimentContext) -> None:
         rows = [train_point(v, docs, val_docs, files, settings, ctx.seed, ctx.out_dir, ctx.precision)
                 for v in settings["vocabs"]]
     ctx.metric("results", rows)
+    for key in ("bytes_per_token", "ppl", "bpb"):  # flat lists, one value per vocabulary: quoted by the text
+        ctx.metric(key, [r[key] for r in rows])
     ctx.table({"en": f"The same model and bytes, {len(rows)} ways of cutting text into tokens (259 = byte-level); "
                      "scored on the same held-out text",
                "zh": f"同一个模型、同样的字节,{len(rows)} 种切分 token 的方式(259 即字节级);在同一段验证文本上评估"},
@@ -148,10 +150,13 @@ def findings(ctx: ExperimentContext, rows: list[dict]) -> None:
     bpt = [r["bytes_per_token"] for r in rows]
     ctx.finding(
         "A bigger vocabulary cuts the same text into fewer, longer tokens: {b} bytes per token for vocabularies "
-        "{v} (check: 1.00 for the byte-level 259, rising with every size, the largest > 3x)",
-        "词表越大,同一段文本被切成越少、越长的 token:词表 {v} 对应每 token {b} 字节"
-        "(检验:字节级的 259 恰为 1.00,逐级上升,最大的 > 3 倍)",
-        abs(bpt[0] - 1) < 1e-9 and all(a < b for a, b in itertools.pairwise(bpt)) and bpt[-1] > 3,
+        "{v}",
+        "词表越大,同一段文本被切成越少、越长的 token:词表 {v} 对应每 token {b} 字节",
+        [Bar({"en": "|byte-level bytes per token - 1|", "zh": "|字节级每 token 字节数 - 1|"},
+             abs(bpt[0] - 1), "<=", 1e-9),
+         Bar({"en": "smallest rise per size step", "zh": "逐级最小的增幅"},
+             min(b - a for a, b in itertools.pairwise(bpt)), ">", 0),
+         Bar({"en": "largest bytes per token", "zh": "最大的每 token 字节数"}, bpt[-1], ">", 3)],
         b=" / ".join(f"{x:.2f}" for x in bpt), v=" / ".join(str(r["vocab"]) for r in rows))
     ppl = [r["ppl"] for r in rows]
     bpb = [r["bpb"] for r in rows]
@@ -159,11 +164,12 @@ def findings(ctx: ExperimentContext, rows: list[dict]) -> None:
     lowest_ppl = min(rows, key=lambda r: r["ppl"])
     ctx.finding(
         "Per-token perplexity and bits per byte disagree about which model is best: perplexity {p} ranks the "
-        "vocab-{lp} model first, bits per byte {q} ranks it last (rank correlation {rho:+.2f}; check: the "
-        "lowest-perplexity model has the highest bpb, correlation < 0)",
+        "vocab-{lp} model first, bits per byte {q} ranks it last",
         "每 token 困惑度和每字节比特数对哪个模型最好意见相反:困惑度 {p} 把词表 {lp} 的模型排第一,"
-        "每字节比特数 {q} 却把它排最后(秩相关 {rho:+.2f};检验:困惑度最低的模型 bpb 最高,相关 < 0)",
-        lowest_ppl["bpb"] == max(bpb) and rho < 0, p=" / ".join(f"{x:.1f}" for x in ppl),
+        "每字节比特数 {q} 却把它排最后",
+        [Bar({"en": "rank correlation", "zh": "秩相关"}, rho, "<", 0),
+         Bar({"en": "highest bpb minus the lowest-perplexity model's", "zh": "最高 bpb 减去困惑度最低模型的 bpb"},
+             max(bpb) - lowest_ppl["bpb"], "<=", 0)], p=" / ".join(f"{x:.1f}" for x in ppl),
         q=" / ".join(f"{x:.3f}" for x in bpb), lp=lowest_ppl["vocab"], rho=rho)
     ppl_spread, bpb_spread = max(ppl) / min(ppl), max(bpb) / min(bpb)
     ctx.code_fact(
@@ -174,11 +180,12 @@ def findings(ctx: ExperimentContext, rows: list[dict]) -> None:
         "因为 log2(ppl) = bpb x 每 token 字节数(检验:困惑度的倍数 > bpb 倍数的 3 倍)",
         ppl_spread > 3 * bpb_spread, ps=ppl_spread, bs=bpb_spread)
     gap = [abs(r["bpb_from_ppl"] / r["bpb"] - 1) for r in rows]
-    ctx.finding(
+    ctx.code_fact(
         "Converting: log2(perplexity) / (bytes per scored token) = {f} bits per byte, counting each token's exact "
-        "bytes (bos and eos count as their text); lm_metrics reports {q} (check: every pair within 0.1%)",
+        "bytes (bos and eos count as their text); lm_metrics reports {q} (the formula, a property of the code: "
+        "every pair within 0.1%)",
         "换算:log2(困惑度) / 每个被评分 token 的字节数 = {f} 比特/字节,这里按每个 token 的精确字节数来数"
-        "(bos、eos 按其文字计);lm_metrics 报告的是 {q}(检验:每一对相差都 < 0.1%)",
+        "(bos、eos 按其文字计);lm_metrics 报告的是 {q}(这是公式,属于代码的性质:每一对相差都 < 0.1%)",
         max(gap) < 1e-3, f=" / ".join(f"{r['bpb_from_ppl']:.3f}" for r in rows),
         q=" / ".join(f"{x:.3f}" for x in bpb))
 

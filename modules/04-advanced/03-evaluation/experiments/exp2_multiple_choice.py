@@ -32,7 +32,7 @@ from torch import nn
 from minimind_notes.content import data_dir
 from minimind_notes.data.tokenizer import MiniMindTokenizer
 from minimind_notes.evaluate import LETTERS, MCQuestion, multiple_choice, option_scores, read_mc
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.stage import run_stage
 from minimind_notes.model import MiniMindForCausalLM
 
@@ -205,54 +205,56 @@ def subject_table(ctx: ExperimentContext, rows: dict, stats: dict) -> None:
 def findings(ctx: ExperimentContext, stats: dict, rows: dict, gap: float) -> None:
     ctx.finding(
         "The batched scorer of this experiment reproduces option_scores, the function behind `minimind eval mc`: "
-        "largest difference {g:.1e} (check: < 1e-4)",
-        "本实验的批量打分与 `minimind eval mc` 背后的 option_scores 一致:最大差 {g:.1e}(检验:< 1e-4)",
-        gap < 1e-4, g=gap)
+        "largest difference {g:.1e}",
+        "本实验的批量打分与 `minimind eval mc` 背后的 option_scores 一致:最大差 {g:.1e}",
+        Bar({"en": "largest difference", "zh": "最大差"}, gap, "<", 1e-4), g=gap)
     acc = {name: s["mean"] for name, s in stats.items()}
     z = {name: (a["accuracy"] - CHANCE) / max(a["se"], 1e-9) for name, a in acc.items()}
     ctx.finding(
         "Accuracy with option_scores: untrained {u:.1%} ± {us:.1%}, pretrained {p:.1%} ± {ps:.1%}, SFT {s:.1%} ± "
         "{ss:.1%}, i.e. {zu:+.1f} / {zp:+.1f} / {zs:+.1f} standard errors from chance. The untrained model is "
-        "chance, as it must be (check: untrained within 3 standard errors of 25%)",
+        "chance, as it must be",
         "用 option_scores 的准确率:未训练 {u:.1%} ± {us:.1%},预训练 {p:.1%} ± {ps:.1%},SFT {s:.1%} ± {ss:.1%},"
-        "即离随机猜测分别 {zu:+.1f} / {zp:+.1f} / {zs:+.1f} 个标准误。未训练的模型就是随机水平,理应如此"
-        "(检验:未训练模型与 25% 相差不到 3 个标准误)",
-        abs(z["untrained"]) < 3, u=acc["untrained"]["accuracy"], us=acc["untrained"]["se"],
+        "即离随机猜测分别 {zu:+.1f} / {zp:+.1f} / {zs:+.1f} 个标准误。未训练的模型就是随机水平,理应如此",
+        Bar({"en": "untrained: |standard errors from 25%|", "zh": "未训练:与 25% 相差的标准误个数"},
+            abs(z["untrained"]), "<", 3), u=acc["untrained"]["accuracy"], us=acc["untrained"]["se"],
         p=acc["pretrain"]["accuracy"], ps=acc["pretrain"]["se"], s=acc["sft"]["accuracy"], ss=acc["sft"]["se"],
         zu=z["untrained"], zp=z["pretrain"], zs=z["sft"])
     u = stats["untrained"]
+    ctx.metric("untrained_sum_shortest", u["sum"]["shortest"])  # flat keys: the numbers the teaching text quotes
     ctx.finding(
         "Normalization matters: for the untrained model, whose every token costs about ln(vocab), the summed "
         "log-prob picks the option with the fewest tokens in {s:.0%} of the {n} questions whose options differ in "
-        "length; the mean per token picks it in {m:.0%} (the shortest by chance: {c:.0%}) (check: sum > 90%, "
-        "mean at least 20 points lower)",
+        "length; the mean per token picks it in {m:.0%} (the shortest by chance: {c:.0%})",
         "归一化方式很重要:未训练模型的每个 token 都要付出约 ln(词表大小) 的代价,在选项长度不等的 {n} 道题里,"
-        "对数概率之和有 {s:.0%} 选中 token 最少的选项;按每 token 平均只有 {m:.0%}(随机选中最短的概率:{c:.0%})"
-        "(检验:求和 > 90%,平均至少低 20 个百分点)",
-        u["sum"]["shortest"] > 0.9 and u["mean"]["shortest"] < u["sum"]["shortest"] - 0.2,
+        "对数概率之和有 {s:.0%} 选中 token 最少的选项;按每 token 平均只有 {m:.0%}(随机选中最短的概率:{c:.0%})",
+        [Bar({"en": "sum: shortest picked", "zh": "求和:选中最短的比例"}, u["sum"]["shortest"], ">", 0.9),
+         Bar({"en": "sum minus mean", "zh": "求和减平均"}, u["sum"]["shortest"] - u["mean"]["shortest"], ">=", 0.2)],
         s=u["sum"]["shortest"], m=u["mean"]["shortest"], c=u["mean"]["shortest_chance"], n=u["sum"]["unequal"])
     top = {name: max(s["letter"]["letter_share"]) for name, s in stats.items()}
     cloze = max(max(s["mean"]["letter_share"]) for s in stats.values())
     ctx.finding(
         "Asked for a letter after the listed options, every model has a favourite: its most picked letter takes "
         "{t} of the answers (untrained / pretrained / SFT), so its {a} accuracy says little. option_scores never "
-        "shows letters or the other options, and its most picked letter takes at most {c:.0%} (check: favourite "
-        "letter > 50% for every model, option_scores at most 40%)",
+        "shows letters or the other options, and its most picked letter takes at most {c:.0%}",
         "列出选项再问字母时,每个模型都有偏爱的字母:最常选的那个字母占了 {t} 的回答(未训练 / 预训练 / SFT),"
-        "所以它 {a} 的准确率说明不了什么。option_scores 从不展示字母和其他选项,最常选的字母最多只占 {c:.0%}"
-        "(检验:每个模型偏爱字母 > 50%,option_scores 最多 40%)",
-        min(top.values()) > 0.5 and cloze <= 0.4, t=" / ".join(f"{v:.0%}" for v in top.values()),
+        "所以它 {a} 的准确率说明不了什么。option_scores 从不展示字母和其他选项,最常选的字母最多只占 {c:.0%}",
+        [Bar({"en": "smallest favourite-letter share", "zh": "最小的偏爱字母占比"}, min(top.values()), ">", 0.5),
+         Bar({"en": "option_scores' largest letter share", "zh": "option_scores 最大的字母占比"}, cloze, "<=", 0.4)],
+        t=" / ".join(f"{v:.0%}" for v in top.values()),
         a=" / ".join(f"{s['letter']['accuracy']:.0%}" for s in stats.values()), c=cloze)
     same = {name: blind_agreement(rows[name], stats[name]["mean"]["picks"]) for name in rows}
+    ctx.metric("sft_blind_agreement", same["sft"])
     ctx.finding(
         "The SFT model mostly ignores the question: its option_scores pick is the option it prefers when the "
         "question is replaced by just 'Answer:' ('答案:' for Chinese questions) in {s:.0%} of the questions "
         "(pretrained model: {p:.0%}, untrained: {u:.0%}). Its likelihood measures which reply sounds usual, not "
-        "which is right (check: SFT > 60%)",
+        "which is right",
         "SFT 模型大多没在看题:它用 option_scores 选出的答案,在 {s:.0%} 的题里与把题目换成 'Answer:'(中文题为 '答案:')"
-        "后最偏爱的选项相同(预训练模型:{p:.0%},未训练:{u:.0%})。它的似然衡量的是哪个回复听起来寻常,而不是哪个对"
-        "(检验:SFT > 60%)",
-        same["sft"] > 0.6, p=same["pretrain"], s=same["sft"], u=same["untrained"])
+        "后最偏爱的选项相同(预训练模型:{p:.0%},未训练:{u:.0%})。它的似然衡量的是哪个回复听起来寻常,而不是哪个对",
+        Bar({"en": "SFT: same pick without the question", "zh": "SFT:与不看问题时选择相同的比例"},
+            same["sft"], ">", 0.6),
+        p=same["pretrain"], s=same["sft"], u=same["untrained"])
 
 
 def blind_agreement(rows: list[dict], picks: list[int]) -> float:
@@ -285,19 +287,21 @@ def error_analysis(ctx: ExperimentContext, questions: list[MCQuestion], rows: di
     ctx.finding(
         "Error analysis of the trained model with the higher accuracy ({b}, {w} of {n} wrong): {e:.0%} of its "
         "wrong answers are the option it also picks without seeing the question, so most errors come from the "
-        "options' prior likelihood, not from misreading a question (check: > 50%)",
+        "options' prior likelihood, not from misreading a question",
         "对准确率较高的那个训练模型({b},{n} 题错 {w} 题)做错误分析:它答错的题中有 {e:.0%},选的正是不看问题时也会选的"
-        "选项,所以大多数错误来自选项本身的先验似然,而不是读错了问题(检验:> 50%)",
-        prior > 0.5, b=best, w=len(wrong), n=len(rs), e=prior)
+        "选项,所以大多数错误来自选项本身的先验似然,而不是读错了问题",
+        Bar({"en": "wrong answers = pick without the question", "zh": "错答 = 不看问题时的选择"}, prior, ">", 0.5),
+        b=best, w=len(wrong), n=len(rs), e=prior)
 
 
 def contamination(ctx: ExperimentContext, questions: list[MCQuestion]) -> None:
     found = verbatim_in_training(questions)
     ctx.finding(
         "Contamination check: {f} of the {n} exam questions appear word for word in pretrain.jsonl or sft.jsonl; "
-        "the generator phrases exam questions differently from training text (check: 0)",
+        "the generator phrases exam questions differently from training text",
         "污染检查:{n} 道考题中有 {f} 道一字不差地出现在 pretrain.jsonl 或 sft.jsonl 里;数据生成器给考题用了与"
-        "训练文本不同的措辞(检验:0)", found == 0, f=found, n=len(questions))
+        "训练文本不同的措辞", Bar({"en": "questions found verbatim", "zh": "一字不差出现的考题"}, found, "<=", 0),
+        f=found, n=len(questions))
 
 
 def ceval_files() -> list[Path]:

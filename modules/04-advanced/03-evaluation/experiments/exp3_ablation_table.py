@@ -24,7 +24,7 @@ import torch
 from minimind_notes.content import data_dir
 from minimind_notes.data.pretokenize import iter_documents
 from minimind_notes.evaluate import perplexity
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.stage import run_stage
 from minimind_notes.train.config import TrainConfig
 from minimind_notes.train.schedule import lr_at
@@ -128,40 +128,45 @@ def report(ctx: ExperimentContext, baseline: dict, noise: float, results: dict, 
 
 
 def findings(ctx: ExperimentContext, baseline: dict, noise: float, results: dict, steps: int) -> None:
+    times_noise = {"en": "|Δ| / seed noise", "zh": "|Δ| / 种子噪声"}
     ctx.finding(
         "Seed noise: the unchanged baseline gives {b} bits per byte with seeds {s}, a spread of {n:.4f}; only a change "
-        "beyond {f} x {n:.4f} = {t:.4f} is read as an effect (check: the spread is measurable but < 0.1)",
+        "beyond {f} x {n:.4f} = {t:.4f} is read as an effect",
         "种子噪声:同一个基线换种子 {s},每字节比特数为 {b},相差 {n:.4f};只有超过 {f} x {n:.4f} = {t:.4f} 的变化"
-        "才算作效应(检验:差值可测,但 < 0.1)",
-        0 < noise < 0.1, b=" / ".join(f"{v:.4f}" for v in baseline.values()),
-        s=" / ".join(map(str, baseline)), n=noise, f=FACTOR, t=FACTOR * noise)
+        "才算作效应",
+        [Bar({"en": "seed spread", "zh": "种子间的差值"}, noise, ">", 0),
+         Bar({"en": "seed spread", "zh": "种子间的差值"}, noise, "<", 0.1)],
+        b=" / ".join(f"{v:.4f}" for v in baseline.values()), s=" / ".join(map(str, baseline)), n=noise, f=FACTOR,
+        t=FACTOR * noise)
     low = results["learning rate / 4"]["delta"]
+    others = max(abs(r["delta"]) for name, r in results.items() if name != "learning rate / 4")
+    ctx.metric("lr_quarter_delta", low)  # flat keys: the numbers the teaching text quotes
     ctx.finding(
         "The learning rate dominates at this budget: a 4x lower peak learning rate ends {d:+.3f} bits per byte "
-        "worse, {k:.0f}x the seed noise (check: worse by more than {f}x the noise, the largest change in the table)",
+        "worse, {k:.0f}x the seed noise, the largest change in the table",
         "在这个训练量下学习率的影响最大:峰值学习率降到 1/4,最后每字节比特数差了 {d:+.3f},是种子噪声的 "
-        "{k:.0f} 倍(检验:变差且超过 {f} 倍噪声,是表中最大的变化)",
-        low > FACTOR * noise and low == max(abs(r["delta"]) for r in results.values()), d=low,
-        k=low / max(noise, 1e-9), f=FACTOR)
-    flat = results["no LR decay (constant)"]["delta"]
+        "{k:.0f} 倍,是表中最大的变化",
+        [Bar({"en": "Δ / seed noise", "zh": "Δ / 种子噪声"}, low / max(noise, 1e-9), ">", FACTOR),
+         Bar({"en": "Δ minus the largest other |Δ|", "zh": "Δ 减去其余最大的 |Δ|"}, low - others, ">", 0)],
+        d=low, k=low / max(noise, 1e-9))
+    flat = ctx.metric("constant_lr_delta", results["no LR decay (constant)"]["delta"])
     ctx.finding(
         "The schedule matters too: keeping the learning rate constant instead of decaying it to "
         "{r:.0%} of the peak ends {d:+.3f} bits per byte, better by {k:.1f}x the noise. In a run of {s} steps the "
-        "lower rate of the second half costs more than the decay gives back (check: better by more than {f}x the "
-        "noise)",
+        "lower rate of the second half costs more than the decay gives back",
         "学习率调度同样重要:学习率保持恒定、不再衰减到峰值的 {r:.0%},最后每字节比特数变化 {d:+.3f},"
-        "好了 {k:.1f} 倍噪声。在只有 {s} 步的训练里,后半程降低的学习率损失的比衰减带来的更多"
-        "(检验:变好且超过 {f} 倍噪声)",
-        flat < -FACTOR * noise, r=DEFAULTS.min_lr_ratio, d=flat, k=-flat / max(noise, 1e-9), s=steps, f=FACTOR)
-    wd = results["no weight decay"]["delta"]
+        "好了 {k:.1f} 倍噪声。在只有 {s} 步的训练里,后半程降低的学习率损失的比衰减带来的更多",
+        Bar({"en": "-Δ / seed noise", "zh": "-Δ / 种子噪声"}, -flat / max(noise, 1e-9), ">", FACTOR),
+        r=DEFAULTS.min_lr_ratio, d=flat, k=-flat / max(noise, 1e-9), s=steps)
+    wd = ctx.metric("no_weight_decay_delta", results["no weight decay"]["delta"])
     shrink = decay_shrink(steps, DEFAULTS.warmup_steps, PEAK_LR, DEFAULTS.weight_decay)
     ctx.finding(
         "Predict before you ablate: weight decay {wd} at these learning rates shrinks a weight by only {sh:.2%} "
-        "over {s} steps, so removing it should not matter; measured {d:+.4f} bits per byte, within the noise "
-        "(check: |Δ| <= {f}x the noise)",
+        "over {s} steps, so removing it should not matter; measured {d:+.4f} bits per byte, within the noise",
         "消融之前先预测:在这样的学习率下,weight decay {wd} 在 {s} 步里只会让权重缩小 {sh:.2%},去掉它应该没什么"
-        "影响;实测每字节比特数变化 {d:+.4f},落在噪声之内(检验:|Δ| <= {f} 倍噪声)",
-        abs(wd) <= FACTOR * noise, wd=DEFAULTS.weight_decay, sh=shrink, s=steps, d=wd, f=FACTOR)
+        "影响;实测每字节比特数变化 {d:+.4f},落在噪声之内",
+        Bar(times_noise, abs(wd) / max(noise, 1e-9), "<=", FACTOR), wd=DEFAULTS.weight_decay, sh=shrink, s=steps,
+        d=wd)
 
 
 def plot(ctx: ExperimentContext, baseline: dict, noise: float, results: dict) -> None:
