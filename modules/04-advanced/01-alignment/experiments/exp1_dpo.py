@@ -104,6 +104,11 @@ def run(ctx: ExperimentContext) -> None:
     objective_after = trainer.objective.evaluate(trainer.model)
     stats = {k or "all": summarize(after, before, kinds, k) for k in (None, *PAIR_KINDS)}
     ctx.metric("by_kind", stats)
+    for key in ("reward_acc", "margin", "pref_before", "pref_after", "d_chosen", "d_rejected"):  # quoted by the text
+        ctx.metric(key, stats["all"][key])
+    for kind in ("rude", "wrong"):
+        ctx.metric(f"{kind}_reward_acc", stats[kind]["reward_acc"])
+    ctx.metric("wrong_pref_before", stats["wrong"]["pref_before"])
     ctx.metric("objective_eval", {"before": objective_before, "after": objective_after})
     ctx.metric("dpo_loss", [x["loss"] for x in logs])
     report(ctx, stats, logs, objective_before, objective_after)

@@ -108,6 +108,9 @@ def report(ctx: ExperimentContext, lab: AdditionLab, curve: dict, rewards: list[
     gain = last["sampled"] - first["sampled"]
     se = (binomial_se(first["sampled"], first["n"]) ** 2 + binomial_se(last["sampled"], last["n"]) ** 2) ** 0.5
     ctx.metric("sampled_gain", gain)
+    for key in ("sampled", "flat_groups"):  # before and after, quoted by the text
+        ctx.metric(key, [first[key], last[key]])
+    ctx.metric("result_share", [first["share"]["result"], last["share"]["result"]])
     ctx.metric("sampled_gain_se", se)
     ctx.finding(
         "GRPO raised the accuracy of sampled replies on held-out sums (never trained on by RL) from {a:.3f} to "
@@ -118,7 +121,7 @@ def report(ctx: ExperimentContext, lab: AdditionLab, curve: dict, rewards: list[
         a=first["sampled"], b=last["sampled"], g=gain, z=gain / se, n=last["n"])
     # What would the accuracy be if only the style mix had changed and each style kept its old accuracy?
     shifted = sum(last["share"][s] * first["right"][s] for s in STYLES)
-    explained = (shifted - first["sampled"]) / gain if gain > 0 else 0.0
+    explained = ctx.metric("explained", (shifted - first["sampled"]) / gain if gain > 0 else 0.0)
     ctx.finding(
         "How: the share of result-only replies ('The answer is N.', right {r:.2f} of the time in the base) fell "
         "from {s0:.2f} to {s1:.2f}, while replies that restate the sum were right {k0:.2f} -> {k1:.2f} of the time. "

@@ -119,6 +119,7 @@ def report(ctx: ExperimentContext, results: dict, traces: dict, steps: int) -> N
                "group reward, last 10 steps", "held-out SFT loss", "ends with <|im_end|>"], rows)
     base, off, weak, strong = results["base"], results[0.0], results[0.04], results[1.0]
     ratio = off["kl"] / max(strong["kl"], 1e-9)
+    ctx.metric("kl_by_beta", [results[beta]["kl"] for beta in BETAS])
     ctx.finding(
         "Without the KL term the policy ends {a:.2f} nats per reply from the SFT model; with beta 1.0, {b:.2f}: "
         "{r:.1f}x closer; the standard errors are under a tenth of the values, so the ratio is no accident of "
@@ -132,6 +133,7 @@ def report(ctx: ExperimentContext, results: dict, traces: dict, steps: int) -> N
     rise = {key: paired_rise(results[key]["sft_losses"], base["sft_losses"]) for key in BETAS}
     ctx.metric("sft_loss_rise", {str(k): v for k, v in rise.items()})
     (a, sa), (b, sb) = rise[0.0], rise[1.0]
+    ctx.metric("rise_by_beta", [rise[beta][0] for beta in BETAS])
     ctx.finding(
         "What the drift costs varies from run to run; the strong leash keeps what SFT taught. The loss on correct "
         "held-out conversations in the styles the reward favours rose by {a:+.3f} ± {sa:.3f} without the KL term "
