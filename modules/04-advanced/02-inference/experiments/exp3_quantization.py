@@ -172,7 +172,8 @@ def run(ctx: ExperimentContext) -> None:
               ["model", "text"], [[name, repr(r["text"])] for name, r in rows.items()])
 
     findings(ctx, rows, unigram_entropy(corpus_text("train")))
-    full = ctx.metric("minimind2_small_mb", minimind2_small_mb())
+    full = minimind2_small_mb()
+    ctx.metric("minimind2_small_mb", list(full.values()))  # float32, INT8 per channel, INT4 groups of 32
     ctx.metric("minimind2_small_int4_ratio", full["float32"] / full["INT4 group 32"])
     ctx.code_fact(
         "The same quantizer on MiniMind2-small (25.8M weights): {f:.1f} MB in float32, {a:.1f} MB in INT8 per "
@@ -204,6 +205,7 @@ def findings(ctx: ExperimentContext, rows: dict, unigram: float) -> None:
     d8, d4 = i8["loss"] - base["loss"], g32["loss"] - base["loss"]
     for key in ("weight_error", "kl"):  # INT8 per channel, INT4 groups of 32, 64, per row: quoted by the text
         ctx.metric(key, [r[key] for r in (i8, g32, g64, row4)])
+    ctx.metric("int4_int8_kl_ratio", g32["kl"] / i8["kl"])
     ctx.finding(
         "Quality: INT8 changes the held-out loss by {d8:+.4f} nats and INT4 (groups of 32) by {d4:+.4f}; the "
         "KL divergence from the float model's predictions is {k8:.2e} vs {k4:.2e}, {ratio:.0f}x larger for "
