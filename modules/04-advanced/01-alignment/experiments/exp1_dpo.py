@@ -169,7 +169,7 @@ def report(ctx: ExperimentContext, stats: dict, logs: list[dict], ev0: dict, ev1
              rude["margin"] - 5 * wrong["margin"], ">", 0),
          Bar({"en": "|base preference on wrong-answer pairs - 0.5| in SE",
               "zh": "基座在错误答案类上的偏好与 0.5 之差(SE)"},
-             abs(wrong["pref_before"] - 0.5) / wrong_se, "<=", 2)],
+             abs(wrong["pref_before"] - 0.5) / wrong_se, "<=", 3)],
         r=rude["reward_acc"], mr=rude["margin"], w=wrong["reward_acc"], mw=wrong["margin"],
         wp=wrong["pref_before"], nw=wrong["n"], wz=(wrong["pref_before"] - 0.5) / wrong_se)
     ctx.finding(
