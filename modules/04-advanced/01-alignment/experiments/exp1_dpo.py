@@ -37,7 +37,7 @@ from minimind_notes.lab.alignment import (
     pair_kind,
     small_tokenizer,
 )
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.stage import lab_config, run_stage
 from minimind_notes.train.loop import Trainer
 
@@ -104,6 +104,11 @@ def run(ctx: ExperimentContext) -> None:
     objective_after = trainer.objective.evaluate(trainer.model)
     stats = {k or "all": summarize(after, before, kinds, k) for k in (None, *PAIR_KINDS)}
     ctx.metric("by_kind", stats)
+    for key in ("reward_acc", "margin", "pref_before", "pref_after", "d_chosen", "d_rejected"):  # quoted by the text
+        ctx.metric(key, stats["all"][key])
+    for kind in ("rude", "wrong"):
+        ctx.metric(f"{kind}_reward_acc", stats[kind]["reward_acc"])
+    ctx.metric("wrong_pref_before", stats["wrong"]["pref_before"])
     ctx.metric("objective_eval", {"before": objective_before, "after": objective_after})
     ctx.metric("dpo_loss", [x["loss"] for x in logs])
     report(ctx, stats, logs, objective_before, objective_after)
@@ -119,49 +124,64 @@ def report(ctx: ExperimentContext, stats: dict, logs: list[dict], ev0: dict, ev1
                 s["d_rejected"]] for k, s in stats.items()])
     a, n = stats["all"], stats["all"]["n"]
     se = binomial_se(0.5, n)
+    ctx.code_fact(
+        "DPO's loss starts at {l0:.4f} = ln 2 ({ln2:.4f}): at step 1 the policy is the reference, so every margin "
+        "is 0 and the loss is -log sigmoid(0)",
+        "DPO 的 loss 从 {l0:.4f} = ln 2({ln2:.4f})开始:第 1 步时策略就是参考模型,所有 margin 都是 0,"
+        "loss 就是 -log sigmoid(0)",
+        abs(logs[0]["loss"] - math.log(2)) < 0.01, l0=logs[0]["loss"], ln2=math.log(2))
+    z = (a["reward_acc"] - 0.5) / se
+    ctx.metric("reward_acc_z", z)
     ctx.finding(
-        "DPO's loss starts at {l0:.4f} = ln 2 ({ln2:.4f}): policy = reference, every margin 0. On {n} held-out "
-        "pairs the implicit reward beta*log(pi/pi_ref) then ranks the chosen reply higher for {r:.3f} of them "
-        "(the objective's own evaluate(): {e:.3f}), {z:.1f} standard errors above a coin flip (check: loss at "
-        "step 1 within 0.01 of ln 2, reward accuracy > 0.5 + 3 SE)",
-        "DPO 的 loss 从 {l0:.4f} = ln 2({ln2:.4f})开始:策略等于参考模型,所有 margin 都是 0。随后在 {n} 个留出对上,"
-        "隐式奖励 beta*log(pi/pi_ref) 对其中 {r:.3f} 的对给 chosen 打分更高(objective 自己的 evaluate():{e:.3f}),"
-        "比抛硬币高 {z:.1f} 个标准误差(检验:第 1 步 loss 与 ln 2 相差 < 0.01,奖励准确率 > 0.5 + 3 SE)",
-        abs(logs[0]["loss"] - math.log(2)) < 0.01 and a["reward_acc"] > 0.5 + 3 * se, l0=logs[0]["loss"],
-        ln2=math.log(2), n=n, r=a["reward_acc"], e=ev1["val_reward_acc"], z=(a["reward_acc"] - 0.5) / se)
+        "On {n} held-out pairs the implicit reward beta*log(pi/pi_ref) ranks the chosen reply higher for {r:.3f} of "
+        "them (the objective's own evaluate(): {e:.3f}), {z:.1f} standard errors above a coin flip",
+        "在 {n} 个留出对上,隐式奖励 beta*log(pi/pi_ref) 对其中 {r:.3f} 的对给 chosen 打分更高"
+        "(objective 自己的 evaluate():{e:.3f}),比抛硬币高 {z:.1f} 个标准误差",
+        Bar({"en": "standard errors above 0.5", "zh": "高出 0.5 的标准误差数"}, z, ">", 3),
+        n=n, r=a["reward_acc"], e=ev1["val_reward_acc"], z=z)
+    moved = a["pref_after"] - a["pref_before"]
     ctx.finding(
         "The policy's own preference moved much less: it found the chosen reply more likely for {p0:.3f} of the "
-        "held-out pairs before DPO and {p1:.3f} after. The implicit reward measures the change against the "
-        "reference; the policy's preference still carries everything the base already found likely (check: "
-        "preference moved by less than 0.1 either way)",
-        "策略自己的偏好变化小得多:DPO 前它认为 chosen 更可能的留出对占 {p0:.3f},DPO 后占 {p1:.3f}。"
-        "隐式奖励衡量的是相对参考模型的变化;策略自己的偏好仍然带着基座原本觉得哪个更可能的全部信息"
-        "(检验:偏好无论升降,变化都不到 0.1)",
-        abs(a["pref_after"] - a["pref_before"]) < 0.1, p0=a["pref_before"], p1=a["pref_after"])
+        "held-out pairs before DPO and {p1:.3f} after ({d:+.3f}), while the implicit reward's accuracy went from "
+        "0.5 (every pair a tie) to {r:.3f}. The implicit reward measures the change against the reference; the "
+        "policy's preference still carries everything the base already found likely",
+        "策略自己的偏好变化小得多:DPO 前它认为 chosen 更可能的留出对占 {p0:.3f},DPO 后占 {p1:.3f}({d:+.3f}),"
+        "而隐式奖励的准确率从 0.5(每对都是平局)升到 {r:.3f}。隐式奖励衡量的是相对参考模型的变化;"
+        "策略自己的偏好仍然带着基座原本觉得哪个更可能的全部信息",
+        [Bar({"en": "|change of the preference|", "zh": "偏好变化的绝对值"}, abs(moved), "<", 0.1),
+         Bar({"en": "|change of the preference| / rise of the reward accuracy",
+              "zh": "偏好变化的绝对值 / 奖励准确率的升幅"}, abs(moved) / max(a["reward_acc"] - 0.5, 1e-9), "<", 0.5)],
+        p0=a["pref_before"], p1=a["pref_after"], d=moved, r=a["reward_acc"])
     rude, wrong = stats["rude"], stats["wrong"]
+    wrong_se = binomial_se(0.5, wrong["n"])
     ctx.finding(
         "What generalizes depends on the kind of pair: polite vs rude, reward accuracy {r:.2f} and margin "
         "{mr:.3f} (the same few rude lines recur, so pushing them down carries over); right vs wrong answer, "
         "{w:.2f} and {mw:.3f} (the rejected reply differs by one number, and which one is right is knowledge: the "
-        "base preferred the right one for {wp:.2f} of these {nw} pairs, close to a coin flip) (check: rude accuracy > "
-        "wrong + 0.25, rude margin > 5x wrong margin, and the base's preference on wrong-answer pairs within "
-        "2 standard errors ({se2:.2f}) of 0.5)",
+        "base preferred the right one for {wp:.2f} of these {nw} pairs, close to a coin flip, {wz:+.1f} standard "
+        "errors from 0.5)",
         "能泛化到什么取决于偏好对的类别:礼貌 vs 粗鲁,奖励准确率 {r:.2f}、margin {mr:.3f}(反复出现的就那几句粗话,"
         "把它们压下去就能迁移);正确 vs 错误答案,{w:.2f} 和 {mw:.3f}(被拒回复只差一个数字,而哪个数字对是基座"
-        "不具备的知识:这 {nw} 对里,基座原本偏好正确答案的比例是 {wp:.2f},接近抛硬币)(检验:粗鲁类准确率 > 错误类 + 0.25,"
-        "粗鲁类 margin > 错误类的 5 倍,且基座在错误答案类上的偏好与 0.5 相差不超过 2 个标准误差({se2:.2f}))",
-        rude["reward_acc"] > wrong["reward_acc"] + 0.25 and rude["margin"] > 5 * max(wrong["margin"], 1e-6)
-        and abs(wrong["pref_before"] - 0.5) <= 2 * binomial_se(0.5, wrong["n"]),
+        "不具备的知识:这 {nw} 对里,基座原本偏好正确答案的比例是 {wp:.2f},接近抛硬币,离 0.5 {wz:+.1f} 个标准误差)",
+        [Bar({"en": "rude accuracy minus wrong-answer accuracy", "zh": "粗鲁类准确率减去错误答案类"},
+             rude["reward_acc"] - wrong["reward_acc"], ">", 0.25),
+         Bar({"en": "rude margin - 5 x wrong-answer margin", "zh": "粗鲁类 margin - 5 x 错误答案类 margin"},
+             rude["margin"] - 5 * wrong["margin"], ">", 0),
+         Bar({"en": "|base preference on wrong-answer pairs - 0.5| in SE",
+              "zh": "基座在错误答案类上的偏好与 0.5 之差(SE)"},
+             abs(wrong["pref_before"] - 0.5) / wrong_se, "<=", 3)],
         r=rude["reward_acc"], mr=rude["margin"], w=wrong["reward_acc"], mw=wrong["margin"],
-        wp=wrong["pref_before"], nw=wrong["n"], se2=2 * binomial_se(0.5, wrong["n"]))
+        wp=wrong["pref_before"], nw=wrong["n"], wz=(wrong["pref_before"] - 0.5) / wrong_se)
     ctx.finding(
         "DPO pushed both replies down: on held-out pairs the chosen reply's log-prob per token moved {c:+.3f} and "
         "the rejected one's {r:+.3f}. The loss only asks for a wider gap, and here it was bought mostly by lowering "
-        "both, the rejected more (check: chosen falls, rejected falls by at least 0.1 more)",
+        "both, the rejected more",
         "DPO 把两个回复都往下压了:在留出对上,chosen 回复每个 token 的 log-prob 变化 {c:+.3f},rejected 变化 "
-        "{r:+.3f}。loss 只要求两者的差距变大,这里主要是靠把两者都压低、rejected 压得更多来实现的"
-        "(检验:chosen 下降,rejected 比它多降至少 0.1)",
-        a["d_chosen"] < 0 and a["d_rejected"] < a["d_chosen"] - 0.1, c=a["d_chosen"], r=a["d_rejected"])
+        "{r:+.3f}。loss 只要求两者的差距变大,这里主要是靠把两者都压低、rejected 压得更多来实现的",
+        [Bar({"en": "Δ log p chosen", "zh": "chosen 的 log-prob 变化"}, a["d_chosen"], "<", 0),
+         Bar({"en": "Δ chosen - Δ rejected", "zh": "chosen 变化减去 rejected 变化"},
+             a["d_chosen"] - a["d_rejected"], ">=", 0.1)],
+        c=a["d_chosen"], r=a["d_rejected"])
 
 
 def plot(ctx: ExperimentContext, stats: dict, logs: list[dict], after: torch.Tensor, before: torch.Tensor,

@@ -36,7 +36,7 @@ from minimind_notes.lab.alignment import (
     grpo_trainer,
     reply_style,
 )
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 
 LR, BETA, GROUP = 1e-3, 0.04, 8
 STYLES = ("restate", "result", "other")
@@ -108,25 +108,31 @@ def report(ctx: ExperimentContext, lab: AdditionLab, curve: dict, rewards: list[
     gain = last["sampled"] - first["sampled"]
     se = (binomial_se(first["sampled"], first["n"]) ** 2 + binomial_se(last["sampled"], last["n"]) ** 2) ** 0.5
     ctx.metric("sampled_gain", gain)
+    for key in ("sampled", "flat_groups"):  # before and after, quoted by the text
+        ctx.metric(key, [first[key], last[key]])
+    ctx.metric("result_share", [first["share"]["result"], last["share"]["result"]])
     ctx.metric("sampled_gain_se", se)
     ctx.finding(
         "GRPO raised the accuracy of sampled replies on held-out sums (never trained on by RL) from {a:.3f} to "
-        "{b:.3f}: +{g:.3f}, {z:.1f} standard errors ({n} replies each; check: gain > 3 SE)",
+        "{b:.3f}: +{g:.3f}, {z:.1f} standard errors ({n} replies each)",
         "GRPO 把留出加法题(RL 从没训练过)上采样回复的准确率从 {a:.3f} 提高到 {b:.3f}:+{g:.3f},"
-        "是标准误差的 {z:.1f} 倍(各 {n} 条回复;检验:提升 > 3 SE)",
-        gain > 3 * se, a=first["sampled"], b=last["sampled"], g=gain, z=gain / se, n=last["n"])
+        "是标准误差的 {z:.1f} 倍(各 {n} 条回复)",
+        Bar({"en": "gain in standard errors", "zh": "提升是标准误差的倍数"}, gain / se, ">", 3),
+        a=first["sampled"], b=last["sampled"], g=gain, z=gain / se, n=last["n"])
     # What would the accuracy be if only the style mix had changed and each style kept its old accuracy?
     shifted = sum(last["share"][s] * first["right"][s] for s in STYLES)
-    explained = (shifted - first["sampled"]) / gain if gain > 0 else 0.0
+    explained = ctx.metric("explained", (shifted - first["sampled"]) / gain if gain > 0 else 0.0)
     ctx.finding(
         "How: the share of result-only replies ('The answer is N.', right {r:.2f} of the time in the base) fell "
         "from {s0:.2f} to {s1:.2f}, while replies that restate the sum were right {k0:.2f} -> {k1:.2f} of the time. "
         "The style shift alone, at the base's per-style accuracy, accounts for {e:.0%} of the gain: RL re-weighted "
-        "a behaviour the base already had (check: share at most half of before, and >= 60% of the gain explained)",
+        "a behaviour the base already had",
         "机制:只报结果的回复('The answer is N.',在基座里正确率 {r:.2f})所占比例从 {s0:.2f} 降到 {s1:.2f},"
         "而先复述算式的回复正确率是 {k0:.2f} -> {k1:.2f}。只考虑风格比例的变化、各风格保持基座的正确率,"
-        "就能解释 {e:.0%} 的提升:RL 是在给基座已有的行为重新分配概率(检验:比例至多减半,且至少解释 60%)",
-        last["share"]["result"] <= first["share"]["result"] / 2 and explained >= 0.6,
+        "就能解释 {e:.0%} 的提升:RL 是在给基座已有的行为重新分配概率",
+        [Bar({"en": "result-only share after / before", "zh": "只报结果的比例:之后 / 之前"},
+             last["share"]["result"] / max(first["share"]["result"], 1e-9), "<=", 0.5),
+         Bar({"en": "share of the gain explained", "zh": "被解释的提升比例"}, explained, ">=", 0.6)],
         r=first["right"]["result"], s0=first["share"]["result"], s1=last["share"]["result"],
         k0=first["right"]["restate"], k1=last["right"]["restate"], e=explained)
     k = min(10, len(rewards) // 3)
@@ -140,15 +146,15 @@ def report(ctx: ExperimentContext, lab: AdditionLab, curve: dict, rewards: list[
     mean_rise, rise_se = sum(rise) / n_prompts, stdev(rise) / n_prompts ** 0.5  # paired: the same prompts
     ctx.metric("flat_rise", mean_rise)
     ctx.metric("flat_rise_se", rise_se)
+    rise_z = mean_rise / rise_se if rise_se else float("inf")
     ctx.finding(
         "The better the model, the less a group teaches: the chance that a group of {G} samples of a held-out prompt "
         "all got the same reward (every advantage 0, so no gradient) went from {a:.2f} to {b:.2f} as accuracy rose: "
-        "+{d:.2f}, {z:.1f} standard errors (paired over {n} prompts, {s} samples each; check: rise > 2 SE)",
+        "+{d:.2f}, {z:.1f} standard errors (paired over {n} prompts, {s} samples each)",
         "模型越好,一组采样能教的就越少:留出 prompt 的一组 {G} 个采样奖励全部相同(优势全为 0,没有梯度)的概率,"
-        "随准确率上升从 {a:.2f} 变为 {b:.2f}:+{d:.2f},是标准误差的 {z:.1f} 倍({n} 个 prompt 配对,每个 {s} 个采样;"
-        "检验:上升 > 2 SE)",
-        mean_rise > 2 * rise_se, G=GROUP, a=first["flat_groups"], b=last["flat_groups"], d=mean_rise,
-        z=mean_rise / rise_se if rise_se else float("inf"), n=n_prompts, s=samples)
+        "随准确率上升从 {a:.2f} 变为 {b:.2f}:+{d:.2f},是标准误差的 {z:.1f} 倍({n} 个 prompt 配对,每个 {s} 个采样)",
+        Bar({"en": "rise in standard errors", "zh": "上升是标准误差的倍数"}, rise_z, ">", 2), G=GROUP,
+        a=first["flat_groups"], b=last["flat_groups"], d=mean_rise, z=rise_z, n=n_prompts, s=samples)
 
 
 def plot(ctx: ExperimentContext, curve: dict, rewards: list[float]) -> None:

@@ -38,7 +38,7 @@ from minimind_notes.lab.alignment import (
     grpo_trainer,
     policy_kl,
 )
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 
 LR = 2e-3
 BETAS = (0.0, 0.04, 1.0)
@@ -119,38 +119,44 @@ def report(ctx: ExperimentContext, results: dict, traces: dict, steps: int) -> N
                "group reward, last 10 steps", "held-out SFT loss", "ends with <|im_end|>"], rows)
     base, off, weak, strong = results["base"], results[0.0], results[0.04], results[1.0]
     ratio = off["kl"] / max(strong["kl"], 1e-9)
+    # How far the KL without the term stands above twice the KL with beta 1.0, in standard errors of that difference
+    clear = (off["kl"] - 2 * strong["kl"]) / (off["kl_se"] ** 2 + 4 * strong["kl_se"] ** 2) ** 0.5
+    ctx.metric("kl_by_beta", [results[beta]["kl"] for beta in BETAS])
     ctx.finding(
         "Without the KL term the policy ends {a:.2f} nats per reply from the SFT model; with beta 1.0, {b:.2f}: "
-        "{r:.1f}x closer (check: KL without the term > 2x KL with beta 1.0; the standard errors are under a tenth "
-        "of the values, so 2x is no accident of sampling)",
-        "没有 KL 项时,策略最后离 SFT 模型 {a:.2f} nats/回复;beta 为 1.0 时是 {b:.2f}:近了 {r:.1f} 倍"
-        "(检验:无 KL 项的 KL > beta 1.0 时的 2 倍;标准误差不到数值的十分之一,所以 2 倍不是采样造成的偶然)",
-        ratio > 2 and max(off["kl_se"] / off["kl"], strong["kl_se"] / strong["kl"]) < 0.1, a=off["kl"],
-        b=strong["kl"], r=ratio)
+        "{r:.1f}x closer. The first exceeds twice the second by {z:.1f} standard errors, so the ratio is no "
+        "accident of sampling",
+        "没有 KL 项时,策略最后离 SFT 模型 {a:.2f} nats/回复;beta 为 1.0 时是 {b:.2f}:近了 {r:.1f} 倍。"
+        "前者比后者的 2 倍还高出 {z:.1f} 个标准误差,所以这个倍数不是采样造成的偶然",
+        [Bar({"en": "KL without the term / with beta 1.0", "zh": "无 KL 项的 KL / beta 1.0 时的 KL"}, ratio, ">", 2),
+         Bar({"en": "standard errors above 2x", "zh": "高出 2 倍的标准误差数"}, clear, ">", 3)], a=off["kl"],
+        b=strong["kl"], r=ratio, z=clear)
     rise = {key: paired_rise(results[key]["sft_losses"], base["sft_losses"]) for key in BETAS}
     ctx.metric("sft_loss_rise", {str(k): v for k, v in rise.items()})
     (a, sa), (b, sb) = rise[0.0], rise[1.0]
+    ctx.metric("rise_by_beta", [rise[beta][0] for beta in BETAS])
     ctx.finding(
         "What the drift costs varies from run to run; the strong leash keeps what SFT taught. The loss on correct "
         "held-out conversations in the styles the reward favours rose by {a:+.3f} ± {sa:.3f} without the KL term "
         "and by {b:+.3f} ± {sb:.3f} with beta 1.0, from {c:.3f} (paired standard errors over {n} conversations; "
-        "check: the rise with beta 1.0 stays under 0.15 nats; set the rise without the term against its standard "
-        "error before calling it damage)",
+        "set the rise without the term against its standard error before calling it damage)",
         "漂移的代价每次运行都不一样;绳子拉得紧时,SFT 学到的东西能保住。奖励偏爱的那两种风格的正确留出对话上的 "
         "loss,无 KL 项时上升 {a:+.3f} ± {sa:.3f},beta 为 1.0 时上升 {b:+.3f} ± {sb:.3f},起点 {c:.3f}"
-        "({n} 条对话的配对标准误差;检验:beta 1.0 时升幅 < 0.15 nats;无 KL 项时的升幅要和它的标准误差比一比,"
+        "({n} 条对话的配对标准误差;无 KL 项时的升幅要和它的标准误差比一比,"
         "才能说是损害)",
-        b < 0.15, a=a, sa=sa, b=b, sb=sb, c=base["sft_loss"], n=len(base["sft_losses"]))
+        Bar({"en": "rise with beta 1.0 (nats)", "zh": "beta 1.0 时的升幅(nats)"}, b, "<", 0.15),
+        a=a, sa=sa, b=b, sb=sb, c=base["sft_loss"], n=len(base["sft_losses"]))
     ctx.finding(
         "At this learning rate the default beta 0.04 is a loose leash: its policy ends {r:.1f}x further from the SFT "
-        "model than with beta 1.0 (KL {w:.2f} vs {s:.2f}; {a:.2f} without the term) (check: > 2x). The penalty's "
+        "model than with beta 1.0 (KL {w:.2f} vs {s:.2f}; {a:.2f} without the term). The penalty's "
         "pull grows with the distance, so beta sets how far the policy gets before the pull matches the reward's "
         "push; how much of the no-KL drift a weak leash removes varies from run to run",
         "在这个学习率下,默认的 beta 0.04 是一根很松的绳子:它的策略最后离 SFT 模型的距离是 beta 1.0 时的 {r:.1f} 倍"
-        "(KL {w:.2f} 对 {s:.2f};无 KL 项时 {a:.2f})(检验:> 2 倍)。惩罚的拉力随距离变大,所以 beta 决定了策略"
+        "(KL {w:.2f} 对 {s:.2f};无 KL 项时 {a:.2f})。惩罚的拉力随距离变大,所以 beta 决定了策略"
         "走多远时拉力才抵得上奖励的推力;一根松绳子能消掉多少无 KL 时的漂移,每次运行都不一样",
-        weak["kl"] > 2 * strong["kl"], r=weak["kl"] / max(strong["kl"], 1e-9), w=weak["kl"], s=strong["kl"],
-        a=off["kl"])
+        Bar({"en": "KL with beta 0.04 / with beta 1.0", "zh": "beta 0.04 时的 KL / beta 1.0 时的 KL"},
+            weak["kl"] / max(strong["kl"], 1e-9), ">", 2),
+        r=weak["kl"] / max(strong["kl"], 1e-9), w=weak["kl"], s=strong["kl"], a=off["kl"])
 
 
 def plot(ctx: ExperimentContext, results: dict, traces: dict) -> None:

@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.measure import counted_flops
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM, SamplingConfig, preset, stream_generate
 
@@ -111,6 +111,7 @@ def run(ctx: ExperimentContext) -> None:
     speed = {n: r["cache"]["tok_s"] / r["no cache"]["tok_s"] for n, r in runs.items()}
     same = {n: r["cache"]["tokens"] == r["no cache"]["tokens"] for n, r in runs.items()}
     saved = {n: r["no cache"]["flops"] / r["cache"]["flops"] for n, r in runs.items()}
+    ctx.metric("flop_ratio", [saved[n] for n in lengths])  # without / with the cache, per length
     ctx.metric("tok_s", {f"{n}_{mode}": r[mode]["tok_s"] for n, r in runs.items() for mode in r})
     ctx.metric("generation_matmul_flops", {f"{n}_{mode}": r[mode]["flops"] for n, r in runs.items() for mode in r})
     ctx.table({"en": "(a, b) Greedy generation with and without the KV cache",
@@ -156,14 +157,13 @@ def run(ctx: ExperimentContext) -> None:
 def findings(ctx: ExperimentContext, config: MiniMindConfig, model: MiniMindForCausalLM, runs: dict, speed: dict,
              saved: dict, same: dict, logit_gap: float, sizes: list[dict]) -> None:
     lo, hi = min(runs), max(runs)
-    ctx.finding(
+    ctx.code_fact(
         "Generating {hi} tokens without the cache costs {f:.1f}x the matmul FLOPs of generating them with it, "
-        "{f0:.1f}x for {lo} tokens: the longer the generation, the more the cache saves (counted; check: > 2x at "
-        "{hi} tokens and more than at {lo}). Timed, the cache ran at {c:.0f} tokens/s vs {u:.0f} without, {s:.1f}x "
-        "faster, and {s0:.1f}x for {lo} tokens (one timed run each; reported, not checked: other processes move a "
-        "timing)",
+        "{f0:.1f}x for {lo} tokens: the longer the generation, the more the cache saves (counted: it follows from "
+        "the shapes). Timed, the cache ran at {c:.0f} tokens/s vs {u:.0f} without, {s:.1f}x faster, and {s0:.1f}x "
+        "for {lo} tokens (one timed run each; reported, not checked: other processes move a timing)",
         "不用 cache 生成 {hi} 个 token 的矩阵乘法 FLOPs 是用 cache 时的 {f:.1f} 倍,生成 {lo} 个 token 时是 "
-        "{f0:.1f} 倍:生成得越长,cache 省得越多(计数;检验:{hi} 个 token 时 > 2 倍,且大于 {lo} 个 token 时)。"
+        "{f0:.1f} 倍:生成得越长,cache 省得越多(计数:由形状决定)。"
         "计时:有 cache 时 {c:.0f} tokens/s,没有时 {u:.0f},快 {s:.1f} 倍;{lo} 个 token 时快 {s0:.1f} 倍"
         "(每种只计时一次;只报告、不作检验:其他进程会影响耗时)",
         saved[hi] > 2 and saved[hi] > saved[lo], hi=hi, lo=lo, f=saved[hi], f0=saved[lo],
@@ -171,23 +171,25 @@ def findings(ctx: ExperimentContext, config: MiniMindConfig, model: MiniMindForC
     ctx.finding(
         "The cache changes the cost, not the result: the greedy tokens are identical at every length ({ok}), and "
         "feeding {t} tokens one at a time through the cache gives the logits of one full pass to within {g:.1e} "
-        "(float32 rounding: the sums run in a different order) (check: all identical, difference < 1e-4)",
+        "(float32 rounding: the sums run in a different order)",
         "cache 改变的是开销,不是结果:每个长度下贪心生成的 token 完全相同({ok_zh}),把 {t} 个 token 借助 cache "
-        "逐个喂入,得到的 logits 与一次完整前向相差不超过 {g:.1e}(float32 舍入误差:求和顺序不同)"
-        "(检验:全部相同,差异 < 1e-4)",
-        all(same.values()) and logit_gap < 1e-4, ok="yes" if all(same.values()) else "no",
+        "逐个喂入,得到的 logits 与一次完整前向相差不超过 {g:.1e}(float32 舍入误差:求和顺序不同)",
+        [Bar({"en": "lengths whose greedy tokens differ", "zh": "贪心 token 不同的长度数"},
+             sum(not v for v in same.values()), "<=", 0),
+         Bar({"en": "largest logit difference", "zh": "logits 的最大差"}, logit_gap, "<", 1e-4)],
+        ok="yes" if all(same.values()) else "no",
         ok_zh="是" if all(same.values()) else "否", t=PROMPT + hi, g=logit_gap)
     per_token = cache_formula(config, 1, 4)
     weights = 4 * model.num_parameters()
-    ctx.finding(
+    ctx.code_fact(
         "Cache size: the tensors returned hold exactly 2 x {l} layers x {kv} KV heads x {hd} dims x 4 bytes = "
         "{pt:,} bytes per token at every length ({t0} tokens: {m0:,} bytes; {t1} tokens: {m1:,}). It grows "
         "linearly and per sequence: the {w:,} bytes of float32 weights equal the cache of {x:,} tokens at batch "
-        "1, or {y:,} tokens each at batch 32 (check: measured = formula at every length)",
+        "1, or {y:,} tokens each at batch 32 (the returned bytes equal the formula at every length)",
         "cache 大小:返回的张量恰好是 2 x {l} 层 x {kv} 个 KV 头 x {hd} 维 x 4 字节 = 每个 token {pt:,} 字节,"
         "每个长度下都一样({t0} 个 token:{m0:,} 字节;{t1} 个 token:{m1:,} 字节)。它随长度线性增长,而且"
         "每条序列各有一份:{w:,} 字节的 float32 权重,相当于 batch 1 时 {x:,} 个 token 的 cache,或 batch 32 "
-        "时每条 {y:,} 个 token(检验:每个长度下实测 = 公式)",
+        "时每条 {y:,} 个 token(每个长度下返回的字节数都等于公式)",
         all(s["measured"] == s["formula"] for s in sizes), l=config.num_hidden_layers, kv=config.num_key_value_heads,
         hd=config.head_dim, pt=per_token, t0=sizes[0]["tokens"], m0=sizes[0]["measured"], t1=sizes[-1]["tokens"],
         m1=sizes[-1]["measured"], w=weights, x=weights // per_token, y=weights // (32 * per_token))
@@ -198,19 +200,20 @@ def findings_steps(ctx: ExperimentContext, steps: dict, contexts: list[int]) -> 
     flops = {key: v["flops"] for key, v in steps.items()}
     sec = {key: v["seconds"] for key, v in steps.items()}
     grow = flops[hi, "no cache"] / flops[lo, "no cache"]
+    ctx.metric("cached_step_mflops", flops[hi, "cache"] / 1e6)
     # Extra time per token of context; a cached step's is so small that noise can make it negative: clamp at 0.
     per_token = {mode: max(0.0, (sec[hi, mode] - sec[lo, mode]) / (hi - lo)) for mode in ("cache", "no cache")}
     less = per_token["no cache"] / max(per_token["cache"], 1e-12)
-    ctx.finding(
+    ctx.code_fact(
         "Why: without the cache a step re-runs every position, so its matmul FLOPs grow {gu:.1f}x from a context "
         "of {lo} tokens to {hi}; with it the step runs one position: {c0:.1f} and {c1:.1f} MFLOPs (the attention "
-        "over the cache is not in this count, which covers the projections and the MLP) (counted; check: without "
-        "grows > 2.5x, with stays the same). Timed: {tc0:.1f} ms with the cache and {tu0:.1f} ms without after {lo} "
-        "tokens, {tc1:.1f} vs {tu1:.1f} ms after {hi}; each token of context adds {du:.3f} ms without the cache "
+        "over the cache is not in this count, which covers the projections and the MLP; counted: it follows from the "
+        "shapes). Timed: {tc0:.1f} ms with the cache and {tu0:.1f} ms without after {lo} tokens, {tc1:.1f} vs "
+        "{tu1:.1f} ms after {hi}; each token of context adds {du:.3f} ms without the cache "
         "and {dc:.4f} ms with it (attending to, and copying, a longer cache), {r} less (reported, not checked)",
         "原因:没有 cache 时每一步都要把所有位置重算一遍,所以上下文从 {lo} 个 token 增加到 {hi} 个时,一步的矩阵"
         "乘法 FLOPs 增长 {gu:.1f} 倍;有 cache 时只算一个位置:{c0:.1f} 和 {c1:.1f} MFLOPs(这个计数包括投影和 MLP,"
-        "不含对 cache 的 attention)(计数;检验:无 cache 增长 > 2.5 倍,有 cache 不变)。计时:{lo} 个 token 之后,"
+        "不含对 cache 的 attention;计数:由形状决定)。计时:{lo} 个 token 之后,"
         "有 cache {tc0:.1f} ms,没有 {tu0:.1f} ms;{hi} 个 token 之后 {tc1:.1f} 对 {tu1:.1f} ms;上下文每多一个 token,"
         "没有 cache 多 {du:.3f} ms,有 cache 只多 {dc:.4f} ms(对更长的 cache 做 attention 并拷贝它),少 {r_zh}"
         "(只报告、不作检验)",

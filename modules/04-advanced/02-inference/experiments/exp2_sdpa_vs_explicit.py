@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.measure import interleaved_times, median_ratio, recorded_ops
 from minimind_notes.model import Attention, preset
 from minimind_notes.model.rope import precompute_freqs_cis
@@ -126,37 +126,45 @@ def findings(ctx: ExperimentContext, rows: dict, lengths: list[int]) -> None:
     worst = max(r["diff"] for r in rows.values())
     ctx.finding(
         "Same function, two implementations: the outputs differ by at most {d:.1e} (outputs up to {s:.2f}), "
-        "float32 rounding from a different order of sums (check: < 1e-4 at every length)",
+        "float32 rounding from a different order of sums",
         "同一个函数,两种实现:输出最多相差 {d:.1e}(输出的量级最大 {s:.2f}),是求和顺序不同带来的 float32 舍入"
-        "误差(检验:每个长度下都 < 1e-4)",
-        worst < 1e-4, d=worst, s=max(r["scale"] for r in rows.values()))
+        "误差",
+        Bar({"en": "largest difference at any length", "zh": "各长度下的最大差"}, worst, "<", 1e-4),
+        d=worst, s=max(r["scale"] for r in rows.values()))
     hi, prev = lengths[-1], lengths[-2]
     r = rows[hi]
     extra = (r["explicit_peak"] - r["sdpa_peak"]) / r["scores_bytes"]
     g_exp = r["explicit_peak"] / rows[prev]["explicit_peak"]
     g_sdpa = r["sdpa_peak"] / rows[prev]["sdpa_peak"]
+    ctx.metric("extra_score_matrices", extra)
+    ctx.metric("peak_growth", [g_exp, g_sdpa])  # explicit, SDPA: T doubled
     ctx.finding(
         "Memory: at T = {t} the explicit path peaks at {e:.1f} MiB vs {f:.1f} MiB for SDPA; the difference is "
         "{x:.1f} score matrices of {m:.1f} MiB each, alive at the same time. Doubling T from {p} multiplies the "
-        "explicit peak by {ge:.2f} (the T x T part takes over) and SDPA's by {gs:.2f} (only T x C tensors) "
-        "(check: difference >= 1 score matrix; growth > 3x explicit, < 2.5x SDPA)",
+        "explicit peak by {ge:.2f} (the T x T part takes over) and SDPA's by {gs:.2f} (only T x C tensors)",
         "内存:T = {t} 时,显式实现的峰值为 {e:.1f} MiB,SDPA 为 {f:.1f} MiB;差出来的部分相当于 {x:.1f} 个同时"
         "存在的分数矩阵,每个 {m:.1f} MiB。T 从 {p} 翻倍后,显式实现的峰值乘以 {ge:.2f}(T x T 的部分占了主导),"
-        "SDPA 乘以 {gs:.2f}(只有 T x C 的张量)(检验:差值 >= 1 个分数矩阵;增长倍数显式 > 3,SDPA < 2.5)",
-        extra >= 1 and g_exp > 3 and g_sdpa < 2.5, t=hi, e=r["explicit_peak"] / 2**20, f=r["sdpa_peak"] / 2**20,
+        "SDPA 乘以 {gs:.2f}(只有 T x C 的张量)",
+        [Bar({"en": "extra peak in score matrices", "zh": "多出的峰值(分数矩阵个数)"}, extra, ">=", 1),
+         Bar({"en": "explicit peak growth", "zh": "显式实现峰值的增长倍数"}, g_exp, ">", 3),
+         Bar({"en": "SDPA peak growth", "zh": "SDPA 峰值的增长倍数"}, g_sdpa, "<", 2.5)],
+        t=hi, e=r["explicit_peak"] / 2**20, f=r["sdpa_peak"] / 2**20,
         x=extra, m=r["scores_bytes"] / 2**20, p=prev, ge=g_exp, gs=g_sdpa)
     speed = {t: rows[t]["time_ratio"] for t in lengths}
     ctx.finding(
         "Time: the explicit path writes {w} tensors the size of the whole T x T score matrix (the masked half "
         "included) and reads them back for the softmax; the fused kernel writes {w0}: it goes through the keys "
-        "block by block with a running softmax (counted as they ran; check: >= 2 score-sized writes explicit, none "
-        "SDPA, at every length). That costs time: the explicit path took {a:.1f}x SDPA's CPU time at T = {lo} and "
+        "block by block with a running softmax (counted as they ran, at every length). That costs time: the "
+        "explicit path took {a:.1f}x SDPA's CPU time at T = {lo} and "
         "{b:.1f}x at T = {hi} (median of interleaved rounds; reported, not checked: other processes move a timing)",
         "时间:显式实现要写出 {w} 个和整个 T x T 分数矩阵(包括被掩码遮住的那一半)一样大的张量,再读回来做 "
-        "softmax;融合 kernel 写出 {w0} 个:它按块遍历 key,边走边更新 softmax(运行时计数;检验:每个长度下显式实现"
-        "至少 2 个、SDPA 没有)。这要花时间:T = {lo} 时显式实现的 CPU 时间是 SDPA 的 {a:.1f} 倍,T = {hi} 时是 "
+        "softmax;融合 kernel 写出 {w0} 个:它按块遍历 key,边走边更新 softmax(每个长度下运行时计数)。这要花时间:"
+        "T = {lo} 时显式实现的 CPU 时间是 SDPA 的 {a:.1f} 倍,T = {hi} 时是 "
         "{b:.1f} 倍(交替多轮的中位数;只报告、不作检验:其他进程会影响耗时)",
-        all(rows[t]["explicit_tt_writes"] >= 2 and rows[t]["sdpa_tt_writes"] == 0 for t in lengths),
+        [Bar({"en": "fewest score-sized writes, explicit", "zh": "显式实现分数矩阵大小的写入(最少)"},
+             min(rows[t]["explicit_tt_writes"] for t in lengths), ">=", 2),
+         Bar({"en": "most score-sized writes, SDPA", "zh": "SDPA 分数矩阵大小的写入(最多)"},
+             max(rows[t]["sdpa_tt_writes"] for t in lengths), "<=", 0)],
         w=rows[hi]["explicit_tt_writes"], w0=rows[hi]["sdpa_tt_writes"], a=speed[lengths[0]], b=speed[hi],
         lo=lengths[0], hi=hi)
 

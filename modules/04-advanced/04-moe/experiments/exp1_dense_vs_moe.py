@@ -31,7 +31,7 @@ from collections.abc import Callable
 import torch
 
 from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm, unigram_entropy
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.measure import interleaved_times, median_ratio, recorded_ops
 from minimind_notes.lab.moe import (
     active_parameters,
@@ -152,6 +152,8 @@ def run(ctx: ExperimentContext) -> None:
             sched_zh="恒定" if min_lr_ratio == 1 else "余弦衰减到 lr / 10")
     runs = {(n, s): train_one(n, s, steps, batch, val, min_lr_ratio) for s in seeds for n in names}
     ctx.metric("val_loss", {f"{n}_seed{s}": r["val_loss"] for (n, s), r in runs.items()})
+    for name in names:  # one list per model, seed by seed: quoted by the text
+        ctx.metric(f"loss_{name}", [runs[name, s]["val_loss"] for s in seeds])
     ctx.metric("moe_load_cv", {f"seed{s}": runs["moe", s]["cv"] for s in seeds})
     ctx.table({"en": f"(b) Held-out loss after {steps} steps (nats per byte; byte frequencies alone: "
                      f"{unigram_entropy(corpus_text('train')):.3f})",
@@ -160,7 +162,7 @@ def run(ctx: ExperimentContext) -> None:
               ["model", *[f"seed {s}" for s in seeds], "mean"],
               [[n, *[runs[n, s]["val_loss"] for s in seeds], sum(runs[n, s]["val_loss"] for s in seeds) / 2]
                for n in names])
-    findings_loss(ctx, runs, names, seeds, steps, unigram_entropy(corpus_text("train")))
+    findings_loss(ctx, runs, names, seeds, steps, ctx.metric("unigram_loss", unigram_entropy(corpus_text("train"))))
 
     trained = {n: runs[n, seeds[0]]["model"] for n in ("dense", "moe")}
     work = step_work(trained, val[:batch], rounds=12 if ctx.quick else 20)
@@ -178,37 +180,34 @@ def run(ctx: ExperimentContext) -> None:
 def findings_counting(ctx: ExperimentContext, counts: dict, presets: dict) -> None:
     d, m = counts["dense"], counts["moe"]
     experts = m["ffn"] - m["router"]
-    ctx.finding(
+    ctx.code_fact(
         "Same active parameters, more total: the MoE's experts hold {e:,} weights, {r:.2f}x the dense FFN's "
         "{f:,} (4 experts of width 96 vs one of width 192, top-2), so the model has {tm:,} parameters against "
-        "{td:,}; a token uses {am:,} of them against {ad:,}: the difference is exactly the router, {rt:,} "
-        "(check: experts = 2 x dense FFN and active difference = router weights, both exact)",
+        "{td:,}; a token uses {am:,} of them against {ad:,}: the difference is exactly the router, {rt:,}",
         "激活参数相同,总参数更多:MoE 的专家共有 {e:,} 个权重,是稠密 FFN({f:,})的 {r:.2f} 倍"
         "(4 个宽 96 的专家对 1 个宽 192 的 FFN,top-2),所以模型共有 {tm:,} 个参数,稠密模型 {td:,} 个;"
-        "每个 token 用到其中 {am:,} 个,稠密模型 {ad:,} 个,相差的恰好是路由器的 {rt:,} 个权重"
-        "(检验:专家 = 2 x 稠密 FFN,激活参数之差 = 路由器权重,均精确相等)",
+        "每个 token 用到其中 {am:,} 个,稠密模型 {ad:,} 个,相差的恰好是路由器的 {rt:,} 个权重",
         experts == 2 * d["ffn"] and m["active"] - d["active"] == m["router"] and d["active"] == d["total"],
         e=experts, r=experts / d["ffn"], f=d["ffn"], tm=m["total"], td=d["total"], am=m["active"],
         ad=d["active"], rt=m["router"])
-    ctx.finding(
+    ctx.code_fact(
         "Counted during a forward pass: {fm:,.0f} matmul FLOPs per token for the MoE and {fd:,.0f} for the dense "
         "model ({r:.4f}x): the extra {x:,.0f} is the router (2 x 4 x 64 per layer). Twice the FFN weights, "
-        "the same compute (check: FLOP ratio within 1%, extra = 2 x router weights)",
+        "the same compute",
         "在一次前向中统计:MoE 每个 token {fm:,.0f} 次矩阵乘法 FLOPs,稠密模型 {fd:,.0f} 次"
-        "({r:.4f} 倍):多出的 {x:,.0f} 次来自路由器(每层 2 x 4 x 64)。FFN 权重翻倍,计算量不变"
-        "(检验:FLOPs 之比在 1% 以内,多出的部分 = 2 x 路由器权重)",
+        "({r:.4f} 倍):多出的 {x:,.0f} 次来自路由器(每层 2 x 4 x 64)。FFN 权重翻倍,计算量不变",
         abs(m["flops"] / d["flops"] - 1) < 0.01 and m["flops"] - d["flops"] == 2 * m["router"],
         fm=m["flops"], fd=d["flops"], r=m["flops"] / d["flops"], x=m["flops"] - d["flops"])
     p = presets["minimind2-moe"]
     idle = (p["routed"] - p["top_k"]) * p["layers"] * p["expert"]
-    ctx.finding(
+    ctx.code_fact(
         "MiniMind2-MoE ({routed} routed experts, top-{k}, {shared} shared, hidden 640, 8 layers) holds "
         "{t:,} parameters but a token uses {a:,}: {i:,} weights ({idle_experts} experts of {pe:,} in each of "
-        "{l} layers) sit idle for it. The dense MiniMind2 holds {t2:,}, all active (check: total - active = "
+        "{l} layers) sit idle for it. The dense MiniMind2 holds {t2:,}, all active (total - active = "
         "(routed - top_k) x layers x 3 x 640 x 1728)",
         "MiniMind2-MoE({routed} 个路由专家,top-{k},{shared} 个共享专家,hidden 640,8 层)共有 {t:,} "
         "个参数,但每个 token 只用到 {a:,} 个:{i:,} 个权重(每层 {idle_experts} 个专家、每个 {pe:,},共 {l} "
-        "层)对它闲置。稠密的 MiniMind2 有 {t2:,} 个参数,全部激活(检验:总参数 - 激活参数 = "
+        "层)对它闲置。稠密的 MiniMind2 有 {t2:,} 个参数,全部激活(总参数 - 激活参数 = "
         "(路由专家数 - top_k) x 层数 x 3 x 640 x 1728)",
         p["total"] - p["active"] == idle and p["expert"] == 3 * 640 * 1728,
         routed=p["routed"], k=p["top_k"], shared=p["shared"], t=p["total"], a=p["active"], i=idle,
@@ -231,11 +230,12 @@ def findings_loss(ctx: ExperimentContext, runs: dict, names: list[str], seeds: l
     ctx.finding(
         "After {s} steps both models use context, held-out loss below the {u:.3f} of byte frequencies: dense "
         "{d}, MoE {m} (seeds {seeds}). MoE - dense: {g}; {v}; seed-to-seed spread of one model up to {n:.3f}. "
-        "The MoE's expert load {ev} (CV of the shares at most {cv:.2f}) (check: every loss < {u:.3f} - 0.3)",
+        "The MoE's expert load {ev} (CV of the shares at most {cv:.2f})",
         "训练 {s} 步后,两个模型都用上了上下文,验证损失都低于只按字节频率预测的 {u:.3f}:稠密 {d},MoE {m}"
         "(种子 {seeds})。MoE - 稠密:{g};{v_zh};同一模型换种子的差异最大 {n:.3f}。MoE 的专家负载{ev_zh}"
-        "(份额的变异系数最大 {cv:.2f})(检验:每个损失 < {u:.3f} - 0.3)",
-        all(v < unigram - 0.3 for v in loss.values()), s=steps, u=unigram, cv=cv, ev=even[0], ev_zh=even[1],
+        "(份额的变异系数最大 {cv:.2f})",
+        Bar({"en": "byte-frequency loss minus the highest loss", "zh": "字节频率损失减去最高的损失"},
+            unigram - max(loss.values()), ">", 0.3), s=steps, u=unigram, cv=cv, ev=even[0], ev_zh=even[1],
         d=" / ".join(f"{loss['dense', s]:.3f}" for s in seeds), m=" / ".join(f"{loss['moe', s]:.3f}" for s in seeds),
         seeds=" / ".join(map(str, seeds)), g=" / ".join(f"{g:+.3f}" for g in gaps), v=verdict[0],
         v_zh=verdict[1], n=noise)
@@ -244,11 +244,11 @@ def findings_loss(ctx: ExperimentContext, runs: dict, names: list[str], seeds: l
     wide = [loss["dense-wide", s] for s in seeds]
     ctx.finding(
         "Total parameters help when they are all active: the dense model with the MoE's total FFN weights "
-        "(width 384, twice the FFN compute per token) reaches {w} against dense {d} and MoE {m} (check: "
-        "lower than both in both seeds)",
+        "(width 384, twice the FFN compute per token) reaches {w} against dense {d} and MoE {m}",
         "总参数全部激活时才真正占优:FFN 总权重与 MoE 相同(宽 384,每个 token 的 FFN 计算量翻倍)的稠密模型"
-        "达到 {w},稠密模型为 {d},MoE 为 {m}(检验:两个种子下都低于另外两者)",
-        all(loss["dense-wide", s] < min(loss["dense", s], loss["moe", s]) for s in seeds),
+        "达到 {w},稠密模型为 {d},MoE 为 {m}",
+        Bar({"en": "smallest lead of the wide model over the better other", "zh": "宽模型对另两者中较好者的最小领先"},
+            min(min(loss["dense", s], loss["moe", s]) - loss["dense-wide", s] for s in seeds), ">", 0),
         w=" / ".join(f"{v:.3f}" for v in wide), d=" / ".join(f"{loss['dense', s]:.3f}" for s in seeds),
         m=" / ".join(f"{loss['moe', s]:.3f}" for s in seeds))
 
@@ -256,15 +256,16 @@ def findings_loss(ctx: ExperimentContext, runs: dict, names: list[str], seeds: l
 def findings_speed(ctx: ExperimentContext, work: dict, counts: dict) -> None:
     moe, dense = work["moe"], work["dense"]
     ratio, low, high = work["time_ratio"]
-    ctx.finding(
+    ctx.code_fact(
         "Equal FLOPs are not equal work: at a FLOP ratio of {f:.3f}, a MoE training step runs {om} tensor operations "
         "({mm} matrix multiplies) against the dense model's {od} ({md}): the per-expert loop, the index gathering and "
-        "index_add, which a FLOP count does not see (counted; check: > 1.5x the operations and more, smaller "
-        "matmuls). On this CPU the step took {m:.1f} vs {d:.1f} ms of CPU time, {r:.2f}x (median of interleaved "
+        "index_add, which a FLOP count does not see (counted as they ran: more than 1.5x the operations "
+        "and more, smaller matmuls, by construction). On this CPU the step took {m:.1f} vs {d:.1f} ms of CPU time, "
+        "{r:.2f}x (median of interleaved "
         "rounds, middle half {lo:.2f}-{hi:.2f}; reported, not checked: other processes move a timing)",
         "FLOPs 相同不等于工作量相同:FLOPs 之比为 {f:.3f} 时,MoE 一个训练步要执行 {om} 个张量运算(其中矩阵乘法 "
         "{mm} 个),稠密模型是 {od} 个({md} 个):逐个专家的循环、按索引取 token 和 index_add,FLOPs 统计看不到它们"
-        "(运行时计数;检验:运算数 > 1.5 倍,矩阵乘法更多、更小)。在这台 CPU 上,一步的 CPU 时间是 {m:.1f} 对 "
+        "(运行时计数:按构造,运算数 > 1.5 倍,矩阵乘法更多、更小)。在这台 CPU 上,一步的 CPU 时间是 {m:.1f} 对 "
         "{d:.1f} ms,{r:.2f} 倍(交替多轮的中位数,中间一半在 {lo:.2f}-{hi:.2f};只报告、不作检验:其他进程会影响耗时)",
         moe["ops"] > 1.5 * dense["ops"] and moe["matmuls"] > dense["matmuls"],
         f=counts["moe"]["flops"] / counts["dense"]["flops"], om=moe["ops"], mm=moe["matmuls"], od=dense["ops"],

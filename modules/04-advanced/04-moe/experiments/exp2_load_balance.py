@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 
 from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.moe import byte_config, load_stats, max_cv, routing
 from minimind_notes.model import MiniMindForCausalLM
 
@@ -94,15 +94,16 @@ def run(ctx: ExperimentContext) -> None:
 def findings(ctx: ExperimentContext, runs: dict, steps: int) -> None:
     off, on = runs[0.0], runs[0.1]
     cv_off, cv_on = mean(off["stats"]["cv"]), mean(on["stats"]["cv"])
+    ctx.metric("mean_cv", [cv_off, cv_on])  # alpha 0, alpha 0.1
     ctx.finding(
         "The aux loss evens out the load: after {s} steps the coefficient of variation of the experts' shares "
         "is {a:.2f} with alpha 0.1 and {b:.2f} with alpha 0 (mean of the layers; per layer {al} vs {bl}; "
-        "0 = balanced, {mx:.1f} = two experts take every slot) (check: with aux < half of without, and lower "
-        "by > 0.2)",
+        "0 = balanced, {mx:.1f} = two experts take every slot)",
         "aux loss 让负载变均匀:训练 {s} 步后,各专家份额的变异系数在 alpha 0.1 时为 {a:.2f},alpha 0 时为 "
-        "{b:.2f}(各层平均;逐层为 {al} 对 {bl};0 = 完全均衡,{mx:.1f} = 两个专家包揽所有路由)"
-        "(检验:有 aux 时不到无 aux 的一半,且低 0.2 以上)",
-        cv_on < 0.5 * cv_off and cv_off - cv_on > 0.2, s=steps, a=cv_on, b=cv_off,
+        "{b:.2f}(各层平均;逐层为 {al} 对 {bl};0 = 完全均衡,{mx:.1f} = 两个专家包揽所有路由)",
+        [Bar({"en": "CV with aux / without", "zh": "CV:有 aux / 无 aux"}, cv_on / cv_off, "<", 0.5),
+         Bar({"en": "CV without aux minus with", "zh": "CV:无 aux 减去有 aux"}, cv_off - cv_on, ">", 0.2)],
+        s=steps, a=cv_on, b=cv_off,
         al=" / ".join(f"{v:.2f}" for v in on["stats"]["cv"]), bl=" / ".join(f"{v:.2f}" for v in off["stats"]["cv"]),
         mx=max_cv(E, TOP_K))
     ent_off, ent_on = min(off["stats"]["entropy_bits"]), min(on["stats"]["entropy_bits"])
@@ -110,25 +111,29 @@ def findings(ctx: ExperimentContext, runs: dict, steps: int) -> None:
         "Without it the busiest expert takes {mo:.0%} of the slots in some layer (25% is fair, 50% the most "
         "possible with top-2) and the least-used {lo:.1%}; with alpha 0.1 the busiest takes {mn:.0%}. The "
         "lowest entropy of a layer's load is {eo:.2f} bits without and {eon:.2f} bits with the aux loss (2.00 "
-        "= balanced) (check: busiest share lower and entropy higher with aux)",
+        "= balanced)",
         "没有 aux loss 时,某一层里最忙的专家拿走 {mo:.0%} 的路由(公平份额 25%,top-2 下最多 50%),"
         "最闲的只有 {lo:.1%};alpha 0.1 时最忙的是 {mn:.0%}。各层负载熵的最小值:无 aux {eo:.2f} bit,"
-        "有 aux {eon:.2f} bit(2.00 = 均衡)(检验:有 aux 时最大份额更低、熵更高)",
-        max(on["stats"]["max_share"]) < max(off["stats"]["max_share"]) and ent_on > ent_off,
+        "有 aux {eon:.2f} bit(2.00 = 均衡)",
+        [Bar({"en": "busiest share without aux minus with", "zh": "最大份额:无 aux 减去有 aux"},
+             max(off["stats"]["max_share"]) - max(on["stats"]["max_share"]), ">", 0),
+         Bar({"en": "lowest entropy with aux minus without (bits)", "zh": "最低熵:有 aux 减去无 aux(bit)"},
+             ent_on - ent_off, ">", 0)],
         mo=max(off["stats"]["max_share"]), lo=min(min(s) for s in off["stats"]["shares"]),
         mn=max(on["stats"]["max_share"]), eo=ent_off, eon=ent_on)
     bal_off, bal_on = mean(off["balance"]), mean(on["balance"])
+    ctx.metric("mean_balance", [bal_off, bal_on])
     ctx.finding(
         "What the aux loss measures: E x sum f_e x P_e (f: share of slots, P: mean router probability) is "
         "{bn:.3f} with the aux loss and {bo:.3f} without, where the busy experts also get the high "
         "probabilities. It is 1.0 whenever either f or P is uniform, and alpha times it, averaged over "
-        "sequences and summed over layers, is the aux loss (last training batch: {aux:.3f}) (check: with aux "
-        "within 0.1 of 1.0, without > 1.1)",
+        "sequences and summed over layers, is the aux loss (last training batch: {aux:.3f})",
         "aux loss 度量的是什么:E x Σ f_e x P_e(f:路由份额,P:路由器的平均概率)在有 aux loss 时为 {bn:.3f},"
         "没有时为 {bo:.3f},因为繁忙的专家同时拿到了更高的概率。只要 f 或 P 中有一个是均匀的,它就等于 1.0;"
-        "把它乘以 alpha、对序列取平均再对各层求和,就是 aux loss(最后一个训练 batch:{aux:.3f})"
-        "(检验:有 aux 时与 1.0 相差不到 0.1,无 aux 时 > 1.1)",
-        abs(bal_on - 1) < 0.1 and bal_off > 1.1, bn=bal_on, bo=bal_off, aux=on["aux_losses"][-1])
+        "把它乘以 alpha、对序列取平均再对各层求和,就是 aux loss(最后一个训练 batch:{aux:.3f})",
+        [Bar({"en": "|E x sum f P with aux - 1|", "zh": "有 aux 时 |E x Σ f P - 1|"}, abs(bal_on - 1), "<", 0.1),
+         Bar({"en": "E x sum f P without aux", "zh": "无 aux 时 E x Σ f P"}, bal_off, ">", 1.1)],
+        bn=bal_on, bo=bal_off, aux=on["aux_losses"][-1])
     peak = max(max(cv) for _, cv in off["history"])
     peak_step = next(step for step, cv in off["history"] if max(cv) == peak)
     end_off = max(off["history"][-1][1])
@@ -144,12 +149,13 @@ def findings(ctx: ExperimentContext, runs: dict, steps: int) -> None:
     ctx.finding(
         "Over training (the worse layer's CV on a held-out probe): without balancing it peaks at {p:.2f} at "
         "step {ps} ({mx:.1f} = two experts take every slot) and is still {e:.2f} at the end. With alpha 0.1 "
-        "it peaks at {pn:.2f} and ends at {fin:.2f}: {how} (check: no-aux peak > 0.75, no-aux end > 2x the "
-        "aux end)",
+        "it peaks at {pn:.2f} and ends at {fin:.2f}: {how}",
         "训练过程中(取较差那一层在验证探针上的 CV):没有均衡时它在第 {ps} 步达到峰值 {p:.2f}({mx:.1f} = "
         "两个专家包揽所有路由),到最后仍有 {e:.2f}。alpha 0.1 时峰值为 {pn:.2f},最终为 {fin:.2f}:"
-        "{how_zh}(检验:无 aux 的峰值 > 0.75,且最终值超过有 aux 时的 2 倍)",
-        peak > 0.75 and end_off > 2 * end_on, p=peak, ps=peak_step, mx=max_cv(E, TOP_K), e=end_off, pn=peak_on,
+        "{how_zh}",
+        [Bar({"en": "peak CV without aux", "zh": "无 aux 时的 CV 峰值"}, peak, ">", 0.75),
+         Bar({"en": "final CV without aux / with", "zh": "最终 CV:无 aux / 有 aux"}, end_off / end_on, ">", 2)],
+        p=peak, ps=peak_step, mx=max_cv(E, TOP_K), e=end_off, pn=peak_on,
         fin=end_on, how=how[0], how_zh=how[1])
 
 
