@@ -47,11 +47,11 @@ SCHEMES = {  # name -> (bits, group_size); None = one scale per output channel (
 TORCH_INT8 = "torch dynamic INT8"
 
 
-def train_model(steps: int, seed: int) -> tuple[MiniMindForCausalLM, float]:
+def train_model(steps: int, seed: int, precision: str) -> tuple[MiniMindForCausalLM, float]:
     torch.manual_seed(seed)
     model = MiniMindForCausalLM(MiniMindConfig(**CONFIG))
     log = train_lm(model, ByteBatches(corpus_text("train"), seed=seed), steps, batch_size=BATCH, seq_len=SEQ,
-                   lr=LR)
+                   lr=LR, precision=precision)
     return model.eval(), log.final()
 
 
@@ -138,7 +138,7 @@ def run(ctx: ExperimentContext) -> None:
             "batch {b} x {t} bytes, lr {lr}, seed {seed}.",
             "训练 MiniMindForCausalLM(hidden 128,4 层,词表 256,embedding 与 lm_head 共享):{s} 步,"
             "batch {b} x {t} 字节,学习率 {lr},种子 {seed}。", s=steps, b=BATCH, t=SEQ, lr=LR, seed=ctx.seed)
-    model, train_loss = train_model(steps, ctx.seed)
+    model, train_loss = train_model(steps, ctx.seed, ctx.precision)
     models: dict[str, nn.Module] = {"float32": model}
     for name, (bits, group) in SCHEMES.items():
         models[name] = quantize_model(copy.deepcopy(model), bits, group)

@@ -81,11 +81,12 @@ def preset_counts() -> dict:
     return out
 
 
-def train_one(name: str, seed: int, steps: int, batch: int, val: torch.Tensor, min_lr_ratio: float) -> dict:
+def train_one(name: str, seed: int, steps: int, batch: int, val: torch.Tensor, min_lr_ratio: float,
+              precision: str) -> dict:
     torch.manual_seed(seed)  # same seed -> same attention/embedding init for every model of a pair
     model = MiniMindForCausalLM(byte_config(**MODELS[name]))
     log = train_lm(model, ByteBatches(corpus_text("train"), seed=seed), steps, batch, SEQ, LR,
-                   min_lr_ratio=min_lr_ratio)
+                   min_lr_ratio=min_lr_ratio, precision=precision)
     result = {"model": model, "val_loss": eval_loss(model, val, 64), "losses": log.losses}
     if name == "moe":
         result["cv"] = load_stats(expert_load(model, val))["cv"]
@@ -150,7 +151,7 @@ def run(ctx: ExperimentContext) -> None:
             names=", ".join(names), s=steps, b=batch, t=SEQ, lr=LR, seeds=seeds,
             sched="constant" if min_lr_ratio == 1 else "cosine decay to lr / 10",
             sched_zh="恒定" if min_lr_ratio == 1 else "余弦衰减到 lr / 10")
-    runs = {(n, s): train_one(n, s, steps, batch, val, min_lr_ratio) for s in seeds for n in names}
+    runs = {(n, s): train_one(n, s, steps, batch, val, min_lr_ratio, ctx.precision) for s in seeds for n in names}
     ctx.metric("val_loss", {f"{n}_seed{s}": r["val_loss"] for (n, s), r in runs.items()})
     for name in names:  # one list per model, seed by seed: quoted by the text
         ctx.metric(f"loss_{name}", [runs[name, s]["val_loss"] for s in seeds])

@@ -36,7 +36,8 @@ def mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
-def train_alpha(alpha: float, seed: int, steps: int, batch: int, val: torch.Tensor, probe: torch.Tensor) -> dict:
+def train_alpha(alpha: float, seed: int, steps: int, batch: int, val: torch.Tensor, probe: torch.Tensor,
+                precision: str) -> dict:
     torch.manual_seed(seed)  # the same initial weights for both alphas
     model = MiniMindForCausalLM(byte_config(**MOE, aux_loss_alpha=alpha))
     # The early steps are where the load moves fastest: look every steps/40 for the first quarter.
@@ -48,7 +49,7 @@ def train_alpha(alpha: float, seed: int, steps: int, batch: int, val: torch.Tens
             history.append((step, load_stats(routing(model, probe)["counts"])["cv"]))
 
     log = train_lm(model, ByteBatches(corpus_text("train"), seed=seed), steps, batch, SEQ, LR, min_lr_ratio=0.1,
-                   on_step=snapshot)
+                   on_step=snapshot, precision=precision)
     final = routing(model, val)
     return {"alpha": alpha, "stats": load_stats(final["counts"]), "balance": final["balance"].tolist(),
             "history": history, "aux_losses": log.aux_losses, "val_loss": eval_loss(model, val, 64)}
@@ -64,7 +65,7 @@ def run(ctx: ExperimentContext) -> None:
             "训练 4 专家、top-2 的 MoE,aux_loss_alpha 分别为 {a}:{s} 步,batch {b} x {t} 字节,"
             "学习率 {lr},种子 {seed}。",
             a=" and ".join(map(str, ALPHAS)), s=steps, b=batch, t=SEQ, lr=LR, seed=ctx.seed)
-    runs = {alpha: train_alpha(alpha, ctx.seed, steps, batch, val, probe) for alpha in ALPHAS}
+    runs = {alpha: train_alpha(alpha, ctx.seed, steps, batch, val, probe, ctx.precision) for alpha in ALPHAS}
     for alpha, r in runs.items():
         ctx.metric(f"alpha{alpha}_shares", r["stats"]["shares"])
         ctx.metric(f"alpha{alpha}_cv", r["stats"]["cv"])
