@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 
 
 def resolve_weights(name: str, save_dir: str | Path = "out") -> Path:
-    """A checkpoint path (a file, or a transformers folder), or a stage name: out/<name>_<hidden>[.safetensors|.pth]
-    (one match)."""
+    """A checkpoint path (a file, or a transformers folder), or a stage name: out/<name>_<hidden>[_moe][.safetensors|
+    .pth] (one match; `full_sft` does not match `full_sft_b_192`)."""
     path = Path(name)
     if path.is_file() or path.is_dir():  # a folder: load_model reads a transformers folder, or says what it lacks
         return path
@@ -28,7 +29,8 @@ def resolve_weights(name: str, save_dir: str | Path = "out") -> Path:
         from minimind_notes.data.jsonl import require_file
 
         require_file(path, "checkpoint")  # raises: no such file
-    found = sorted(p for ext in ("safetensors", "pth") for p in Path(save_dir).glob(f"{name}_*.{ext}"))
+    own = re.compile(rf"{re.escape(name)}_\d+(_moe)?\.(safetensors|pth)")
+    found = sorted(p for p in Path(save_dir).glob(f"{name}_*") if own.fullmatch(p.name))
     if len(found) == 1:
         return found[0]
     if not found:
