@@ -222,14 +222,18 @@ def findings(ctx: ExperimentContext, runs: dict, seeds: list[int]) -> None:
                 "两个种子没有一致地相差 {m} 以上:在这个设置下不能说 QK-norm 改变了 loss。",
                 m=MARGIN, lhi=HIGH_LR, d=per_seed, seeds=", ".join(map(str, seeds)))
     gap = plain_lo["val_loss"] - norm_lo["val_loss"]
+    base = unigram()
     ctx.finding(
-        "At lr {llo} both train: {p:.3f} without vs {n:.3f} with QK-norm ({d:+.3f}, one "
-        "seed: no claim about which is better here)",
-        "学习率 {llo} 时两者都能训练:没有 QK-norm 为 {p:.3f},有为 {n:.3f}({d:+.3f},只有一个"
-        "种子:这里不判断谁更好)",
-        Bar({"en": "the worse loss", "zh": "较差的损失"}, max(plain_lo["val_loss"], norm_lo["val_loss"]), "<",
-            unigram()), p=plain_lo["val_loss"], n=norm_lo["val_loss"],
-        d=gap, llo=LOW_LR)
+        "At lr {llo} both runs stay stable: {p:.3f} without vs {n:.3f} with QK-norm ({d:+.3f}) against {u:.3f} for "
+        "byte frequencies alone; in quick mode's few steps a run may still sit near that baseline, depending on "
+        "the seed, so no claim here about which is better",
+        "学习率 {llo} 时两次训练都稳定:没有 QK-norm 为 {p:.3f},有为 {n:.3f}({d:+.3f}),只靠字节频率是 {u:.3f};"
+        "快速模式的步数很少,一次训练可能还停在这个基线附近(取决于种子),所以这里不判断谁更好",
+        [Bar({"en": "runs diverged at this rate", "zh": "这个学习率下发散的次数"},
+             sum(r["diverged_at"] is not None for r in (plain_lo, norm_lo)), "<=", 0),
+         Bar({"en": "the worse loss minus the byte-frequency baseline", "zh": "较差的损失减去字节频率基线"},
+             max(plain_lo["val_loss"], norm_lo["val_loss"]) - base, "<", 0.1)],
+        p=plain_lo["val_loss"], n=norm_lo["val_loss"], d=gap, llo=LOW_LR, u=base)
 
 
 def unigram() -> float:
