@@ -18,7 +18,7 @@ import math
 import torch
 
 from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm, unigram_entropy
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.variants import VariantConfig, VariantLM
 
 DEPTHS = [4, 8, 16, 32]
@@ -86,44 +86,55 @@ def findings(ctx: ExperimentContext, grads: dict, trained: dict, depths: list[in
     change = lambda r: max(grads[hi, r]["first"] / grads[lo, r]["first"],
                            grads[lo, r]["first"] / grads[hi, r]["first"])
     plain, res = grads[hi, False]["first"] / grads[lo, False]["first"], change(True)
+    ctx.metric("first_grad_change_res", res)
+    ctx.metric("first_grad_change_nores", change(False))
+    # the per-block factor a geometric product of Jacobians would need to give the plain stack's change
+    ctx.metric("nores_factor_per_block", change(False) ** (1 / (hi - lo)))
     ctx.finding(
         "Without residuals the first block's gradient depends on depth through a product of one Jacobian per "
         "layer: from depth {lo} to {hi} it goes {a:.2e} -> {b:.2e}, {way} {f:.0f}x. With residuals it goes "
-        "{c:.2e} -> {d:.2e}, within {g:.1f}x (check: without changes > 10x, with < 3x)",
+        "{c:.2e} -> {d:.2e}, within {g:.1f}x",
         "没有残差时,第一个块的梯度要乘上每一层的 Jacobian,所以随深度剧烈变化:从深度 {lo} 到 {hi},"
-        "它从 {a:.2e} 变成 {b:.2e},{way_zh} {f:.0f} 倍。有残差时从 {c:.2e} 到 {d:.2e},变化不超过 {g:.1f} 倍"
-        "(检验:无残差变化 > 10 倍,有残差 < 3 倍)",
-        change(False) > 10 and res < 3, lo=lo, hi=hi, a=grads[lo, False]["first"], b=grads[hi, False]["first"],
+        "它从 {a:.2e} 变成 {b:.2e},{way_zh} {f:.0f} 倍。有残差时从 {c:.2e} 到 {d:.2e},变化不超过 {g:.1f} 倍",
+        [Bar({"en": "change without residuals (x)", "zh": "无残差的变化倍数"}, change(False), ">", 10),
+         Bar({"en": "change with residuals (x)", "zh": "有残差的变化倍数"}, res, "<", 3)],
+        lo=lo, hi=hi, a=grads[lo, False]["first"], b=grads[hi, False]["first"],
         way="growing" if plain > 1 else "shrinking", way_zh="增大" if plain > 1 else "缩小",
         f=change(False), c=grads[lo, True]["first"], d=grads[hi, True]["first"], g=res)
     ratio = lambda r: grads[hi, r]["first"] / grads[hi, r]["last"]
+    off = lambda r: max(ratio(r), 1 / ratio(r))  # how far apart first and last are, either way
     ctx.finding(
         "Inside one {hi}-layer stack the first block gets {p:.1e}x the last block's gradient without residuals, "
-        "{r:.2f}x with them: only the identity path keeps every layer on the same footing (check: without "
-        "off by > 10x either way, with within 10x)",
+        "{r:.2f}x with them: only the identity path keeps every layer on the same footing",
         "在同一个 {hi} 层网络里,没有残差时第一个块的梯度是最后一个块的 {p:.1e} 倍,有残差时是 {r:.2f} 倍:"
-        "只有恒等路径能让各层的梯度处在同一量级(检验:无残差相差 10 倍以上,有残差在 10 倍以内)",
-        not 0.1 < ratio(False) < 10 and 0.1 < ratio(True) < 10, hi=hi, p=ratio(False), r=ratio(True))
+        "只有恒等路径能让各层的梯度处在同一量级",
+        [Bar({"en": "first vs last, factor either way, without residuals", "zh": "无残差时首末块相差的倍数"},
+             off(False), ">", 10),
+         Bar({"en": "with residuals", "zh": "有残差时"}, off(True), "<", 10)],
+        hi=hi, p=ratio(False), r=ratio(True))
     stuck = [trained[d, False]["val_loss"] for d in depths]
     shallow = depths[0]
+    ctx.metric("unigram_entropy", unigram)
+    ctx.metric("shallow_val_loss_res_nores", [trained[shallow, True]["val_loss"], trained[shallow, False]["val_loss"]])
     ctx.finding(
         "Without residuals the model learns almost nothing beyond byte frequencies in {s} steps: held-out loss "
-        "{b} at depth {ds} vs {u:.3f} for the best context-free guess; with residuals depth {d0} reaches {a:.3f} "
-        "(check: every no-residual run within 0.2 of {u:.3f}, residual depth {d0} more than 0.3 below it)",
+        "{b} at depth {ds} vs {u:.3f} for the best context-free guess; with residuals depth {d0} reaches {a:.3f}",
         "没有残差时,{s} 步内模型几乎只学到了字节频率:深度 {ds} 的验证损失为 {b},而不看上下文的最佳猜测是 "
-        "{u:.3f};有残差时深度 {d0} 达到 {a:.3f}(检验:所有无残差的运行都在 {u:.3f} 的 0.2 以内,有残差的深度 "
-        "{d0} 比它低 0.3 以上)",
-        all(abs(v - unigram) < 0.2 for v in stuck) and trained[shallow, True]["val_loss"] < unigram - 0.3,
+        "{u:.3f};有残差时深度 {d0} 达到 {a:.3f}",
+        [Bar({"en": "largest |no-residual loss - byte entropy|", "zh": "无残差损失与字节熵之差的最大绝对值"},
+             max(abs(v - unigram) for v in stuck), "<", 0.2),
+         Bar({"en": f"byte entropy - residual depth-{shallow} loss", "zh": f"字节熵减去有残差深度 {shallow} 的损失"},
+             unigram - trained[shallow, True]["val_loss"], ">", 0.3)],
         s=steps, b=" / ".join(f"{v:.3f}" for v in stuck), ds=" / ".join(map(str, depths)), u=unigram,
         d0=shallow, a=trained[shallow, True]["val_loss"])
     deep = depths[-1]
     ctx.finding(
-        "At depth {d} after {s} steps: {a:.3f} nats/byte with residuals vs {b:.3f} without (check: residuals "
-        "lower by more than 0.1); depth {d0} with residuals: {c:.3f}",
-        "深度 {d}、训练 {s} 步后:有残差 {a:.3f} nats/字节,无残差 {b:.3f}(检验:有残差的低 0.1 以上);"
-        "有残差的深度 {d0}:{c:.3f}",
-        trained[deep, False]["val_loss"] - trained[deep, True]["val_loss"] > 0.1, d=deep, s=steps,
-        a=trained[deep, True]["val_loss"], b=trained[deep, False]["val_loss"], d0=shallow,
+        "At depth {d} after {s} steps: {a:.3f} nats/byte with residuals vs {b:.3f} without; depth {d0} with "
+        "residuals: {c:.3f}",
+        "深度 {d}、训练 {s} 步后:有残差 {a:.3f} nats/字节,无残差 {b:.3f};有残差的深度 {d0}:{c:.3f}",
+        Bar({"en": "without minus with (nats/byte)", "zh": "无残差减去有残差(nats/字节)"},
+            trained[deep, False]["val_loss"] - trained[deep, True]["val_loss"], ">", 0.1),
+        d=deep, s=steps, a=trained[deep, True]["val_loss"], b=trained[deep, False]["val_loss"], d0=shallow,
         c=trained[shallow, True]["val_loss"])
 
 

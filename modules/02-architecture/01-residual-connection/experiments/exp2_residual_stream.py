@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.variants import VariantConfig, VariantLM
 
 LAYERS, SEQ, BATCH, LR = 6, 64, 16, 3e-3
@@ -76,32 +76,35 @@ def findings(ctx: ExperimentContext, before: list[dict], after: list[dict], step
     blocks = after[1:]
     later = blocks[1:]
     cos_min = min(r["cos_in_out"] for r in later)
+    ctx.metric("cos_min_later", cos_min)
     ctx.finding(
         "Blocks nudge the stream, they do not replace it: after training, the stream after blocks 1-{n} points "
-        "almost the same way as before them (cosine {c:.2f} at least) (check: > 0.5 for every block after the "
-        "first)",
-        "块只是微调残差流,而不是替换它:训练后,第 1-{n} 块前后的残差流方向几乎不变(余弦相似度至少 {c:.2f})"
-        "(检验:第一个块之后的每一块都 > 0.5)",
-        cos_min > 0.5, n=len(blocks) - 1, c=cos_min)
+        "almost the same way as before them (cosine {c:.2f} at least)",
+        "块只是微调残差流,而不是替换它:训练后,第 1-{n} 块前后的残差流方向几乎不变(余弦相似度至少 {c:.2f})",
+        Bar({"en": "smallest cosine after block 0", "zh": "第 0 块之后的最小余弦"}, cos_min, ">", 0.5),
+        n=len(blocks) - 1, c=cos_min)
     growth = [b["stream_rms"] for b in after]
     ctx.finding(
-        "The stream's RMS grows as every block adds to it: {g} from the embedding to the last block "
-        "(check: after the last block larger than after the first, and > 1.5x the embedding)",
-        "每一块都往残差流里加东西,它的 RMS 随深度增长:从词嵌入到最后一块依次为 {g}"
-        "(检验:最后一块之后大于第一块之后,且是词嵌入的 1.5 倍以上)",
-        growth[-1] > growth[1] and growth[-1] > 1.5 * growth[0], g=" -> ".join(f"{v:.3f}" for v in growth))
+        "The stream's RMS grows as every block adds to it: {g} from the embedding to the last block",
+        "每一块都往残差流里加东西,它的 RMS 随深度增长:从词嵌入到最后一块依次为 {g}",
+        [Bar({"en": "last block / first block", "zh": "最后一块 / 第一块"}, growth[-1] / growth[1], ">", 1),
+         Bar({"en": "last block / embedding", "zh": "最后一块 / 词嵌入"}, growth[-1] / growth[0], ">", 1.5)],
+        g=" -> ".join(f"{v:.3f}" for v in growth))
     first = max(blocks[0]["attn_ratio"], blocks[0]["ffn_ratio"])
     rest = max(max(r["attn_ratio"], r["ffn_ratio"]) for r in later)
     init = max(max(r["attn_ratio"], r["ffn_ratio"]) for r in before)
+    ctx.metric("write_ratio_block0", first)
+    ctx.metric("write_ratio_later_max", rest)
     ctx.finding(
         "After {s} steps block 0 is special: it writes {f:.1f}x the stream it receives (the small embedding, "
         "std 0.02 at init, is turned into the working stream), while blocks 1-{n} add at most {r:.2f}x of the "
-        "stream: small corrections (at init every block wrote at most {i:.2f}x) (check: block 0 > 1, later "
-        "blocks < 1)",
+        "stream: small corrections (at init every block wrote at most {i:.2f}x)",
         "训练 {s} 步后第 0 块很特别:它写入的量是收到的残差流的 {f:.1f} 倍(初始化时标准差只有 0.02 的小词嵌入,"
         "被它变成真正工作的残差流),而第 1-{n} 块最多只加残差流的 {r:.2f} 倍:都是小修正"
-        "(初始化时每块最多写入 {i:.2f} 倍)(检验:第 0 块 > 1,之后各块 < 1)",
-        first > 1 and rest < 1, s=steps, f=first, n=len(blocks) - 1, r=rest, i=init)
+        "(初始化时每块最多写入 {i:.2f} 倍)",
+        [Bar({"en": "block 0's write / stream", "zh": "第 0 块写入量 / 残差流"}, first, ">", 1),
+         Bar({"en": "later blocks' largest write / stream", "zh": "之后各块最大写入量 / 残差流"}, rest, "<", 1)],
+        s=steps, f=first, n=len(blocks) - 1, r=rest, i=init)
 
 
 def plot(ctx: ExperimentContext, before: list[dict], after: list[dict]) -> None:

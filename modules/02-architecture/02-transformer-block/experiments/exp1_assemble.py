@@ -16,7 +16,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.model import MiniMindForCausalLM, preset
 from minimind_notes.model.attention import causal_mask, repeat_kv
 from minimind_notes.model.block import MiniMindBlock
@@ -102,24 +102,24 @@ def run(ctx: ExperimentContext) -> None:
                ["model", "", total]])
 
     ctx.finding(
-        "The hand-assembled block equals MiniMindBlock: largest difference {d:.1e} on outputs up to {s:.1f} "
-        "(check: < 1e-5)",
-        "手工搭建的块与 MiniMindBlock 完全一致:输出最大约 {s:.1f},最大差异 {d:.1e}(检验:< 1e-5)",
-        diff < 1e-5, d=diff, s=scale)
+        "The hand-assembled block equals MiniMindBlock: largest difference {d:.1e} on outputs up to {s:.1f}",
+        "手工搭建的块与 MiniMindBlock 完全一致:输出最大约 {s:.1f},最大差异 {d:.1e}",
+        Bar({"en": "largest |hand - MiniMindBlock|", "zh": "手工结果与 MiniMindBlock 的最大差异"}, diff, "<", 1e-5),
+        d=diff, s=scale)
     ctx.code_fact(
         "Every step keeps the stream's shape (B, T, {c}) at its ends; inside, attention works per head "
-        "(B, {nh}, T, {hd}) with only {nkv} KV heads before repeat_kv, and the FFN widens to {i} (check: the "
-        "output shape equals the input's)",
+        "(B, {nh}, T, {hd}) with only {nkv} KV heads before repeat_kv, and the FFN widens to {i} (the output "
+        "shape equals the input's by construction)",
         "每一步的首尾都保持残差流的形状 (B, T, {c});内部注意力按头计算 (B, {nh}, T, {hd}),repeat_kv 之前只有 "
-        "{nkv} 个 KV 头,FFN 扩展到 {i}(检验:输出形状等于输入形状)",
+        "{nkv} 个 KV 头,FFN 扩展到 {i}(输出形状按构造等于输入形状)",
         tuple(ours.shape) == tuple(x.shape), c=c, nh=config.num_attention_heads, hd=config.head_dim,
         nkv=config.num_key_value_heads, i=i)
-    ctx.finding(
+    ctx.code_fact(
         "One block holds {b:,} parameters: attention {a:,} ({ap:.1%}), FFN {f:,} ({fp:.1%}), norms {n:,}; "
-        "{L} blocks + the tied embedding {e:,} + the final norm = {t:,}, the model's own count (check: the "
-        "sum equals MiniMindForCausalLM's parameter count)",
+        "{L} blocks + the tied embedding {e:,} + the final norm = {t:,}, the model's own count (the formulas "
+        "in the table add up to MiniMindForCausalLM's parameter count)",
         "一个块有 {b:,} 个参数:注意力 {a:,}({ap:.1%}),FFN {f:,}({fp:.1%}),归一化 {n:,};{L} 个块 + 共享的词嵌入 "
-        "{e:,} + 最后的归一化 = {t:,},与模型自己的统计一致(检验:加总等于 MiniMindForCausalLM 的参数量)",
+        "{e:,} + 最后的归一化 = {t:,},与模型自己的统计一致(表中公式加总等于 MiniMindForCausalLM 的参数量)",
         config.num_hidden_layers * (attn + ffn + norms) + embed + c == total,
         b=attn + ffn + norms, a=attn, ap=attn / (attn + ffn + norms), f=ffn, fp=ffn / (attn + ffn + norms),
         n=norms, L=config.num_hidden_layers, e=embed, t=total)

@@ -19,7 +19,7 @@ import math
 import torch
 
 from minimind_notes.lab.byte_lm import ByteBatches, corpus_text, eval_loss, train_lm
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.lab.variants import VariantConfig, VariantLM
 
 SEQ, BATCH, LR = 64, 16, 3e-3
@@ -79,6 +79,7 @@ def run(ctx: ExperimentContext) -> None:
         rows.append([name, runs[0]["params"], results[name]["val_loss"], diff,
                      " / ".join(f"{d:+.3f}" for d in paired), "yes" if results[name]["real"] else "within noise"])
     ctx.metric("ablations", results)
+    ctx.metric("ablation_diffs", [r["diff"] for r in results.values()])  # in the order of ABLATIONS
     ctx.table({"en": f"Held-out loss after {steps} steps (nats/byte). Baseline {mean:.3f} "
                      f"(seeds: {', '.join(f'{v:.3f}' for v in base_losses)}; noise = spread {noise:.3f})",
                "zh": f"训练 {steps} 步后的验证损失(nats/字节)。基线 {mean:.3f}"
@@ -96,24 +97,22 @@ def findings(ctx: ExperimentContext, results: dict, noise: float, steps: int) ->
         per_seed = " / ".join(f"{d:+.3f}" for d in r["paired"])
         values = dict(name=name, label_zh=ZH[name], d=r["diff"], lo=low, hi=high, p=per_seed, s=steps)
         if r["real"]:
-            worse = r["diff"] > 0
+            sign = 1 if r["diff"] > 0 else -1
             ctx.finding(
-                "{name}: {way} by {d:+.3f} nats/byte, interval [{lo:+.3f}, {hi:+.3f}] excludes 0; per seed {p} "
-                "(check: both seeds agree on the direction)",
-                "{label_zh}:{way_zh} {d:+.3f} nats/字节,区间 [{lo:+.3f}, {hi:+.3f}] 不含 0;各种子分别为 {p}"
-                "(检验:两个种子方向一致)",
-                all((d > 0) == worse for d in r["paired"]), way="worse" if worse else "better",
-                way_zh="更差" if worse else "更好", **values)
+                "{name}: {way} by {d:+.3f} nats/byte, interval [{lo:+.3f}, {hi:+.3f}] excludes 0; per seed {p}",
+                "{label_zh}:{way_zh} {d:+.3f} nats/字节,区间 [{lo:+.3f}, {hi:+.3f}] 不含 0;各种子分别为 {p}",
+                Bar({"en": "smallest per-seed difference in that direction", "zh": "同方向上最小的单种子差值"},
+                    min(sign * d for d in r["paired"]), ">", 0),
+                way="worse" if sign > 0 else "better", way_zh="更差" if sign > 0 else "更好", **values)
         else:
             ctx.finding(
                 "{name}: {d:+.3f} nats/byte, interval [{lo:+.3f}, {hi:+.3f}] includes 0: no effect measurable "
-                "after {s} steps; per seed {p} (check: each seed's difference is under twice the noise, {n2:.3f}: "
-                "a difference of two noisy runs can reach about 1.4x the noise, a real effect hidden by the mean "
-                "would show as more)",
+                "after {s} steps; per seed {p} (a difference of two noisy runs can reach about 1.4x the noise; a "
+                "real effect hidden by the mean would show as more than twice the noise)",
                 "{label_zh}:{d:+.3f} nats/字节,区间 [{lo:+.3f}, {hi:+.3f}] 含 0:训练 {s} 步后测不出影响;"
-                "各种子分别为 {p}(检验:每个种子的差值都小于噪声的两倍 {n2:.3f}:两次含噪声运行之差约可达噪声的 1.4 倍,"
-                "被均值掩盖的真实影响会超出这个范围)",
-                all(abs(d) < 2 * noise for d in r["paired"]), n2=2 * noise, **values)
+                "各种子分别为 {p}(两次含噪声运行之差约可达噪声的 1.4 倍,被均值掩盖的真实影响会超过噪声的两倍)",
+                Bar({"en": "largest |per-seed difference|", "zh": "单种子差值的最大绝对值"},
+                    max(abs(d) for d in r["paired"]), "<", 2 * noise), **values)
 
 
 def plot(ctx: ExperimentContext, results: dict, mean: float, noise: float) -> None:

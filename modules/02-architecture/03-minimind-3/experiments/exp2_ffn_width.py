@@ -90,53 +90,55 @@ def ffn_share(parts: dict[str, int]) -> float:
 def findings(ctx: ExperimentContext, widths: dict, budgets: dict, totals: dict, configs: dict) -> None:
     h = 768
     pi_w, old_w = widths[h]["pi"], widths[h]["8/3"]
-    ctx.finding(
+    ctx.code_fact(
         "At hidden {h}, minimind-3's built gate_proj has {pi} rows, the multiple of 64 at or above {h} x pi = "
-        "{raw:.1f}; MiniMind2's rule gives {old} (8/3 x {h} = {raw2:.0f}) (check: both equal 64 x ceil(x / 64) of "
-        "their raw width)",
+        "{raw:.1f}; MiniMind2's rule gives {old} (8/3 x {h} = {raw2:.0f}) (by construction: both are 64 x "
+        "ceil(x / 64) of their raw width)",
         "hidden {h} 时,minimind-3 构建出的 gate_proj 有 {pi} 行,即不小于 {h} x pi = {raw:.1f} 的 64 的倍数;"
-        "MiniMind2 的规则给出 {old}(8/3 x {h} = {raw2:.0f})(检验:两者都等于各自原始宽度的 64 x ceil(x / 64))",
+        "MiniMind2 的规则给出 {old}(8/3 x {h} = {raw2:.0f})(按构造:两者都是各自原始宽度的 64 x ceil(x / 64))",
         pi_w == 64 * math.ceil(h * math.pi / 64) and old_w == 64 * math.ceil(int(h * 8 / 3) / 64),
         h=h, pi=pi_w, raw=h * math.pi, old=old_w, raw2=h * 8 / 3)
     classic = 2 * h * 4 * h  # a 2017 FFN: up to 4h and back, two matrices
-    ctx.finding(
+    ctx.code_fact(
         "Per layer the SwiGLU holds 3 x {h} x width: {old:,} with the 8/3 rule, the same as a classic 4h two-matrix "
-        "FFN ({classic:,}), and {pi:,} with pi, {r:.2f}x that (check: the 8/3 FFN matches the classic one within 3%, "
-        "the pi FFN is over 15% larger)",
+        "FFN ({classic:,}), and {pi:,} with pi, {r:.2f}x that (arithmetic: 3 x 8/3 = 8 = 2 x 4, "
+        "and pi / (8/3) = 1.18, up to the rounding to 64)",
         "每层 SwiGLU 有 3 x {h} x 宽度 个参数:8/3 规则为 {old:,},与经典的 4h 两矩阵 FFN({classic:,})相同;"
-        "pi 规则为 {pi:,},是它的 {r:.2f} 倍(检验:8/3 的 FFN 与经典 FFN 相差不到 3%,pi 的 FFN 大 15% 以上)",
+        "pi 规则为 {pi:,},是它的 {r:.2f} 倍(算术:3 x 8/3 = 8 = 2 x 4,pi / (8/3) = 1.18,只差取整到 64 的部分)",
         abs(3 * h * old_w / classic - 1) < 0.03 and 3 * h * pi_w / classic > 1.15,
         h=h, old=3 * h * old_w, pi=3 * h * pi_w, classic=classic, r=pi_w / old_w)
     m2, m3, m3old = budgets["MiniMind2"], budgets["minimind-3"], budgets["minimind-3, 8/3 rule"]
     parts_ok = all(sum(budgets[k].values()) == totals[k] for k in budgets)
-    ctx.finding(
+    ctx.code_fact(
         "minimind-3 has {t3:,} parameters (MiniMind2: {t2:,}); its blocks are {s3:.1%} FFN against {s2:.1%} in "
         "MiniMind2 and {sold:.1%} with the 8/3 rule at the same shape: the pi rule alone adds {extra:,} parameters "
-        "({ep:.1%} of the model) (check: the parts add up to each model's own count, and the pi rule raises the "
-        "FFN share)",
+        "({ep:.1%} of the model) (by construction: the parts add up to each model's own count, and a wider FFN "
+        "has a larger share)",
         "minimind-3 有 {t3:,} 个参数(MiniMind2:{t2:,});它的块中 FFN 占 {s3:.1%},MiniMind2 为 {s2:.1%},"
         "同样结构换成 8/3 规则为 {sold:.1%}:单是 pi 规则就多了 {extra:,} 个参数(占模型的 {ep:.1%})"
-        "(检验:各部分加起来等于每个模型自己的计数,且 pi 规则提高了 FFN 的占比)",
+        "(按构造:各部分加起来等于每个模型自己的计数,FFN 更宽占比就更大)",
         parts_ok and ffn_share(m3) > ffn_share(m3old), t3=totals["minimind-3"], t2=totals["MiniMind2"],
         s3=ffn_share(m3), s2=ffn_share(m2), sold=ffn_share(m3old),
         extra=totals["minimind-3"] - totals["minimind-3, 8/3 rule"],
         ep=(totals["minimind-3"] - totals["minimind-3, 8/3 rule"]) / totals["minimind-3"])
     c3 = configs["minimind-3"]
     qk, attn = m3["QK-norm"], m3["attention"]
-    ctx.finding(
+    ctx.code_fact(
         "QK-norm costs {qk:,} parameters in all ({per} per layer: two gains of head_dim {hd}), {qp:.4%} of the model; "
-        "attention itself holds {attn:,} ({ap:.1%}) with {kv} KV heads (check: QK-norm = layers x 2 x head_dim)",
+        "attention itself holds {attn:,} ({ap:.1%}) with {kv} KV heads (by construction: QK-norm = layers x 2 x "
+        "head_dim)",
         "QK-norm 一共只有 {qk:,} 个参数(每层 {per} 个:两个长度为 head_dim {hd} 的增益),占模型的 {qp:.4%};"
-        "注意力本身有 {attn:,} 个({ap:.1%}),{kv} 个 KV 头(检验:QK-norm = 层数 x 2 x head_dim)",
+        "注意力本身有 {attn:,} 个({ap:.1%}),{kv} 个 KV 头(按构造:QK-norm = 层数 x 2 x head_dim)",
         qk == c3.num_hidden_layers * 2 * c3.head_dim, qk=qk, per=qk // c3.num_hidden_layers, hd=c3.head_dim,
         qp=qk / totals["minimind-3"], attn=attn, ap=attn / totals["minimind-3"], kv=c3.num_key_value_heads)
     moe, active = totals["minimind-3-moe"], totals["minimind-3-moe (active per token)"]
     cm = configs["minimind-3-moe"]
-    ctx.finding(
+    ctx.code_fact(
         "minimind-3-moe: {t:,} parameters, of which a token uses {a:,} ({ap:.1%}): {k} of {e} experts of width {w} "
-        "per layer, no shared expert (check: total minus active = layers x {idle} idle experts x 3 x {h} x {w})",
+        "per layer, no shared expert (by construction: total minus active = layers x {idle} idle experts x 3 x {h} x "
+        "{w})",
         "minimind-3-moe:{t:,} 个参数,每个 token 用到 {a:,} 个({ap:.1%}):每层 {e} 个宽度 {w} 的专家中选 {k} 个,"
-        "没有共享专家(检验:总数减去激活数 = 层数 x {idle} 个闲置专家 x 3 x {h} x {w})",
+        "没有共享专家(按构造:总数减去激活数 = 层数 x {idle} 个闲置专家 x 3 x {h} x {w})",
         moe - active == cm.num_hidden_layers * (cm.n_routed_experts - cm.num_experts_per_tok) * 3 * cm.hidden_size
         * cm.intermediate_size, t=moe, a=active, ap=active / moe, k=cm.num_experts_per_tok, e=cm.n_routed_experts,
         w=cm.intermediate_size, idle=cm.n_routed_experts - cm.num_experts_per_tok, h=cm.hidden_size)

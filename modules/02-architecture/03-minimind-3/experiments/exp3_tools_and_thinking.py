@@ -20,7 +20,7 @@ from minimind_notes.data.datasets import IGNORE, masked_ids
 from minimind_notes.data.tokenizer import MiniMindTokenizer, train_tokenizer
 from minimind_notes.errors import MiniMindError
 from minimind_notes.lab.byte_lm import corpus_text
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 
 VOCAB = 2000
 MARKERS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"]
@@ -93,14 +93,14 @@ def report(ctx: ExperimentContext, tok: MiniMindTokenizer, shipped: MiniMindToke
     expected = (f"<think>\n{CONVERSATION[2]['reasoning_content']}\n</think>\n\n{call}{EOS}"
                 f"<think>\n\n</think>\n\n{CONVERSATION[4]['content']}{EOS}")
     ctx.metric("learned_text", learned_text)
-    ctx.finding(
+    ctx.code_fact(
         "The targets decode to exactly the assistant's two turns: its reasoning in <think>, its tool call, "
         "<|im_end|>, then an empty <think></think> block and the answer; the system prompt, the tool definitions, "
-        "the question and the tool's result \"3367\" inside <tool_response> are context only (check: the learned "
-        "tokens decode to that text, and the result sits in the context)",
+        "the question and the tool's result \"3367\" inside <tool_response> are context only (a property of the "
+        "template and masked_ids: the learned tokens decode to that text, and the result sits in the context)",
         "学习目标解码出来恰好是助手的两轮:<think> 里的推理、工具调用、<|im_end|>,然后是一个空的 <think></think> 块和"
-        "回答;系统提示、工具定义、用户问题和 <tool_response> 里的工具结果 \"3367\" 都只是上下文(检验:学习的 token "
-        "解码后正是这段文本,且工具结果在上下文里)",
+        "回答;系统提示、工具定义、用户问题和 <tool_response> 里的工具结果 \"3367\" 都只是上下文(模板和 masked_ids "
+        "的性质:学习的 token 解码后正是这段文本,且工具结果在上下文里)",
         learned_text == expected and "<tool_response>\n3367\n</tool_response>" in context_text)
 
     total, target = len(ids_tools), sum(label != IGNORE for label in labels_tools)
@@ -108,14 +108,20 @@ def report(ctx: ExperimentContext, tok: MiniMindTokenizer, shipped: MiniMindToke
     ctx.metric("tokens", {"total": total, "targets": target, "tool_definitions": tool_prompt,
                           "total_without_tools": len(ids),
                           "targets_without_tools": sum(label != IGNORE for label in labels)})
+    ctx.metric("tool_definition_share", tool_prompt / total)
+    ctx.code_fact(
+        "The tools change the context only, not the targets: {t} targets with and without the tool definitions "
+        "(a property of the template)",
+        "工具只改变上下文,不改变学习目标:有没有工具定义,学习目标都是 {t} 个(模板的性质)",
+        target == sum(label != IGNORE for label in labels), t=target)
     ctx.finding(
         "{t} of the {n} tokens are targets ({tp:.1%}); the two tool definitions and their instructions alone cost "
-        "{tool} tokens ({toolp:.1%} of the conversation, all context); without them the same targets are {t2} of "
-        "{n2} ({tp2:.1%}) (check: the tools change the context only, not the targets)",
+        "{tool} tokens ({toolp:.1%} of the conversation, all context), more than all the targets; without them the "
+        "same targets are {t2} of {n2} ({tp2:.1%})",
         "{n} 个 token 里有 {t} 个是学习目标({tp:.1%});两个工具定义及其说明就占了 {tool} 个 token(整段对话的 "
-        "{toolp:.1%},全是上下文);不给工具时,同样的目标是 {n2} 个中的 {t2} 个({tp2:.1%})(检验:工具只改变上下文,"
-        "不改变学习目标)",
-        target == sum(label != IGNORE for label in labels), t=target, n=total, tp=target / total, tool=tool_prompt,
+        "{toolp:.1%},全是上下文),比全部学习目标还多;不给工具时,同样的目标是 {n2} 个中的 {t2} 个({tp2:.1%})",
+        Bar({"en": "tool-definition tokens / target tokens", "zh": "工具定义 token 数 / 学习目标 token 数"},
+            tool_prompt / target, ">", 1), t=target, n=total, tp=target / total, tool=tool_prompt,
         toolp=tool_prompt / total, t2=sum(label != IGNORE for label in labels), n2=len(ids),
         tp2=sum(label != IGNORE for label in labels) / len(ids))
 
@@ -130,17 +136,21 @@ def report(ctx: ExperimentContext, tok: MiniMindTokenizer, shipped: MiniMindToke
               [[m, marker_ids[m][0] if len(marker_ids[m]) == 1 else str(marker_ids[m]), in_text[m], as_ids[m],
                 shipped_pieces[m]] for m in MARKERS])
     single = all(len(v) == 1 and 21 <= v[0] <= 26 for v in marker_ids.values())
-    ctx.finding(
-        "Each of the six markers is one id (21-26) of the minimind-3 tokenizer; in the shipped MiniMind2 tokenizer "
-        "they take {lo}-{hi} ordinary tokens each. The rendered text holds <think> {nt} times but the id only {ni} "
-        "times: the user typed one, and what a message says stays text (check: single ids, and every marker id "
-        "comes from the template)",
-        "六个标记在 minimind-3 分词器里各是一个 id(21-26);在项目自带的 MiniMind2 分词器里各要 {lo}-{hi} 个普通 "
-        "token。渲染出的文本里有 {nt} 个 <think>,但这个 id 只出现 {ni} 次:有一个是用户打出来的,而消息里的内容始终"
-        "是文本(检验:都是单个 id,且每个标记 id 都来自模板)",
+    ctx.code_fact(
+        "Each of the six markers is one id (21-26) of the minimind-3 tokenizer. The rendered text holds <think> "
+        "{nt} times but the id only {ni} times: the user typed one, and what a message says stays text (a property "
+        "of the tokenizer: single ids, and every marker id comes from the template)",
+        "六个标记在 minimind-3 分词器里各是一个 id(21-26)。渲染出的文本里有 {nt} 个 <think>,但这个 id 只出现 "
+        "{ni} 次:有一个是用户打出来的,而消息里的内容始终是文本(分词器的性质:都是单个 id,且每个标记 id 都来自模板)",
         single and user_says and all(as_ids[m] == in_text[m] - (m == "<think>") for m in MARKERS),
-        lo=min(shipped_pieces.values()), hi=max(shipped_pieces.values()), nt=in_text["<think>"],
-        ni=as_ids["<think>"])
+        nt=in_text["<think>"], ni=as_ids["<think>"])
+    ctx.metric("shipped_marker_tokens", shipped_pieces)
+    ctx.finding(
+        "The shipped MiniMind2 tokenizer has no such ids: its BPE splits each marker into {lo}-{hi} ordinary tokens",
+        "项目自带的 MiniMind2 分词器没有这些 id:它的 BPE 把每个标记拆成 {lo}-{hi} 个普通 token",
+        Bar({"en": "fewest MiniMind2 tokens for a marker", "zh": "MiniMind2 中一个标记最少的 token 数"},
+            min(shipped_pieces.values()), ">", 1),
+        lo=min(shipped_pieces.values()), hi=max(shipped_pieces.values()))
 
     question = CONVERSATION[:2]
     closed = tok.apply_chat_template(question, add_generation_prompt=True, tokenize=True)
@@ -148,12 +158,12 @@ def report(ctx: ExperimentContext, tok: MiniMindTokenizer, shipped: MiniMindToke
     prompt_ids = tok.apply_chat_template(question, tokenize=True)
     tail_closed, tail_open = tok.decode(closed[len(prompt_ids):]), tok.decode(opened[len(prompt_ids):])
     ctx.metric("generation_prompts", {"default": tail_closed, "open_thinking": tail_open})
-    ctx.finding(
+    ctx.code_fact(
         "The reply prompt decides whether the model thinks: by default it ends in {c!r}, an empty thinking block the "
-        "model answers after; with open_thinking it ends in {o!r} and the model writes its reasoning first (check: "
-        "the same prompt up to the <think> id, {nc} vs {no} tokens)",
+        "model answers after; with open_thinking it ends in {o!r} and the model writes its reasoning first (a "
+        "property of the template: the same prompt up to the <think> id, {nc} vs {no} tokens)",
         "回复提示决定模型是否思考:默认以 {c!r} 结尾,一个空的思考块,模型接着直接回答;open_thinking 时以 {o!r} 结尾,"
-        "模型先写推理(检验:两者在 <think> id 之前完全相同,分别为 {nc} 和 {no} 个 token)",
+        "模型先写推理(模板的性质:两者在 <think> id 之前完全相同,分别为 {nc} 和 {no} 个 token)",
         closed[:len(opened)] == opened and opened[-2] == marker_ids["<think>"][0], c=tail_closed, o=tail_open,
         nc=len(closed), no=len(opened))
 
@@ -162,10 +172,11 @@ def report(ctx: ExperimentContext, tok: MiniMindTokenizer, shipped: MiniMindToke
         refused = ""
     except MiniMindError as e:
         refused = e.message
-    ctx.finding(
+    ctx.code_fact(
         "The shipped MiniMind2 tokenizer refuses the same conversation instead of dropping its tools, tool call and "
-        "reasoning: \"{r}\" (check: an error naming them)",
-        "项目自带的 MiniMind2 分词器拒绝同一段对话,而不是悄悄丢掉工具、工具调用和推理:\"{r}\"(检验:报错并指出它们)",
+        "reasoning: \"{r}\" (a property of its template: an error naming them)",
+        "项目自带的 MiniMind2 分词器拒绝同一段对话,而不是悄悄丢掉工具、工具调用和推理:\"{r}\""
+        "(模板的性质:报错并指出它们)",
         "tool_calls" in refused and "reasoning_content" in refused, r=refused)
     plot(ctx, runs)
 

@@ -24,7 +24,7 @@ from minimind_notes.data.bpe_scratch import SYMBOL_TO_BYTE, BPEModel, merge_pair
 from minimind_notes.data.chat import apply_chat_template
 from minimind_notes.data.tokenizer import SPECIAL_TOKENS, MiniMindTokenizer, train_hf_bpe
 from minimind_notes.lab.byte_lm import corpus_text
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 
 SAMPLES = ["On Monday evening, Lucy walked to the market.", "星期四的下午,亨利走路去磨坊。"]
 EMOJI = ["🙂", "🍎", "🎉"]
@@ -115,11 +115,12 @@ def run(ctx: ExperimentContext) -> None:
               [[i, f"{readable(r['pair'][0])} + {readable(r['pair'][1])}", readable(''.join(r["pair"])),
                 model.vocab["".join(r["pair"])], r["count"], r["best"]] for i, r in enumerate(replay[:REPLAY])])
     greedy = sum(r["count"] == r["best"] for r in replay)
-    ctx.finding(
+    ctx.code_fact(
         "BPE is greedy: replaying the first {n} merges on the same word counts, {g} of {n} merged the most "
-        "frequent adjacent pair of that moment (the first: {first} + {second}, {c:,} times) (check: all {n})",
+        "frequent adjacent pair of that moment (the first: {first} + {second}, {c:,} times) (a property of the "
+        "trainer: all {n})",
         "BPE 是贪心的:在同样的词频上重放前 {n} 次合并,有 {g} 次合并的正是当时最频繁的相邻字符对"
-        "(第一次:{first} + {second},出现 {c:,} 次)(检验:{n} 次全部如此)",
+        "(第一次:{first} + {second},出现 {c:,} 次)(训练器的性质:{n} 次全部如此)",
         greedy == len(replay), n=len(replay), g=greedy, first=readable(replay[0]["pair"][0]),
         second=readable(replay[0]["pair"][1]), c=replay[0]["count"])
 
@@ -148,15 +149,20 @@ def sample_growth(ctx: ExperimentContext, model: BPEModel) -> dict:
     dense = list(range(0, len(model.merges) + 1, max(1, len(model.merges) // 60)))
     curve = [sum(len(prefix(model, k).encode(s)) for s in SAMPLES) for k in dense]
     final = counts[ks[-1]]
+    ctx.metric("sample_bytes_per_token", n_bytes / final)
     ctx.finding(
         "Merges turn bytes into words: the two sample sentences are {b} tokens with no merges (one per byte) "
-        "and {f} with all {m}, {r:.1f} bytes per token; the count never rises as merges are added (check: all "
-        "merges < 0.6 x bytes, never rising over {n} prefixes)",
+        "and {f} with all {m}, {r:.1f} bytes per token",
         "合并把字节逐步拼成词:不做合并时两个示例句共 {b} 个 token(每字节一个),用上全部 {m} 次合并后是 "
-        "{f} 个,平均每个 token {r:.1f} 字节;随着合并增加,token 数从不上升(检验:全部合并后 < 0.6 x 字节数,"
-        "{n} 个前缀中从不上升)",
-        final < 0.6 * n_bytes and all(a >= b for a, b in pairwise(curve)), b=counts[0], f=final,
-        m=len(model.merges), r=n_bytes / final, n=len(curve))
+        "{f} 个,平均每个 token {r:.1f} 字节",
+        Bar({"en": "tokens / bytes with all merges", "zh": "全部合并后 token 数 / 字节数"}, final / n_bytes, "<", 0.6),
+        b=counts[0], f=final, m=len(model.merges), r=n_bytes / final)
+    ctx.code_fact(
+        "The count never rises as merges are added ({n} prefixes): a new merge applies only where every earlier "
+        "one is done, so it can only join tokens (a property of BPE encoding)",
+        "随着合并增加,token 数从不上升({n} 个前缀):新的合并只在所有更早的合并都做完之后才起作用,只会把 token "
+        "拼起来(BPE 编码的性质)",
+        all(a >= b for a, b in pairwise(curve)), n=len(curve))
     return {"ks": dense, "tokens": curve}
 
 
@@ -179,13 +185,14 @@ def round_trips(ctx: ExperimentContext, model: BPEModel, lines: list[str]) -> No
     unseen = [e for e in EMOJI if e not in seen]
     costs = {e: (len(model.encode(e)), len(e.encode())) for e in EMOJI}
     ctx.metric("emoji_tokens_vs_bytes", {e: list(c) for e, c in costs.items()})
-    ctx.finding(
+    ctx.code_fact(
         "Byte-level means nothing is unknown: English, Chinese and emoji text all come back exactly ({ok} of "
         "{n}), and each of the {u} emoji that never occur in the training text is encoded as its own UTF-8 "
-        "bytes: {costs} tokens (check: every round trip exact, tokens = bytes for every unseen emoji)",
+        "bytes: {costs} tokens (a property of byte-level BPE: every round trip exact, tokens = bytes for every "
+        "unseen emoji)",
         "字节级意味着没有未知 token:英文、中文和 emoji 文本都能原样还原({n} 个中 {ok} 个),训练文本里从未"
-        "出现的 {u} 个 emoji 都被编码成自己的 UTF-8 字节:分别为 {costs} 个 token(检验:全部往返一致,"
-        "每个未见过的 emoji 的 token 数 = 字节数)",
+        "出现的 {u} 个 emoji 都被编码成自己的 UTF-8 字节:分别为 {costs} 个 token(字节级 BPE 的性质:全部往返"
+        "一致,每个未见过的 emoji 的 token 数 = 字节数)",
         all(rows[i][-1] for i in range(len(rows))) and len(unseen) == len(EMOJI)
         and all(costs[e][0] == costs[e][1] for e in unseen),
         ok=sum(exact), n=len(exact), u=len(unseen), costs=" / ".join(str(costs[e][0]) for e in EMOJI))
@@ -224,10 +231,12 @@ def compare_with_tokenizers(ctx: ExperimentContext, model: BPEModel, lines: list
     ctx.finding(
         "The readable trainer learns what tokenizers learns: {o:.1%} of the vocabulary is shared, the first {s} "
         "of {m} merges agree in order, and held-out compression differs by {e:.2%} (English) and {z:.2%} "
-        "(Chinese) (check: shared >= 98%, both differences < 3%)",
+        "(Chinese)",
         "这个可读的训练器和 tokenizers 学到的东西一样:词表重合 {o:.1%},{m} 次合并中前 {s} 次顺序一致,"
-        "验证集上的压缩率相差 {e:.2%}(英文)和 {z:.2%}(中文)(检验:重合 >= 98%,两项差异都 < 3%)",
-        overlap >= 0.98 and max(rel.values()) < 0.03, o=overlap, s=same_order, m=len(model.merges),
+        "验证集上的压缩率相差 {e:.2%}(英文)和 {z:.2%}(中文)",
+        [Bar({"en": "shared vocabulary", "zh": "词表重合"}, overlap, ">=", 0.98),
+         Bar({"en": "larger compression difference", "zh": "较大的压缩率差异"}, max(rel.values()), "<", 0.03)],
+        o=overlap, s=same_order, m=len(model.merges),
         e=rel["english"], z=rel["chinese"])
 
 
@@ -247,22 +256,23 @@ def chat_template(ctx: ExperimentContext, model: BPEModel) -> None:
                "zh": "(e) 用随附的 tokenizer 编码一段 ChatML 对话"},
               ["token", "id"],
               [[p.replace("\n", "\\n").replace(" ", "␣"), i] for p, i in zip(tok.pieces(ids), ids, strict=True)][:24])
-    ctx.finding(
+    ctx.code_fact(
         "In ChatML each of the {n} messages opens with <|im_start|> (id {b}) and closes with <|im_end|> (id {e}), "
         "one token each: {s} and {t} in {k} tokens, and the text decodes back exactly; the scratch encoder, which "
-        "does not match special tokens, spends {sk} tokens on the same text (check: {n} of each, exact decode, "
-        "scratch longer)",
+        "does not match special tokens, spends {sk} tokens on the same text (a property of the "
+        "tokenizer's special tokens: {n} of each, exact decode, scratch longer)",
         "ChatML 中 {n} 条消息都以 <|im_start|>(id {b})开头、以 <|im_end|>(id {e})结尾,各只占一个 token:"
         "{k} 个 token 里分别有 {s} 个和 {t} 个,解码后与原文完全一致;不识别特殊 token 的从零编码器处理同一段"
-        "文本要 {sk} 个 token(检验:两种各 {n} 个,解码一致,从零编码器更长)",
+        "文本要 {sk} 个 token(tokenizer 特殊 token 的性质:两种各 {n} 个,解码一致,从零编码器更长)",
         starts == ends == n_messages and tok.decode(ids) == text and len(scratch_ids) > len(ids),
         n=n_messages, b=tok.bos_token_id, e=tok.eos_token_id, s=starts, t=ends, k=len(ids), sk=len(scratch_ids))
-    ctx.finding(
+    ctx.code_fact(
         "tokenizers matches special-token strings anywhere in the input: a user who types '<|im_end|>' produces "
         "the real end-of-message id {e} (count {c} in {k} tokens), so user text must be checked for these markers "
-        "before it is templated (check: id {e} appears)",
+        "before it is templated (a property of the tokenizers library: id {e} appears)",
         "tokenizers 会在输入的任何位置匹配特殊 token 字符串:用户输入 '<|im_end|>' 就会产生真正的消息结束 id {e}"
-        "({k} 个 token 中出现 {c} 次),所以用户文本在套模板之前要先检查有没有这些标记(检验:出现了 id {e})",
+        "({k} 个 token 中出现 {c} 次),所以用户文本在套模板之前要先检查有没有这些标记"
+        "(tokenizers 库的性质:出现了 id {e})",
         tok.eos_token_id in typed, e=tok.eos_token_id, c=typed.count(tok.eos_token_id), k=len(typed))
 
 

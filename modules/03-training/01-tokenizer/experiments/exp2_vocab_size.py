@@ -31,7 +31,7 @@ from minimind_notes.data.bpe_scratch import pretokenize
 from minimind_notes.data.pretokenize import iter_documents
 from minimind_notes.data.tokenizer import SPECIAL_TOKENS, MiniMindTokenizer, train_hf_bpe
 from minimind_notes.lab.byte_lm import corpus_text
-from minimind_notes.lab.experiment import ExperimentContext, main
+from minimind_notes.lab.experiment import Bar, ExperimentContext, main
 from minimind_notes.model import MiniMindForCausalLM, preset
 
 SIZES = [300, 1000, 2000, 4000, 6400]
@@ -142,56 +142,64 @@ def findings(ctx: ExperimentContext, results: dict, shipped: dict, train_en_word
     sizes = list(results)
     lo, ref = sizes[0], 6400
     bpt = {lang: [results[v][lang]["bytes_per_token"] for v in sizes] for lang in ("en", "zh")}
-    rising = all(a < b for lang in bpt for a, b in pairwise(bpt[lang]))
+    rise = min(b / a for lang in bpt for a, b in pairwise(bpt[lang]))  # > 1: rising at every size
     gain = {lang: results[ref][lang]["bytes_per_token"] / results[lo][lang]["bytes_per_token"] for lang in bpt}
     ctx.finding(
         "A bigger vocabulary compresses more: from {lo} to {ref} tokens, held-out English goes from {e0:.2f} to "
-        "{e1:.2f} bytes per token ({ge:.1f}x) and Chinese from {z0:.2f} to {z1:.2f} ({gz:.1f}x) (check: rising at "
-        "every size in both languages, > 2.5x for both)",
+        "{e1:.2f} bytes per token ({ge:.1f}x) and Chinese from {z0:.2f} to {z1:.2f} ({gz:.1f}x), rising at every "
+        "size in both languages",
         "词表越大压缩越多:从 {lo} 到 {ref} 个 token,验证集英文从每 token {e0:.2f} 字节升到 {e1:.2f}"
-        "({ge:.1f} 倍),中文从 {z0:.2f} 升到 {z1:.2f}({gz:.1f} 倍)(检验:两种语言在每个大小上都上升,"
-        "两者都 > 2.5 倍)",
-        rising and min(gain.values()) > 2.5, lo=lo, ref=ref, e0=bpt["en"][0], e1=results[ref]["en"]["bytes_per_token"],
+        "({ge:.1f} 倍),中文从 {z0:.2f} 升到 {z1:.2f}({gz:.1f} 倍),两种语言在每个大小上都上升",
+        [Bar({"en": "smallest gain from one size to the next (x)", "zh": "相邻大小之间的最小增幅(倍)"}, rise, ">", 1),
+         Bar({"en": f"smaller gain from {lo} to {ref} (x)", "zh": f"从 {lo} 到 {ref} 的较小增幅(倍)"},
+             min(gain.values()), ">", 2.5)], lo=lo, ref=ref, e0=bpt["en"][0], e1=results[ref]["en"]["bytes_per_token"],
         z0=bpt["zh"][0], z1=results[ref]["zh"]["bytes_per_token"], ge=gain["en"], gz=gain["zh"])
 
     step = {lang: results[ref][lang]["bytes_per_token"] / results[4000][lang]["bytes_per_token"] - 1
             for lang in ("en", "zh")}
     single = results[ref]["en_single_token_words"]
+    ctx.metric("gain_4000_to_ref", [step["en"], step["zh"]])
+    ctx.metric("ref_bytes_chars_per_token", [results[ref][lang][unit] for lang in ("en", "zh")
+                                             for unit in ("bytes_per_token", "chars_per_token")])
     ctx.finding(
         "Returns diminish once the words are in the vocabulary: from 4000 to {ref} tokens English gains only "
         "{ge:.1%} (at {ref}, {s:.1%} of held-out English words are already one token; the generated English "
         "training text has just {w:,} distinct words), while Chinese, whose clauses are long pre-tokens with "
-        "much left to merge, still gains {gz:.1%} (check: English < 10%, Chinese > 2x English, > 95% single-token "
-        "words)",
+        "much left to merge, still gains {gz:.1%}",
         "词进入词表后收益递减:从 4000 到 {ref},英文只提高了 {ge:.1%}(在 {ref} 时验证集中 {s:.1%} 的英文词已经"
         "是单个 token;生成的英文训练文本只有 {w:,} 个不同的词),而中文的一个分句就是一个很长的 pre-token,"
-        "还有很多可合并的,仍提高了 {gz:.1%}(检验:英文 < 10%,中文 > 英文的 2 倍,单 token 词 > 95%)",
-        step["en"] < 0.10 and step["zh"] > 2 * step["en"] and single > 0.95, ref=ref, ge=step["en"],
+        "还有很多可合并的,仍提高了 {gz:.1%}",
+        [Bar({"en": "English gain", "zh": "英文增幅"}, step["en"], "<", 0.10),
+         Bar({"en": "Chinese gain / English gain", "zh": "中文增幅 / 英文增幅"}, step["zh"] / step["en"], ">", 2),
+         Bar({"en": "single-token English words", "zh": "单 token 英文词"}, single, ">", 0.95)], ref=ref, ge=step["en"],
         gz=step["zh"], s=single, w=train_en_words)
 
     en, zh, zh_lo = results[ref]["en"], results[ref]["zh"], results[lo]["zh"]
     ctx.finding(
         "Bytes and characters tell different stories, because a Chinese character is 3 UTF-8 bytes: at {ref} "
         "Chinese packs more bytes per token than English ({zb:.2f} vs {eb:.2f}) but fewer characters ({zc:.2f} vs "
-        "{ec:.2f}); at {lo} a Chinese character needs more than one token ({zl:.2f} characters per token) "
-        "(check: zh > en in bytes/token, zh < en in characters/token, < 1 character per token at {lo})",
+        "{ec:.2f}); at {lo} a Chinese character needs more than one token ({zl:.2f} characters per token)",
         "按字节和按字符算,结论不同,因为一个汉字占 3 个 UTF-8 字节:在 {ref} 时,中文每个 token 装的字节比英文多"
         "({zb:.2f} 对 {eb:.2f}),字符却更少({zc:.2f} 对 {ec:.2f});在 {lo} 时一个汉字要用不止一个 token"
-        "(每 token {zl:.2f} 个字符)(检验:中文字节/token > 英文,字符/token < 英文,{lo} 时每 token < 1 个字符)",
-        zh["bytes_per_token"] > en["bytes_per_token"] and zh["chars_per_token"] < en["chars_per_token"]
-        and zh_lo["chars_per_token"] < 1, ref=ref, lo=lo, zb=zh["bytes_per_token"], eb=en["bytes_per_token"],
+        "(每 token {zl:.2f} 个字符)",
+        [Bar({"en": "zh / en bytes per token", "zh": "中文 / 英文 每 token 字节"},
+             zh["bytes_per_token"] / en["bytes_per_token"], ">", 1),
+         Bar({"en": "zh / en characters per token", "zh": "中文 / 英文 每 token 字符"},
+             zh["chars_per_token"] / en["chars_per_token"], "<", 1),
+         Bar({"en": f"zh characters per token at {lo}", "zh": f"{lo} 时中文每 token 字符"},
+             zh_lo["chars_per_token"], "<", 1)], ref=ref, lo=lo, zb=zh["bytes_per_token"], eb=en["bytes_per_token"],
         zc=zh["chars_per_token"], ec=en["chars_per_token"], zl=zh_lo["chars_per_token"])
 
     diff = {lang: abs(results[ref][lang]["bytes_per_token"] / shipped[lang]["bytes_per_token"] - 1)
             for lang in ("en", "zh")}
+    assert shipped["vocab"] == ref, shipped["vocab"]  # the comparison below is at the shipped size
     ctx.finding(
         "The shipped tokenizer (vocab {sv}, trained on pretrain.jsonl and sft.jsonl) compresses held-out text "
-        "like ours at {ref}: {se:.2f} vs {oe:.2f} bytes per token in English, {sz:.2f} vs {oz:.2f} in Chinese "
-        "(check: vocab {ref}, both within 5%)",
+        "like ours at {ref}: {se:.2f} vs {oe:.2f} bytes per token in English, {sz:.2f} vs {oz:.2f} in Chinese",
         "随附的 tokenizer(词表 {sv},在 pretrain.jsonl 和 sft.jsonl 上训练)在验证集上的压缩率与这里训练的 {ref} "
-        "词表相当:英文每 token {se:.2f} 对 {oe:.2f} 字节,中文 {sz:.2f} 对 {oz:.2f}(检验:词表为 {ref},两项差距"
-        "都在 5% 以内)",
-        shipped["vocab"] == ref and max(diff.values()) < 0.05, sv=shipped["vocab"], ref=ref,
+        "词表相当:英文每 token {se:.2f} 对 {oe:.2f} 字节,中文 {sz:.2f} 对 {oz:.2f}",
+        Bar({"en": "larger relative difference", "zh": "较大的相对差距"}, max(diff.values()), "<", 0.05),
+        sv=shipped["vocab"], ref=ref,
         se=shipped["en"]["bytes_per_token"], oe=results[ref]["en"]["bytes_per_token"],
         sz=shipped["zh"]["bytes_per_token"], oz=results[ref]["zh"]["bytes_per_token"])
 
@@ -200,31 +208,34 @@ def findings(ctx: ExperimentContext, results: dict, shipped: dict, train_en_word
                 for v, x in results.items())  # the trainer may stop short of `v` when the pairs run out
     longer = {lang: results[ref][lang]["bytes_per_token"] / results[2000][lang]["bytes_per_token"] - 1
               for lang in ("en", "zh")}
-    ctx.finding(
+    ctx.code_fact(
         "The vocabulary's parameter cost is vocab x hidden: {v} x {h} = {e:,} weights for MiniMind2-small, "
         "{s:.1%} of its {t:,} parameters, counted once because lm_head shares the matrix ({s0:.1%} at {lo}); "
-        "cutting to 2000 tokens would save {save:,} weights, but sequences would be {lg:.0%} longer in English and "
-        "{lz:.0%} in Chinese "
-        "(check: embedding = vocab x hidden and tied at every size, 10-15% at {v})",
+        "cutting to 2000 tokens would save {save:,} weights (by construction: embedding = vocab x hidden and tied "
+        "at every size)",
         "词表的参数代价是 vocab x hidden:MiniMind2-small 为 {v} x {h} = {e:,} 个权重,占全部 {t:,} 个参数的 "
         "{s:.1%},因为 lm_head 共享这个矩阵,只算一次({lo} 时为 {s0:.1%});降到 2000 个 token 能省下 {save:,} "
-        "个权重,但序列会变长:英文长 {lg:.0%},中文长 {lz:.0%}(检验:每个大小都有 embedding = vocab x hidden "
-        "且权重共享,{v} 时占 10-15%)",
-        exact and 0.10 < r["embedding"] / r["total"] < 0.15, v=ref, h=r["hidden"], e=r["embedding"], t=r["total"],
-        s=r["embedding"] / r["total"], s0=r_lo["embedding"] / r_lo["total"], lo=lo,
-        save=r["embedding"] - results[2000]["embedding"], lg=longer["en"], lz=longer["zh"])
+        "个权重(按构造:每个大小都有 embedding = vocab x hidden 且权重共享)",
+        exact, v=ref, h=r["hidden"], e=r["embedding"], t=r["total"], s=r["embedding"] / r["total"],
+        s0=r_lo["embedding"] / r_lo["total"], lo=lo, save=r["embedding"] - results[2000]["embedding"])
+    ctx.finding(
+        "What those saved weights cost: with 2000 tokens instead of {v}, the same held-out text takes {lg:.0%} more "
+        "tokens in English and {lz:.0%} more in Chinese, so a context window holds that much less text",
+        "省下这些权重的代价:用 2000 个 token 代替 {v},同样的验证文本英文要多用 {lg:.0%} 的 token,中文多 {lz:.0%},"
+        "同一个上下文窗口装下的文本也就少了这么多",
+        Bar({"en": "smaller lengthening", "zh": "较小的增长"}, min(longer.values()), ">", 0.1),
+        v=ref, lg=longer["en"], lz=longer["zh"])
 
     ctx.finding(
         "A bigger vocabulary spreads the same text over more rows, and BPE keeps every intermediate token: at "
         "{ref}, {z:.0%} of the learned tokens never occur on their own in the encoded training text (they were "
         "steps towards longer tokens) and {a:.0%} occur fewer than {n} times, against {b:.0%} at 1000. Such a "
-        "row gets little signal, as an input and as the token to predict (check: the < {n} share higher at {ref} "
-        "than at 1000 by > 10 points)",
+        "row gets little signal, as an input and as the token to predict",
         "词表越大,同样的文本被分摊到越多行上,而且 BPE 会保留每一个中间 token:在 {ref} 时,{z:.0%} 的学到的 "
         "token 在编码后的训练文本中从不单独出现(它们只是通往更长 token 的中间步骤),{a:.0%} 出现不到 {n} 次,"
-        "1000 时只有 {b:.0%}。这样的行,无论作为输入还是作为要预测的 token,得到的信号都很少(检验:{ref} 时"
-        "出现不到 {n} 次的比例比 1000 时高 10 个百分点以上)",
-        results[ref]["rare"] - results[1000]["rare"] > 0.10, z=results[ref]["never"], a=results[ref]["rare"],
+        "1000 时只有 {b:.0%}。这样的行,无论作为输入还是作为要预测的 token,得到的信号都很少",
+        Bar({"en": f"rare share at {ref} minus at 1000", "zh": f"{ref} 时的稀有比例减去 1000 时"},
+            results[ref]["rare"] - results[1000]["rare"], ">", 0.10), z=results[ref]["never"], a=results[ref]["rare"],
         b=results[1000]["rare"], n=RARE, ref=ref)
 
 
