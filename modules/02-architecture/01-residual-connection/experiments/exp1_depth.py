@@ -41,11 +41,11 @@ def grads_at_init(depth: int, residual: bool, ids: torch.Tensor, seeds: list[int
     return {"first": sum(first) / len(first), "last": sum(last) / len(last)}
 
 
-def train_depth(depth: int, residual: bool, steps: int, seed: int, val: torch.Tensor) -> dict:
+def train_depth(depth: int, residual: bool, steps: int, seed: int, val: torch.Tensor, precision: str) -> dict:
     torch.manual_seed(seed)
     model = VariantLM(VariantConfig(num_hidden_layers=depth, residual=residual))
     log = train_lm(model, ByteBatches(corpus_text("train"), seed=seed), steps, batch_size=BATCH, seq_len=SEQ,
-                   lr=LR)
+                   lr=LR, precision=precision)
     return {"val_loss": math.inf if log.diverged else eval_loss(model, val), "losses": log.losses,
             "diverged": log.diverged}
 
@@ -69,7 +69,8 @@ def run(ctx: ExperimentContext) -> None:
     ctx.log("(b) Training hidden 64 models at depth {d}: {s} steps, batch {b} x {t} bytes, lr {lr}.",
             "(b) 训练 hidden 64 的模型,深度 {d}:{s} 步,batch {b} x {t} 字节,学习率 {lr}。",
             d=", ".join(map(str, train_depths)), s=steps, b=BATCH, t=SEQ, lr=LR)
-    trained = {(d, r): train_depth(d, r, steps, ctx.seed, val) for d in train_depths for r in (True, False)}
+    trained = {(d, r): train_depth(d, r, steps, ctx.seed, val, ctx.precision)
+               for d in train_depths for r in (True, False)}
     ctx.metric("val_loss", {f"depth{d}_{'res' if r else 'nores'}": t["val_loss"] for (d, r), t in trained.items()})
     ctx.table({"en": f"(b) Held-out loss after {steps} steps (nats per byte; uniform = {math.log(256):.2f})",
                "zh": f"(b) 训练 {steps} 步后的验证损失(每字节 nats;均匀猜测 = {math.log(256):.2f})"},

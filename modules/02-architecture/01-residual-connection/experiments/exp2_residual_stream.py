@@ -52,7 +52,8 @@ def run(ctx: ExperimentContext) -> None:
     before = trace_stream(model, val)
     steps = 120 if ctx.quick else 400
     loss0 = eval_loss(model, val)
-    train_lm(model, ByteBatches(corpus_text("train"), seed=ctx.seed), steps, batch_size=BATCH, seq_len=SEQ, lr=LR)
+    train_lm(model, ByteBatches(corpus_text("train"), seed=ctx.seed), steps, batch_size=BATCH, seq_len=SEQ, lr=LR,
+             precision=ctx.precision)
     loss1 = eval_loss(model, val)
     after = trace_stream(model, val)
     ctx.metric("stream_init", before)

@@ -41,11 +41,11 @@ ZH = {
 }
 
 
-def train_once(changes: dict, steps: int, seed: int, val: torch.Tensor) -> dict:
+def train_once(changes: dict, steps: int, seed: int, val: torch.Tensor, precision: str) -> dict:
     torch.manual_seed(seed)
     model = VariantLM(VariantConfig(**{**BASE, **changes}))
     log = train_lm(model, ByteBatches(corpus_text("train"), seed=seed), steps, batch_size=BATCH, seq_len=SEQ,
-                   lr=LR)
+                   lr=LR, precision=precision)
     loss = math.inf if log.diverged else eval_loss(model, val)
     return {"val_loss": loss, "params": model.num_parameters(), "losses": log.losses}
 
@@ -60,7 +60,7 @@ def run(ctx: ExperimentContext) -> None:
             "每个模型:{s} 步,batch {b} x {t} 字节,学习率 {lr};基线用种子 {seeds} 各训练一次,"
             "每个消融用前两个种子(与同一种子的基线配对比较)。",
             s=steps, b=BATCH, t=SEQ, lr=LR, seeds=", ".join(map(str, seeds)))
-    base = [train_once({}, steps, s, val) for s in seeds]
+    base = [train_once({}, steps, s, val, ctx.precision) for s in seeds]
     base_losses = [b["val_loss"] for b in base]
     mean = sum(base_losses) / len(base_losses)
     noise = max(base_losses) - min(base_losses)  # the spread of identical models: run-to-run noise
@@ -71,7 +71,7 @@ def run(ctx: ExperimentContext) -> None:
 
     rows, results = [], {}
     for name, changes in ABLATIONS.items():
-        runs = [train_once(changes, steps, s, val) for s in seeds[:2]]
+        runs = [train_once(changes, steps, s, val, ctx.precision) for s in seeds[:2]]
         paired = [r["val_loss"] - b for r, b in zip(runs, base_losses, strict=False)]
         diff = sum(paired) / len(paired)
         results[name] = {"val_loss": sum(r["val_loss"] for r in runs) / 2, "params": runs[0]["params"],

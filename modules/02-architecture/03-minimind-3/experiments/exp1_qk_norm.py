@@ -86,7 +86,7 @@ def qk_bound(attn: Attention) -> float:
     return math.sqrt(attn.head_dim) * float(attn.q_norm.weight.abs().max()) * float(attn.k_norm.weight.abs().max())
 
 
-def train_once(qk_norm: bool, lr: float, steps: int, seed: int, val: torch.Tensor) -> dict:
+def train_once(qk_norm: bool, lr: float, steps: int, seed: int, val: torch.Tensor, precision: str) -> dict:
     torch.manual_seed(seed)
     model = MiniMindForCausalLM(MiniMindConfig(**SIZE, qk_norm=qk_norm))
     curve: list[tuple[int, float]] = []
@@ -97,7 +97,7 @@ def train_once(qk_norm: bool, lr: float, steps: int, seed: int, val: torch.Tenso
             curve.append((step, probe(model, val[:8])["max_logit"]))
 
     log = train_lm(model, ByteBatches(corpus_text("train"), seed=seed), steps, batch_size=BATCH, seq_len=SEQ, lr=lr,
-                   clip=None, warmup=5, on_step=on_step)
+                   clip=None, warmup=5, on_step=on_step, precision=precision)
     end = probe(model, val[:8])
     return {"val_loss": math.inf if log.diverged else eval_loss(model, val), "diverged_at": log.first_bad_step,
             "max_logit": max(v for _, v in curve), "curve": curve, "end": end, "losses": log.losses}
@@ -114,7 +114,7 @@ def run(ctx: ExperimentContext) -> None:
             "不做梯度裁剪;高学习率用种子 {seeds}。", h=SIZE["hidden_size"], L=SIZE["num_hidden_layers"],
             hd=SIZE["hidden_size"] // SIZE["num_attention_heads"], s=steps, lo=LOW_LR, hi=HIGH_LR, b=BATCH, t=SEQ,
             seeds=", ".join(map(str, seeds)))
-    runs = {(qk, lr, seed): train_once(qk, lr, steps, seed, val)
+    runs = {(qk, lr, seed): train_once(qk, lr, steps, seed, val, ctx.precision)
             for lr, lr_seeds in ((LOW_LR, seeds[:1]), (HIGH_LR, seeds)) for seed in lr_seeds for qk in (False, True)}
     ctx.metric("runs", {f"qk_norm={qk} lr={lr} seed={seed}": {k: v for k, v in r.items() if k != "losses"}
                         for (qk, lr, seed), r in runs.items()})
