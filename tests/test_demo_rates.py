@@ -13,6 +13,7 @@ from tools.demo_rates import acceptable
     ("I am a small model.", "en", "MiniMind", True, False),  # not the identity
     ("I am MiniMind, a small language model", "en", "MiniMind", False, False),  # ran to the token limit
     ("我是 a small language model trained from scratch", "zh", None, True, False),  # not Chinese
+    ("我叫 MiniMind,是irre minimind-notes 从零训练的小型语言模型。", "zh", "MiniMind", True, False),  # a stray fragment
     ("", "en", None, True, False),
     ("She walked to the river and saw a duck.", "en", None, None, True),  # text continuation: no turn to close
 ])

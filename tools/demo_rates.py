@@ -56,7 +56,7 @@ def acceptable(reply: str, lang: str, must_say: str | None, closed: bool | None)
         return Verdict(False, "Chinese in an English reply")
     if lang == "zh":
         words = LATIN_WORD.findall(NAMES.sub(" ", text))
-        if len(CJK.findall(text)) < 4 or len(words) > 2:
+        if len(CJK.findall(text)) < 4 or words:
             return Verdict(False, "not Chinese")
     if closed is False:
         return Verdict(False, "never closed its turn")
