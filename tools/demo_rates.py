@@ -26,8 +26,11 @@ DEMOS = [
     ("pretrain", None, "Mia walked to the river", "en", None),
     ("pretrain", None, "Once upon a time", "en", None),
     ("pretrain", None, "从前有一只小猫", "zh", None),
-    ("full_sft", None, "What is the capital of France?", "en", None),
-    ("full_sft", None, "你好,请介绍一下春天。", "zh", None),
+    ("full_sft", None, "Can you tell me a story?", "en", None),
+    ("full_sft", None, "给我讲一个小故事。", "zh", None),
+    # a fact the pretraining text states and no SFT row asks: does SFT turn it into an answer?
+    ("full_sft", None, "Where does a tailor work?", "en", "tailor shop"),
+    ("full_sft", None, "裁缝在哪里工作?", "zh", "裁缝店"),
     ("full_sft", "lora", "Who are you?", "en", "MiniMind"),
     ("full_sft", "lora", "who are you?", "en", "MiniMind"),
     ("full_sft", "lora", "你是谁?", "zh", "MiniMind"),
