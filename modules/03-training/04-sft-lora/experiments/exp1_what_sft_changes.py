@@ -234,32 +234,39 @@ def findings(ctx: ExperimentContext, mask: dict, losses: dict, text: dict, train
     n = len(replies["sft"])
     values = dict(n=n, a=stops["pretrained"], b=stops["sft"], t=s["new_tokens"], k=sum(t > 0 for t in stopped),
                   m=sum(stopped) / max(len(stopped), 1), rm=sum(r["ref_tokens"] for r in replies["sft"]) / n,
-                  e=sum(r["exact"] for r in replies["sft"]))
+                  e=sum(r["exact"] for r in replies["sft"]), se=math.sqrt(0.5 / n))
+    # n prompts make a share noisy: the rise is judged in standard errors, taking the largest a difference of two
+    # shares of n can have (both at 0.5), since 0 of n or n of n would give none.
     # What a closed reply says, by its length: empty or a word or two is a closed turn, not yet an answer.
-    checks = [Bar({"en": "SFT replies closed", "zh": "SFT 收尾的回复数"}, stops["sft"], ">=", n / 2),
-              Bar({"en": "closed by SFT minus by the pretrained model", "zh": "SFT 比预训练模型多收尾的回复数"},
-                  stops["sft"] - stops["pretrained"], ">", 0),
+    checks = [Bar({"en": "share of SFT replies closed", "zh": "SFT 收尾回复的比例"}, stops["sft"] / n, ">=", 0.5),
+              Bar({"en": "rise of the closed share over the pretrained model's, in standard errors",
+                   "zh": "收尾比例相对预训练模型的提升(以标准误计)"},
+                  (stops["sft"] - stops["pretrained"]) / n / values["se"], ">", 2),
               Bar({"en": "closed replies' length / the references'", "zh": "收尾回复的平均长度 / 参考回复的平均长度"},
                   values["m"] / values["rm"], "<" if s["weak_base"] else ">=", 0.25)]
     if s["weak_base"]:  # quick mode: 40 pretraining steps leave a base that has not learned what to say
         ctx.finding(
             "What a weak base learns first is where a turn ends: of {n} greedy replies to held-out ChatML prompts, "
-            "the SFT model closes {b} with <|im_end|> within {t} tokens (the pretrained model {a}), but says almost "
-            "nothing: {k} of the closed replies are not empty, and they average {m:.1f} tokens against the "
+            "the SFT model closes {b} with <|im_end|> within {t} tokens (the pretrained model {a}; standard error "
+            "of the difference of the shares at most {se:.2f}), but says almost nothing: {k} of the closed replies "
+            "are not empty, and they average {m:.1f} tokens against the "
             "reference replies' {rm:.1f} ({e} equal the reference). The stop token ends every reply while the words "
             "differ in each, so the stop is learned first",
             "弱基座最先学会的是一轮对话在哪里结束:对 {n} 个验证集 ChatML 提示做贪心生成,SFT 模型有 {b} 个在 {t} 个 "
-            "token 内以 <|im_end|> 收尾(预训练模型 {a} 个),但几乎什么都没说:收尾的回复中只有 {k} 个不是空的,"
+            "token 内以 <|im_end|> 收尾(预训练模型 {a} 个;两个比例之差的标准误至多 {se:.2f}),"
+            "但几乎什么都没说:收尾的回复中只有 {k} 个不是空的,"
             "平均 {m:.1f} 个 token,参考回复平均 {rm:.1f} 个(与参考完全一致的 {e} 个)。停止 token 结束每一条回复,"
             "而内容每条都不同,所以先学会的是停止",
             checks, **values)
     else:
         ctx.finding(
             "Of {n} greedy replies to held-out ChatML prompts, the SFT model closes {b} with <|im_end|> within {t} "
-            "tokens (the pretrained model {a}); {k} of the closed replies are not empty, they average {m:.1f} tokens "
+            "tokens (the pretrained model {a}; standard error of the difference of the shares at most {se:.2f}); {k} "
+            "of the closed replies are not empty, they average {m:.1f} tokens "
             "against the reference replies' {rm:.1f}, and {e} of {n} equal the reference reply",
             "对 {n} 个验证集 ChatML 提示做贪心生成:SFT 模型有 {b} 个在 {t} 个 token 内以 <|im_end|> 收尾(预训练模型 "
-            "{a} 个);收尾的回复中 {k} 个不是空的,平均 {m:.1f} 个 token,参考回复平均 {rm:.1f} 个;与参考回复完全"
+            "{a} 个;两个比例之差的标准误至多 {se:.2f});"
+            "收尾的回复中 {k} 个不是空的,平均 {m:.1f} 个 token,参考回复平均 {rm:.1f} 个;与参考回复完全"
             "一致的有 {e} 个",
             checks, **values)
     change = text["sft"] - text["pretrained"]
