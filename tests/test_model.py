@@ -79,9 +79,12 @@ def test_rmsnorm_formula_and_float32():
     norm = RMSNorm(8)
     with torch.no_grad():
         norm.weight.copy_(torch.arange(1.0, 9.0))
-    x = torch.randn(3, 8)
+    x = torch.randn(3, 8, requires_grad=True)
     expected = x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * norm.weight
     assert torch.allclose(norm(x), expected, atol=1e-6)
+    upstream = torch.randn(3, 8)
+    grads = [torch.autograd.grad(y, (x, norm.weight), upstream) for y in (norm(x), expected)]
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads, strict=True))  # F.rms_norm's backward
     y = norm(x.bfloat16())
     assert y.dtype == torch.float32  # weight (fp32) applied after the cast back, as MiniMind2
 
