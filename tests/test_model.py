@@ -105,6 +105,24 @@ def test_sdpa_equals_explicit_attention(mask):
     assert (a - b).abs().max() < 1e-5
 
 
+def test_sdpa_training_path_gives_the_explicit_loss_and_gradients():
+    """The training path (is_causal, enable_gqa: no repeat_kv) against the explicit one, grouped heads."""
+    cfg = tiny_config()
+    assert cfg.num_attention_heads > cfg.num_key_value_heads
+    ids = torch.randint(0, 128, (2, 12), generator=torch.Generator().manual_seed(0))
+    results = []
+    for flash in (True, False):
+        torch.manual_seed(1)
+        model = MiniMindForCausalLM(cfg.replace(flash_attn=flash)).train()
+        loss = model(ids, labels=ids).loss
+        loss.backward()
+        results.append((loss, {n: p.grad for n, p in model.named_parameters()}))
+    (sdpa_loss, sdpa_grads), (explicit_loss, explicit_grads) = results
+    assert torch.allclose(sdpa_loss, explicit_loss, atol=1e-6)
+    for name, grad in sdpa_grads.items():
+        assert torch.allclose(grad, explicit_grads[name], atol=1e-5), name
+
+
 def test_explicit_attention_returns_weights():
     torch.manual_seed(0)
     model = MiniMindForCausalLM(tiny_config()).eval()

@@ -112,15 +112,17 @@ class Attention(nn.Module):
             present = (k, v) if use_cache else None
 
         q = q.transpose(1, 2)  # (B, nh, T, hd)
-        k = repeat_kv(k, self.n_rep).transpose(1, 2)  # (B, nh, T_all, hd)
-        v = repeat_kv(v, self.n_rep).transpose(1, 2)
         dropout_p = self.dropout if self.training else 0.0
         weights = None
         use_sdpa = self.flash and not output_attentions
         if use_sdpa and attn_mask is None and past_key_value is None:
-            # A whole unpadded sequence: SDPA's is_causal fast path, no mask tensor at all.
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=t > 1)
+            # A whole unpadded sequence: SDPA's is_causal fast path, no mask tensor at all; enable_gqa
+            # lets each of the n_kv heads serve its n_rep query heads without repeat_kv's copies.
+            k, v = k.transpose(1, 2), v.transpose(1, 2)  # (B, n_kv, T, hd)
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=t > 1, enable_gqa=True)
         else:
+            k = repeat_kv(k, self.n_rep).transpose(1, 2)  # (B, nh, T_all, hd)
+            v = repeat_kv(v, self.n_rep).transpose(1, 2)
             if attn_mask is None and t > 1:
                 attn_mask = causal_mask(t, k.shape[2], x.device)
             if use_sdpa:
