@@ -293,3 +293,18 @@ def test_generate_through_ddp_uses_the_wrapped_models_layers(tiny_model, tmp_pat
         assert torch.equal(generate(DDP(tiny_model), prompt, cfg=cfg), generate(tiny_model, prompt, cfg=cfg))
     finally:
         dist.destroy_process_group()
+
+
+def test_causal_sdpa_under_bf16_autocast_matches_float32_within_bf16_rounding():
+    """On a CPU bf16 attention runs in float32 (faster there); the result comes back in bf16."""
+    from minimind_notes.model.attention import causal_sdpa
+
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 4, 16, 8), torch.randn(2, 2, 16, 8), torch.randn(2, 2, 16, 8)
+    reference = causal_sdpa(q, k, v)
+    expected = F.scaled_dot_product_attention(q, repeat_kv(k.transpose(1, 2), 2).transpose(1, 2),
+                                              repeat_kv(v.transpose(1, 2), 2).transpose(1, 2), is_causal=True)
+    assert torch.allclose(reference, expected, atol=1e-6)
+    with torch.autocast("cpu", torch.bfloat16):
+        y = causal_sdpa(q.bfloat16(), k.bfloat16(), v.bfloat16())
+    assert y.dtype == torch.bfloat16 and (y.float() - reference).abs().max() < 3e-2
