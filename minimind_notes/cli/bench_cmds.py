@@ -107,7 +107,8 @@ def bench_model_cmd(
                   "'plain loss' is the same step with full logits and a float32 cross-entropy, as transformers' "
                   f"Llama computes its loss. Generation: greedy, {new_tokens} new tokens after a {prompt_tokens}-token "
                   "prompt (and after 4 tokens, where the cache saves least). Both models run the same weights, "
-                  "precision, SDPA kernel and batch; a ratio that differs much between the bf16 and fp32 columns is "
+                  "precision, SDPA kernel and batch (in bf16 on a CPU ours runs that kernel in float32, faster there: "
+                  "model/attention.py's causal_sdpa); a ratio that differs much between the bf16 and fp32 columns is "
                   "a slow path of one side in that precision. Speeds drift on a shared machine; with 2 threads "
                   "on a busy one, OpenMP waits dominate small ops: compare with OMP_NUM_THREADS=1.")
 
