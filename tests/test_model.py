@@ -79,9 +79,12 @@ def test_rmsnorm_formula_and_float32():
     norm = RMSNorm(8)
     with torch.no_grad():
         norm.weight.copy_(torch.arange(1.0, 9.0))
-    x = torch.randn(3, 8)
+    x = torch.randn(3, 8, requires_grad=True)
     expected = x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * norm.weight
     assert torch.allclose(norm(x), expected, atol=1e-6)
+    upstream = torch.randn(3, 8)
+    grads = [torch.autograd.grad(y, (x, norm.weight), upstream) for y in (norm(x), expected)]
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads, strict=True))  # F.rms_norm's backward
     y = norm(x.bfloat16())
     assert y.dtype == torch.float32  # weight (fp32) applied after the cast back, as MiniMind2
 
@@ -100,6 +103,24 @@ def test_sdpa_equals_explicit_attention(mask):
     a = model(ids, attention_mask=am).logits
     b = explicit(ids, attention_mask=am).logits
     assert (a - b).abs().max() < 1e-5
+
+
+def test_sdpa_training_path_gives_the_explicit_loss_and_gradients():
+    """The training path (is_causal, enable_gqa: no repeat_kv) against the explicit one, grouped heads."""
+    cfg = tiny_config()
+    assert cfg.num_attention_heads > cfg.num_key_value_heads
+    ids = torch.randint(0, 128, (2, 12), generator=torch.Generator().manual_seed(0))
+    results = []
+    for flash in (True, False):
+        torch.manual_seed(1)
+        model = MiniMindForCausalLM(cfg.replace(flash_attn=flash)).train()
+        loss = model(ids, labels=ids).loss
+        loss.backward()
+        results.append((loss, {n: p.grad for n, p in model.named_parameters()}))
+    (sdpa_loss, sdpa_grads), (explicit_loss, explicit_grads) = results
+    assert torch.allclose(sdpa_loss, explicit_loss, atol=1e-6)
+    for name, grad in sdpa_grads.items():
+        assert torch.allclose(grad, explicit_grads[name], atol=1e-5), name
 
 
 def test_explicit_attention_returns_weights():
@@ -272,3 +293,18 @@ def test_generate_through_ddp_uses_the_wrapped_models_layers(tiny_model, tmp_pat
         assert torch.equal(generate(DDP(tiny_model), prompt, cfg=cfg), generate(tiny_model, prompt, cfg=cfg))
     finally:
         dist.destroy_process_group()
+
+
+def test_causal_sdpa_under_bf16_autocast_matches_float32_within_bf16_rounding():
+    """On a CPU bf16 attention runs in float32 (faster there); the result comes back in bf16."""
+    from minimind_notes.model.attention import causal_sdpa
+
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 4, 16, 8), torch.randn(2, 2, 16, 8), torch.randn(2, 2, 16, 8)
+    reference = causal_sdpa(q, k, v)
+    expected = F.scaled_dot_product_attention(q, repeat_kv(k.transpose(1, 2), 2).transpose(1, 2),
+                                              repeat_kv(v.transpose(1, 2), 2).transpose(1, 2), is_causal=True)
+    assert torch.allclose(reference, expected, atol=1e-6)
+    with torch.autocast("cpu", torch.bfloat16):
+        y = causal_sdpa(q.bfloat16(), k.bfloat16(), v.bfloat16())
+    assert y.dtype == torch.bfloat16 and (y.float() - reference).abs().max() < 3e-2

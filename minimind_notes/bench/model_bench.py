@@ -16,7 +16,6 @@ from torch import nn
 
 from minimind_notes.device import autocast, autocast_dtype, precision_name, synchronize
 from minimind_notes.model import MiniMindConfig, MiniMindForCausalLM, SamplingConfig, generate, preset
-from minimind_notes.model.loss import fused_linear_cross_entropy
 from minimind_notes.train.optim import build_adamw
 
 
@@ -52,12 +51,13 @@ def train_flops_per_token(config: MiniMindConfig, n_params: int, seq_len: int) -
 
 def train_step_seconds(
     model: nn.Module, device: torch.device, amp: torch.dtype | None, batch: int, seq_len: int,
-    steps: int, fused_loss: bool = False,
+    steps: int, fused_loss: bool = True,
 ) -> float:
     """Median seconds of forward + backward + AdamW step on random tokens.
 
-    fused_loss: the lm_head and cross-entropy fused a chunk of rows at a time (model/loss.py;
-    MiniMind models only), instead of full logits and F.cross_entropy."""
+    fused_loss: the trainer's step, the lm_head and cross-entropy fused (model/loss.py; MiniMind
+    models only); False: full logits and F.cross_entropy in float32, as transformers' Llama computes
+    its loss."""
     model.train()
     opt, _ = build_adamw(model.parameters(), 1e-4, device)
     ids = torch.randint(0, model.config.vocab_size, (batch, seq_len), device=device)
@@ -65,8 +65,7 @@ def train_step_seconds(
     def step() -> None:
         with autocast(device, amp):
             if fused_loss:
-                hidden = model.model(ids)[0][:, :-1].flatten(0, 1)  # (B * (T - 1), C)
-                loss = fused_linear_cross_entropy(hidden, model.lm_head.weight, ids[:, 1:].flatten())
+                loss = model(ids, labels=ids, fused_loss=True).loss
             else:
                 logits = model(ids).logits
         if not fused_loss:
@@ -190,7 +189,7 @@ class ModelBenchResult:
     optimizer: str
     batch: int
     seq_len: int
-    train_tokens_per_s: float
+    train_tokens_per_s: float  # the trainer's step: the fused lm_head + loss of model/loss.py
     achieved_gflops: float
     matmul_peak_gflops: float
     peak_fraction: float
@@ -200,9 +199,10 @@ class ModelBenchResult:
     cache_speedup: float
     cache_speedup_short_prompt: float  # the same from a 4-token prompt: the least the cache can save
     threads: int = 1
-    hf_train_tokens_per_s: float | None = None
-    vs_hf: float | None = None
-    fused_loss_tokens_per_s: float | None = None  # the same step with model/loss.py's fused lm_head + loss
+    hf_train_tokens_per_s: float | None = None  # transformers' step: full logits, float32 cross-entropy
+    vs_hf: float | None = None  # the trainer's step over transformers'
+    plain_loss_tokens_per_s: float | None = None  # our step with transformers' loss: full logits, F.cross_entropy
+    plain_loss_vs_hf: float | None = None  # the like-for-like ratio: the same loss computation on both sides
     # Where the precision is bf16 autocast: the same two steps in fp32, beside (transformers' slow
     # paths differ between precisions, e.g. for a head size of 24).
     train_tokens_per_s_fp32: float | None = None
@@ -227,14 +227,15 @@ def bench_model(
     achieved = tokens_per_s * train_flops_per_token(model.config, n, seq_len) / 1e9
     peak = peak or matmul_peak(device, amp or torch.float32)
     tokens = batch * seq_len
-    fused_tps = tokens / train_step_seconds(model, device, amp, batch, seq_len, steps, fused_loss=True)
+    plain_tps = tokens / train_step_seconds(model, device, amp, batch, seq_len, steps, fused_loss=False)
     ours_fp32 = tokens / train_step_seconds(model, device, None, batch, seq_len, steps) if amp else None
     hf_tps = hf_fp32 = None
     twin = hf_llama_twin(model) if compare_hf else None
-    if twin is not None:  # the same weights, precision, SDPA kernel, batch and loss
+    if twin is not None:  # the same weights, precision, SDPA kernel and batch; its loss is plain_tps's
         twin.to(device)
-        hf_tps = tokens / train_step_seconds(twin, device, amp, batch, seq_len, steps)
-        hf_fp32 = tokens / train_step_seconds(twin, device, None, batch, seq_len, steps) if amp else None
+        hf_tps = tokens / train_step_seconds(twin, device, amp, batch, seq_len, steps, fused_loss=False)
+        if amp:
+            hf_fp32 = tokens / train_step_seconds(twin, device, None, batch, seq_len, steps, fused_loss=False)
         del twin
     cached, uncached = (generation_tokens_per_s(model, device, new_tokens, c, prompt_tokens) for c in (True, False))
     short = [generation_tokens_per_s(model, device, new_tokens, c, 4) for c in (True, False)]
@@ -246,6 +247,7 @@ def bench_model(
         gen_tokens_per_s_no_cache=uncached, cache_speedup=cached / uncached,
         cache_speedup_short_prompt=short[0] / short[1],
         threads=torch.get_num_threads(), hf_train_tokens_per_s=hf_tps, vs_hf=tokens_per_s / hf_tps if hf_tps else None,
-        fused_loss_tokens_per_s=fused_tps, train_tokens_per_s_fp32=ours_fp32, hf_train_tokens_per_s_fp32=hf_fp32,
+        plain_loss_tokens_per_s=plain_tps, plain_loss_vs_hf=plain_tps / hf_tps if hf_tps else None,
+        train_tokens_per_s_fp32=ours_fp32, hf_train_tokens_per_s_fp32=hf_fp32,
         vs_hf_fp32=ours_fp32 / hf_fp32 if ours_fp32 and hf_fp32 else None,
     )

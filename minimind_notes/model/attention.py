@@ -112,15 +112,17 @@ class Attention(nn.Module):
             present = (k, v) if use_cache else None
 
         q = q.transpose(1, 2)  # (B, nh, T, hd)
-        k = repeat_kv(k, self.n_rep).transpose(1, 2)  # (B, nh, T_all, hd)
-        v = repeat_kv(v, self.n_rep).transpose(1, 2)
         dropout_p = self.dropout if self.training else 0.0
         weights = None
         use_sdpa = self.flash and not output_attentions
         if use_sdpa and attn_mask is None and past_key_value is None:
-            # A whole unpadded sequence: SDPA's is_causal fast path, no mask tensor at all.
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=t > 1)
+            # A whole unpadded sequence: SDPA's is_causal fast path, no mask tensor at all, and no
+            # repeat_kv copies: each of the n_kv heads serves its n_rep query heads.
+            k, v = k.transpose(1, 2), v.transpose(1, 2)  # (B, n_kv, T, hd)
+            y = causal_sdpa(q, k, v, dropout_p)
         else:
+            k = repeat_kv(k, self.n_rep).transpose(1, 2)  # (B, nh, T_all, hd)
+            v = repeat_kv(v, self.n_rep).transpose(1, 2)
             if attn_mask is None and t > 1:
                 attn_mask = causal_mask(t, k.shape[2], x.device)
             if use_sdpa:
@@ -165,6 +167,18 @@ def cached_length(past_key_values: list[KVCache] | list[KVBuffer] | None) -> int
         return 0
     first = past_key_values[0]
     return first.length if isinstance(first, KVBuffer) else first[0].shape[1]
+
+
+def causal_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0) -> torch.Tensor:
+    """Causal SDPA of q (B, nh, T, hd) over k, v (B, n_kv, T, hd), the KV heads shared (enable_gqa)
+    as repeat_kv orders them: query head h reads KV head h // (nh / n_kv).
+
+    bf16 on a CPU runs in float32: PyTorch's CPU attention kernel, its backward above all, is faster in
+    float32 than in bf16 even with the casts (measured at head sizes 24 and 64, issue #22)."""
+    if q.device.type == "cpu" and q.dtype == torch.bfloat16:
+        with torch.autocast("cpu", enabled=False):  # autocast would cast the inputs back to bf16
+            return causal_sdpa(q.float(), k.float(), v.float(), dropout_p).to(q.dtype)
+    return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=q.shape[2] > 1, enable_gqa=True)
 
 
 def grouped_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:

@@ -16,6 +16,7 @@ from torch import nn
 from minimind_notes.model.attention import KVBuffer, KVCache, cached_length, causal_mask
 from minimind_notes.model.block import MiniMindBlock
 from minimind_notes.model.config import MiniMindConfig
+from minimind_notes.model.loss import fused_linear_cross_entropy
 from minimind_notes.model.moe import MOEFeedForward
 from minimind_notes.model.norm import RMSNorm
 from minimind_notes.model.rope import precompute_freqs_cis
@@ -23,7 +24,7 @@ from minimind_notes.model.rope import precompute_freqs_cis
 
 @dataclass
 class CausalLMOutput:
-    logits: torch.Tensor  # (B, T, vocab), or (B, logits_to_keep, vocab)
+    logits: torch.Tensor | None  # (B, T, vocab), or (B, logits_to_keep, vocab); None with fused_loss
     loss: torch.Tensor | None = None  # mean next-token cross-entropy over labels != -100
     aux_loss: torch.Tensor | None = None  # MoE load-balancing loss (0 for dense models)
     past_key_values: list[KVCache] | list[KVBuffer] | None = None
@@ -114,17 +115,23 @@ class MiniMindForCausalLM(nn.Module):
         labels: torch.Tensor | None = None,  # (B, T), shifted inside; -100 = ignore
         logits_to_keep: int = 0,  # >0: logits of the last N positions only (generation)
         output_attentions: bool = False,
+        fused_loss: bool = False,  # with labels: the loss fused with the lm_head (model/loss.py), no logits
     ) -> CausalLMOutput:
         hidden, presents, attentions = self.model(
             input_ids, attention_mask, past_key_values, use_cache, output_attentions
         )
-        kept = hidden[:, -logits_to_keep:] if logits_to_keep > 0 else hidden
-        logits = self.lm_head(kept)
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(
-                logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100
+        logits = loss = None
+        if labels is not None and fused_loss:  # training: the same loss without (B, T, vocab) logits
+            loss = fused_linear_cross_entropy(
+                hidden[:, :-1].flatten(0, 1), self.lm_head.weight, labels[:, 1:].flatten()
             )
+        else:
+            kept = hidden[:, -logits_to_keep:] if logits_to_keep > 0 else hidden
+            logits = self.lm_head(kept)
+            if labels is not None:
+                loss = F.cross_entropy(
+                    logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100
+                )
         return CausalLMOutput(
             logits=logits, loss=loss, aux_loss=self.aux_loss(), past_key_values=presents,
             hidden_states=hidden, attentions=attentions,

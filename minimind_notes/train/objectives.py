@@ -1,7 +1,7 @@
 """What each training stage optimizes. The loop (loop.py) is shared; an objective says
 which batches to draw, what the loss is, what to evaluate and which weights to save.
 
-    pretrain  next-token cross-entropy on packed text windows
+    pretrain  next-token cross-entropy on packed text windows (fused with the lm_head: model/loss.py)
     sft       the same, on assistant tokens only (labels -100 elsewhere)
     lora      SFT loss, but only the low-rank adapters train and are saved
     dpo       -log sigmoid(beta * (policy - reference log-ratio of chosen vs rejected))
@@ -133,7 +133,7 @@ class Objective:
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float], int]:
         """(loss to backpropagate, numbers to log, tokens processed)."""
         ids, labels = (t.to(self.device) for t in batch)
-        out = model(ids, labels=labels)
+        out = model(ids, labels=labels, fused_loss=True)  # no logits: the loss fused with the lm_head
         loss = out.loss + out.aux_loss
         return loss, {"loss": out.loss.item()}, int(ids.numel())
 
@@ -181,7 +181,7 @@ class SFTObjective(Objective):
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float], int]:
         ids, labels = (t.to(self.device) for t in batch)
-        out = model(ids, labels=labels)
+        out = model(ids, labels=labels, fused_loss=True)
         return out.loss + out.aux_loss, {"loss": out.loss.item()}, int((labels != IGNORE).sum())
 
     @torch.no_grad()
@@ -260,7 +260,7 @@ class DistillObjective(SFTObjective):
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float], int]:
         ids, labels = (t.to(self.device) for t in batch)
-        out = model(ids, labels=labels)
+        out = model(ids, labels=labels)  # the plain loss: the KL term needs the student's logits
         with torch.no_grad():
             teacher_logits = self.teacher(ids).logits[:, :-1].float()
         mask = labels[:, 1:] != IGNORE
