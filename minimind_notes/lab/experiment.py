@@ -1,10 +1,13 @@
 """The experiment contract: each experiment file defines `run(ctx)`, which measures,
 plots and states findings through an `ExperimentContext`.
 
-A finding is text built from measured numbers plus a check that can fail:
+A finding is text built from measured numbers plus a check that can fail, its bar declared once:
 
-    ctx.finding("Without normalization the std falls to {std:.3f} (check: < 0.05)",
-                "无归一化时标准差降到 {std:.3f}(检查:< 0.05)", std < 0.05, std=std)
+    ctx.finding("Without normalization the std falls to {std:.3f}", "无归一化时标准差降到 {std:.3f}",
+                Bar("std after 10 layers", std, "<", 0.05), std=std)
+
+which both languages show as "... (check: std after 10 layers 0.016 < 0.05)". A property that holds by
+construction (a shape, a formula, the library equal to the hand computation) is a `ctx.code_fact`, shown apart.
 
 The runner saves every number and finding to metrics.json beside the plots; `print_result` shows
 them in the terminal (the CLI's `minimind run`, or the file run on its own through `main`).
@@ -125,27 +128,31 @@ class ExperimentContext:
         self.metrics[name] = _plain(value)
         return self.metrics[name]
 
-    def finding(self, en: str, zh: str, passed: Any, **values: Any) -> bool:
+    def finding(self, en: str, zh: str, passed: Bar | Sequence[Bar], **values: Any) -> bool:
         """State a conclusion from measured `values`; `passed` is the check that can fail: a `Bar` or a list
-        of them (rendered into both texts), or a bool whose check the texts spell out themselves."""
+        of them, rendered into both texts (a bare bool is refused: its bar would be written by hand, twice)."""
+        if not (isinstance(passed, Bar) or isinstance(passed, Sequence) and passed
+                and all(isinstance(b, Bar) for b in passed)):
+            raise TypeError("ctx.finding's check must be a Bar or a list of Bars")
+        return self._state("measured", en, zh, passed, values)
+
+    def code_fact(self, en: str, zh: str, holds: Any, **values: Any) -> bool:
+        """A property of the code that holds by construction (a shape, a formula, a mask's zeros, the library
+        equal to the hand computation): shown apart from the findings, since no measurement could come out
+        otherwise; the tests check it. `holds`: a bool, or Bars as for a finding."""
+        return self._state("code", en, zh, holds, values)
+
+    def _state(self, kind: str, en: str, zh: str, check: Any, values: dict[str, Any]) -> bool:
         values = _plain(values)
         text = {"en": en.format(**values), "zh": zh.format(**values)}
-        if isinstance(passed, Bar | Sequence) and not isinstance(passed, str):
-            bars = [passed] if isinstance(passed, Bar) else list(passed)
+        if isinstance(check, Bar) or isinstance(check, Sequence) and check and isinstance(check[0], Bar):
+            bars = [check] if isinstance(check, Bar) else list(check)
             for lang in text:
                 text[lang] += CHECK_WORD[lang].format(JOIN_WORD[lang].join(b.render(lang) for b in bars))
             values["bars"] = [asdict(b) for b in bars]
-            passed = all(b.passed for b in bars)
-        self.findings.append(Finding(text, bool(passed), values))
-        return bool(passed)
-
-    def code_fact(self, en: str, zh: str, holds: Any, **values: Any) -> bool:
-        """A property of the code that holds by construction (a shape, a formula, a mask's zeros): shown
-        apart from the findings, since no measurement could come out otherwise; the tests check it."""
-        values = _plain(values)
-        self.findings.append(Finding({"en": en.format(**values), "zh": zh.format(**values)}, bool(holds), values,
-                                     kind="code"))
-        return bool(holds)
+            check = all(b.passed for b in bars)
+        self.findings.append(Finding(text, bool(check), values, kind=kind))
+        return bool(check)
 
     def table(self, title: dict[str, str] | str, columns: list[str], rows: list[list[Any]]) -> None:
         """A results table: printed by the CLI and kept in metrics.json."""
