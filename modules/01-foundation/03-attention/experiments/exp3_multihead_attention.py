@@ -186,13 +186,11 @@ def head_findings(ctx: ExperimentContext, heads: dict) -> None:
         "bytes; uniform: {u:.1f}) and two heads of a layer differ by a total-variation distance of only "
         "{t0} (0 = same weights, 1 = disjoint). After {n} steps (held-out loss {l0:.2f} -> {l1:.2f} "
         "nats/byte) the mean distance ranges from {a0:.1f} (layer {nl} head {nh}) to {a1:.1f} (layer {fl} "
-        "head {fh}) and two heads of the same layer differ by {t1}: in some layer they put at least 30% of "
-        "their weight on different bytes",
+        "head {fh}) and two heads of the same layer differ by {t1}",
         "各个头会分工。初始化时每个头都几乎均匀地关注(平均距离 {b0:.1f}-{b1:.1f} 字节;均匀:{u:.1f}),"
         "同一层两个头的权重之间的总变差距离只有 {t0}(0 = 权重相同,1 = 完全不重叠)。训练 {n} 步后"
         "(验证损失 {l0:.2f} -> {l1:.2f} nats/字节),平均距离从 {a0:.1f}(第 {nl} 层第 {nh} 个头)到 {a1:.1f}"
-        "(第 {fl} 层第 {fh} 个头)不等,同一层两个头相差 {t1}:"
-        "至少有一层的头有 30% 以上的权重落在不同的字节上",
+        "(第 {fl} 层第 {fh} 个头)不等,同一层两个头相差 {t1}",
         [Bar({"en": "smallest layer's difference / its init value", "zh": "各层差异 / 其初始值的最小值"},
              min(t / t_init for t, t_init in zip(tv1, tv0, strict=True)), ">", 10),
          Bar({"en": "largest layer's difference", "zh": "最大的一层差异"}, max(tv1), ">", 0.3)],

@@ -148,13 +148,16 @@ def run(ctx: ExperimentContext) -> None:
 
 def findings(ctx: ExperimentContext, rows: list[dict]) -> None:
     bpt = [r["bytes_per_token"] for r in rows]
+    ctx.code_fact(
+        "The byte-level vocabulary (259) spends exactly one token per byte: {b0:.2f} bytes per token",
+        "字节级词表(259)每个字节正好一个 token:每 token {b0:.2f} 字节",
+        Bar({"en": "|byte-level bytes per token - 1|", "zh": "|字节级每 token 字节数 - 1|"},
+            abs(bpt[0] - 1), "<=", 1e-9), b0=bpt[0])
     ctx.finding(
         "A bigger vocabulary cuts the same text into fewer, longer tokens: {b} bytes per token for vocabularies "
         "{v}",
         "词表越大,同一段文本被切成越少、越长的 token:词表 {v} 对应每 token {b} 字节",
-        [Bar({"en": "|byte-level bytes per token - 1|", "zh": "|字节级每 token 字节数 - 1|"},
-             abs(bpt[0] - 1), "<=", 1e-9),
-         Bar({"en": "smallest rise per size step", "zh": "逐级最小的增幅"},
+        [Bar({"en": "smallest rise per size step", "zh": "逐级最小的增幅"},
              min(b - a for a, b in itertools.pairwise(bpt)), ">", 0),
          Bar({"en": "largest bytes per token", "zh": "最大的每 token 字节数"}, bpt[-1], ">", 3)],
         b=" / ".join(f"{x:.2f}" for x in bpt), v=" / ".join(str(r["vocab"]) for r in rows))
@@ -162,15 +165,18 @@ def findings(ctx: ExperimentContext, rows: list[dict]) -> None:
     bpb = [r["bpb"] for r in rows]
     rho = spearman(ppl, bpb)
     lowest_ppl = min(rows, key=lambda r: r["ppl"])
+    lowest_bpb = min(rows, key=lambda r: r["bpb"])
+    place = 1 + sum(x < lowest_ppl["bpb"] for x in bpb)  # the lowest-perplexity model's place by bits per byte
     ctx.finding(
         "Per-token perplexity and bits per byte disagree about which model is best: perplexity {p} ranks the "
-        "vocab-{lp} model first, bits per byte {q} ranks it last",
+        "vocab-{lp} model first, bits per byte {q} ranks it in place {k} of {n} and the vocab-{lb} model first",
         "每 token 困惑度和每字节比特数对哪个模型最好意见相反:困惑度 {p} 把词表 {lp} 的模型排第一,"
-        "每字节比特数 {q} 却把它排最后",
+        "每字节比特数 {q} 却把它排在 {n} 个中的第 {k} 位,排第一的是词表 {lb} 的模型",
         [Bar({"en": "rank correlation", "zh": "秩相关"}, rho, "<", 0),
-         Bar({"en": "highest bpb minus the lowest-perplexity model's", "zh": "最高 bpb 减去困惑度最低模型的 bpb"},
-             max(bpb) - lowest_ppl["bpb"], "<=", 0)], p=" / ".join(f"{x:.1f}" for x in ppl),
-        q=" / ".join(f"{x:.3f}" for x in bpb), lp=lowest_ppl["vocab"], rho=rho)
+         Bar({"en": "lowest-perplexity model's bpb minus the lowest bpb", "zh": "困惑度最低模型的 bpb 减去最低 bpb"},
+             lowest_ppl["bpb"] - lowest_bpb["bpb"], ">", 0.1)], p=" / ".join(f"{x:.1f}" for x in ppl),
+        q=" / ".join(f"{x:.3f}" for x in bpb), lp=lowest_ppl["vocab"], lb=lowest_bpb["vocab"], k=place,
+        n=len(rows), rho=rho)
     ppl_spread, bpb_spread = max(ppl) / min(ppl), max(bpb) / min(bpb)
     ctx.code_fact(
         "Perplexity spreads {ps:.1f}x from the lowest to the highest, bits per byte {bs:.2f}x: most of the "
