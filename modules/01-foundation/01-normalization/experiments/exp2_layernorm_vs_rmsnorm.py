@@ -98,16 +98,12 @@ def run(ctx: ExperimentContext) -> None:
         "宽度 {dim} 时 RMSNorm 有 {p_rms} 个参数(只有 weight),LayerNorm 有 {p_ln} 个(weight + bias):d 对 2d",
         2 * n_rms == n_ln, p_rms=n_rms, p_ln=n_ln, dim=DIM)
     rw, lw = work["rms"], work["ln"]
-    ctx.finding(
+    ctx.code_fact(
         "Built from the same primitive ops, RMSNorm does less work: {o1} tensor ops, {r1} reduction and {p1} passes "
         "over the full tensor, against LayerNorm's {o2}, {r2} and {p2} (counted as they ran; the from-scratch "
-        "LayerNorm matches PyTorch's to {e:.1e}). Timed here, RMSNorm took {r:.2f}x LayerNorm's time (median of {n} "
-        "interleaved rounds, middle half {lo:.2f}-{hi:.2f}); a timing is reported, not checked, since other "
-        "processes on the machine move it",
+        "LayerNorm matches PyTorch's to {e:.1e})",
         "用同样的基本算子实现时,RMSNorm 做的事更少:{o1} 个张量运算、{r1} 次归约、{p1} 次读完整张量,"
-        "LayerNorm 是 {o2}、{r2}、{p2}(运行时计数;手写 LayerNorm 与 PyTorch 的相差 {e:.1e})。这里实测 RMSNorm "
-        "耗时是 LayerNorm 的 {r:.2f} 倍({n} 轮交替计时的中位数,中间一半在 {lo:.2f}-{hi:.2f});耗时只报告、"
-        "不作检验,因为机器上的其他进程会影响它",
+        "LayerNorm 是 {o2}、{r2}、{p2}(运行时计数;手写 LayerNorm 与 PyTorch 的相差 {e:.1e})",
         [Bar({"en": "reductions LayerNorm minus RMSNorm", "zh": "归约次数 LayerNorm 减 RMSNorm"},
              lw["reductions"] - rw["reductions"], ">=", 1),
          Bar({"en": "full passes LayerNorm minus RMSNorm", "zh": "读完整张量次数 LayerNorm 减 RMSNorm"},
@@ -115,7 +111,11 @@ def run(ctx: ExperimentContext) -> None:
          Bar({"en": "from-scratch LayerNorm vs PyTorch's", "zh": "手写 LayerNorm 与 PyTorch 的差"},
              scratch_error, "<", 1e-5)],
         o1=rw["ops"], r1=rw["reductions"], p1=rw["full_passes"], o2=lw["ops"], r2=lw["reductions"],
-        p2=lw["full_passes"], e=scratch_error, r=ratio, n=repeats, lo=spread[0], hi=spread[1])
+        p2=lw["full_passes"], e=scratch_error)
+    ctx.log("Timed here, RMSNorm took {r:.2f}x LayerNorm's time (median of {n} interleaved rounds, middle half "
+            "{lo:.2f}-{hi:.2f}); a timing is reported, not checked, since other processes on the machine move it.",
+            "这里实测 RMSNorm 耗时是 LayerNorm 的 {r:.2f} 倍({n} 轮交替计时的中位数,中间一半在 {lo:.2f}-{hi:.2f});"
+            "耗时只报告、不作检验,因为机器上的其他进程会影响它。", r=ratio, n=repeats, lo=spread[0], hi=spread[1])
     ctx.log("A fused kernel changes the picture: PyTorch's LayerNorm kernel takes {f:.2f} ms here vs "
             "{r:.2f} ms for the op-by-op RMSNorm. Fewer operations is an advantage of the algorithm; how "
             "fast it runs also depends on the kernel (GPU stacks ship fused RMSNorm kernels).",

@@ -77,14 +77,14 @@ def run(ctx: ExperimentContext) -> None:
     gap = fast["closest"][1] - fast["closest"][0]
     ctx.metric("pair_0_only_closest_gap", gap)
     ctx.metric(f"pair_{last}_only_max_distance", slow["max"])
-    ctx.finding(
+    ctx.code_fact(
         "One fast frequency (pair 0, 1 rad/position) wraps around: {near:,} position pairs are "
         "near-identical; the closest, positions {p} and {q} ({gap} apart), differ by only {d:.1e}",
         "只用一个快频率(第 0 对,每个位置 1 弧度)会绕圈重叠:有 {near:,} 对位置近乎相同;"
         "最接近的是位置 {p} 和 {q}(相距 {gap}),距离只有 {d:.1e}",
         Bar({"en": "near-identical pairs", "zh": "近乎相同的位置对"}, fast["near"], ">", 0),
         near=fast["near"], p=fast["closest"][0], q=fast["closest"][1], gap=gap, d=fast["min"])
-    ctx.finding(
+    ctx.code_fact(
         "One slow frequency (pair {last}) never wraps but barely moves: {near:,} of {total:,} pairs are "
         "near-identical, even the farthest positions differ by only {mx:.4f}",
         "只用一个慢频率(第 {last} 对)不会绕圈,但几乎不动:{total:,} 对中有 {near:,} 对近乎相同,"
@@ -92,7 +92,7 @@ def run(ctx: ExperimentContext) -> None:
         Bar({"en": "largest distance (near-identical below)", "zh": "最大距离(低于此值即近乎相同)"},
             slow["max"], "<", TOL),
         last=last, near=slow["near"], total=total, mx=slow["max"])
-    ctx.finding(
+    ctx.code_fact(
         "With all {k} pairs every position has its own address: {near} near-identical pairs among {total:,}; "
         "the closest two (positions {p} and {q}) are still {d:.3f} apart, {x:.0f}x the tolerance",
         "用全部 {k} 对时,每个位置都有自己的地址:{total:,} 对中近乎相同的为 {near};"
@@ -101,7 +101,7 @@ def run(ctx: ExperimentContext) -> None:
          Bar({"en": "smallest distance", "zh": "最小距离"}, full["min"], ">", TOL)],
         k=len(freqs), near=full["near"], total=total, p=full["closest"][0], q=full["closest"][1], d=full["min"],
         x=full["min"] / TOL)
-    ctx.finding(
+    ctx.code_fact(
         "With all pairs the closest two addresses belong to neighbouring positions ({p} and {q}): "
         "no far-away position comes closer than a neighbour does, whereas with pair 0 alone the closest "
         "two were {gap} apart",

@@ -134,7 +134,7 @@ def run(ctx: ExperimentContext) -> None:
         "加因果掩码后,对角线以上的权重全部恰好为 {u};第一个 token 只能看到自己,给自己的权重为 {w0}"
         "(exp(-inf) = 0:恰好为 0 和恰好为 1)",
         upper_max == 0.0 and first_row_self == 1.0, u=upper_max, w0=first_row_self)
-    ctx.finding(
+    ctx.code_fact(
         "Attention alone ignores word order: without the mask the two \"the\" tokens (positions 0 and 4) "
         "get identical outputs (max diff {g0:.1e}); with the causal mask they see different prefixes and "
         "differ by {g1:.3f}",

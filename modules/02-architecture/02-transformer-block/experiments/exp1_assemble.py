@@ -101,7 +101,7 @@ def run(ctx: ExperimentContext) -> None:
                ["embedding = lm_head (tied)", f"{config.vocab_size} x {c}", embed], ["final RMSNorm", f"{c}", c],
                ["model", "", total]])
 
-    ctx.finding(
+    ctx.code_fact(
         "The hand-assembled block equals MiniMindBlock: largest difference {d:.1e} on outputs up to {s:.1f}",
         "手工搭建的块与 MiniMindBlock 完全一致:输出最大约 {s:.1f},最大差异 {d:.1e}",
         Bar({"en": "largest |hand - MiniMindBlock|", "zh": "手工结果与 MiniMindBlock 的最大差异"}, diff, "<", 1e-5),

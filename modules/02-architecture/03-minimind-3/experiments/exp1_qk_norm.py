@@ -135,7 +135,7 @@ def findings(ctx: ExperimentContext, runs: dict, seeds: list[int]) -> None:
     plain_lo, norm_lo = runs[False, LOW_LR, s], runs[True, LOW_LR, s]
     plain_hi, norm_hi = runs[False, HIGH_LR, s], runs[True, HIGH_LR, s]
     diff = max(r["end"]["recompute_diff"] for r in runs.values())
-    ctx.finding(
+    ctx.code_fact(
         "The recomputed logits are the ones the layers use: softmax of them equals each layer's attention weights "
         "to {d:.1e}",
         "重新算出的 logit 正是各层实际使用的:对它们做 softmax 与各层的注意力权重相差 {d:.1e}",

@@ -145,7 +145,7 @@ def report(ctx: ExperimentContext, tok: MiniMindTokenizer, shipped: MiniMindToke
         single and user_says and all(as_ids[m] == in_text[m] - (m == "<think>") for m in MARKERS),
         nt=in_text["<think>"], ni=as_ids["<think>"])
     ctx.metric("shipped_marker_tokens", shipped_pieces)
-    ctx.finding(
+    ctx.code_fact(
         "The shipped MiniMind2 tokenizer has no such ids: its BPE splits each marker into {lo}-{hi} ordinary tokens",
         "项目自带的 MiniMind2 分词器没有这些 id:它的 BPE 把每个标记拆成 {lo}-{hi} 个普通 token",
         Bar({"en": "fewest MiniMind2 tokens for a marker", "zh": "MiniMind2 中一个标记最少的 token 数"},

@@ -297,15 +297,18 @@ def findings(ctx: ExperimentContext, sets: dict, masks: dict, dpo: dict, shares:
     ctx.finding(
         "DPO uses the same masks on both sides: in {e} of {p} pairs the chosen and the rejected counted tokens "
         "decode to their own reply plus <|im_end|>, and in {sp} the ids before the first counted token are "
-        "identical; a batch of 4 pairs is {shape}, the 4 chosen rows first",
+        "identical",
         "DPO 两侧用的是同一种 mask:{p} 组中有 {e} 组,chosen 和 rejected 计入的 token 解码后各自恰好是自己的回复加 "
-        "<|im_end|>;有 {sp} 组在第一个计入 token 之前的 id 完全相同;4 组偏好对组成的 batch 形状为 {shape},前 4 行是 "
-        "chosen",
-        [Bar({"en": "pairs off their replies or prompt", "zh": "回复或提示对不上的偏好对"},
-             dpo["pairs"] - min(dpo["exact"], dpo["same_prompt"]), "<=", 0),
-         Bar({"en": "batch rows out of place (of 8)", "zh": "batch 中位置不对的行(共 8 行)"},
-             0 if dpo["chosen_first"] and dpo["batch_shape"][0] == 8 else 8, "<=", 0)],
-        e=dpo["exact"], p=dpo["pairs"], sp=dpo["same_prompt"], shape="x".join(map(str, dpo["batch_shape"])))
+        "<|im_end|>;有 {sp} 组在第一个计入 token 之前的 id 完全相同",
+        Bar({"en": "pairs off their replies or prompt", "zh": "回复或提示对不上的偏好对"},
+            dpo["pairs"] - min(dpo["exact"], dpo["same_prompt"]), "<=", 0),
+        e=dpo["exact"], p=dpo["pairs"], sp=dpo["same_prompt"])
+    ctx.code_fact(
+        "A DPO batch of 4 pairs is {shape}, the 4 chosen rows first (the collator's layout)",
+        "4 组偏好对组成的 DPO batch 形状为 {shape},前 4 行是 chosen(collator 的排布)",
+        Bar({"en": "batch rows out of place (of 8)", "zh": "batch 中位置不对的行(共 8 行)"},
+            0 if dpo["chosen_first"] and dpo["batch_shape"][0] == 8 else 8, "<=", 0),
+        shape="x".join(map(str, dpo["batch_shape"])))
     pos, k = shares["positions"], shares["kinds"]
     real = pos - k["pad"]
     ctx.metric("counted_share", shares["counted"] / pos)
@@ -327,21 +330,24 @@ def findings(ctx: ExperimentContext, sets: dict, masks: dict, dpo: dict, shares:
     ctx.finding(
         "Truncation cuts from the end, where the replies are: at max_seq_len {n}, {tr} of {rows} rows are cut; {er} "
         "end inside a reply, which keeps its words but not its <|im_end|> (nothing teaches the model to stop "
-        "there), {rd} replies are dropped entirely and {nt} rows keep no target at all. A batch of only such a row "
-        "has loss {nan} (0 / 0). At {m}, {fc} of {rows} rows are cut",
+        "there), {rd} replies are dropped entirely and {nt} rows keep no target at all. At {m}, {fc} of {rows} rows "
+        "are cut",
         "截断从末尾开始,而回复恰好在末尾:max_seq_len 为 {n} 时,{rows} 行中有 {tr} 行被截断;其中 {er} 行断在某条回复"
         "中间,回复的字还在,<|im_end|> 却没了(模型在这里学不到该停下);有 {rd} 条回复被整条丢掉,{nt} 行一个目标都"
-        "不剩。只由这样一行组成的 batch,loss 为 {nan}(0 / 0)。max_seq_len 为 {m} 时,{rows} 行中有 {fc} 行被截断",
+        "不剩。max_seq_len 为 {m} 时,{rows} 行中有 {fc} 行被截断",
         [Bar({"en": f"rows ending inside a reply at {short['max_len']}", "zh": f"{short['max_len']} 时断在回复中的行"},
              short["ends_in_reply"], ">", 0),
          Bar({"en": f"rows with no target at {short['max_len']}", "zh": f"{short['max_len']} 时无目标的行"},
              short["no_target"], ">", 0),
-         Bar({"en": "that batch's loss is finite (1 = yes)", "zh": "该 batch 的 loss 是有限数(1 = 是)"},
-             float(math.isfinite(nan_loss)), "<=", 0),
          Bar({"en": f"share of rows cut at {full['max_len']}", "zh": f"{full['max_len']} 时被截断的行占比"},
              full["truncated"] / masks["rows"], "<=", 0.01)],
         n=short["max_len"], tr=short["truncated"], rows=masks["rows"], er=short["ends_in_reply"],
-        rd=short["replies_dropped"], nt=short["no_target"], nan=nan_loss, m=full["max_len"], fc=full["truncated"])
+        rd=short["replies_dropped"], nt=short["no_target"], m=full["max_len"], fc=full["truncated"])
+    ctx.code_fact(
+        "A batch made only of rows with no target has loss {nan}: the mean over zero counted tokens is 0 / 0",
+        "只由无目标的行组成的 batch,loss 为 {nan}:对零个计入 token 求平均就是 0 / 0",
+        Bar({"en": "that batch's loss is finite (1 = yes)", "zh": "该 batch 的 loss 是有限数(1 = 是)"},
+            float(math.isfinite(nan_loss)), "<=", 0), nan=nan_loss)
     lines = [b.rsplit(".jsonl:", 1)[1].split(":")[0] for b in broken["bad"]]
     ctx.code_fact(
         "A broken line stops loading with its place: '{stop}'; with skip_bad the {n} good rows load and lines {ls} "

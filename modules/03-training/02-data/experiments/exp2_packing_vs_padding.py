@@ -239,7 +239,7 @@ def findings(ctx: ExperimentContext, tok: MiniMindTokenizer, docs: list[np.ndarr
              shares[16]["sorted"] / shares[16]["random"], "<", 0.5)],
         p=" / ".join(f"{v:.1%}" for v in rnd), bs=" / ".join(map(str, BATCH_SIZES)), r16=shares[16]["random"],
         s16=shares[16]["sorted"])
-    ctx.finding(
+    ctx.code_fact(
         "Right padding costs compute, not correctness: each row's loss in a padded batch equals the same "
         "document's loss alone to {d:.1e}, because causal attention never looks right and the pads' labels are -100",
         "右侧 padding 只花算力,不影响结果:padded batch 中每一行的 loss 与这篇文档单独计算时相差不超过 {d:.1e},"

@@ -144,6 +144,13 @@ def findings(ctx: ExperimentContext, runs: dict, noise_runs: list[dict], sizes: 
     big_at_equal = loss_at_tokens(runs[big], d_equal)
     first_tokens = runs[big]["points"][0]["tokens"]  # below it the big model's curve is not measured
     lead = ctx.metric("equal_compute_lead", big_at_equal - final[small]) / max(noise, 1e-9)
+    ctx.code_fact(
+        "The equal-compute point lies on the big model's measured curve: {de:,.0f} tokens, at or after its first "
+        "evaluation at {ft:,} tokens (fixed by the sizes and the evaluation interval)",
+        "等算力点落在大模型实测的曲线上:{de:,.0f} 个 token,不早于它第一次评估时的 {ft:,} 个 token"
+        "(由模型大小和评估间隔决定)",
+        Bar({"en": "equal-compute tokens / first evaluation's", "zh": "等算力 token 数 / 第一次评估的 token 数"},
+            d_equal / first_tokens, ">=", 1), de=d_equal, ft=first_tokens)
     ctx.finding(
         "Per token the big model wins, per FLOP the small one does: with compute C = 6 N D, hidden {hs} spent "
         "{c:.2e} FLOPs on {d:,} tokens and reached {ls:.3f}; hidden {hb} ({r:.1f}x the parameters) had spent the same "
@@ -152,9 +159,8 @@ def findings(ctx: ExperimentContext, runs: dict, noise_runs: list[dict], sizes: 
         "按 token 算大模型赢,按 FLOP 算小模型赢:算力 C = 6 N D,hidden {hs} 用 {c:.2e} FLOPs 看了 {d:,} 个 token,"
         "损失 {ls:.3f};hidden {hb}(参数是它的 {r:.1f} 倍)花掉同样的算力时只看了 {de:,.0f} 个 token,那时损失为 "
         "{lb:.3f},比小模型高出种子噪声的 {k:.0f} 倍",
-        [Bar({"en": "small model's lead / seed noise", "zh": "小模型的领先 / 种子噪声"}, lead, ">", NOISE_FACTOR),
-         Bar({"en": "equal-compute tokens / first evaluation's", "zh": "等算力 token 数 / 第一次评估的 token 数"},
-             d_equal / first_tokens, ">=", 1)], hs=small, hb=big,
+        Bar({"en": "small model's lead / seed noise", "zh": "小模型的领先 / 种子噪声"}, lead, ">", NOISE_FACTOR),
+        hs=small, hb=big,
         c=6 * n_small * d_final, d=d_final, ls=final[small], r=n_big / n_small, de=d_equal, lb=big_at_equal, k=lead)
     sec = {h: r["sec_per_step"] for h, r in runs.items()}
     ctx.log("Measured training time per step: {t} s (hidden {h}). The largest model has {r:.1f}x the parameters of "

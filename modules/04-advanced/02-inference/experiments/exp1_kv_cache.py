@@ -168,7 +168,7 @@ def findings(ctx: ExperimentContext, config: MiniMindConfig, model: MiniMindForC
         "(每种只计时一次;只报告、不作检验:其他进程会影响耗时)",
         saved[hi] > 2 and saved[hi] > saved[lo], hi=hi, lo=lo, f=saved[hi], f0=saved[lo],
         c=runs[hi]["cache"]["tok_s"], u=runs[hi]["no cache"]["tok_s"], s=speed[hi], s0=speed[lo])
-    ctx.finding(
+    ctx.code_fact(
         "The cache changes the cost, not the result: the greedy tokens are identical at every length ({ok}), and "
         "feeding {t} tokens one at a time through the cache gives the logits of one full pass to within {g:.1e} "
         "(float32 rounding: the sums run in a different order)",

@@ -124,7 +124,7 @@ def run(ctx: ExperimentContext) -> None:
 
 def findings(ctx: ExperimentContext, rows: dict, lengths: list[int]) -> None:
     worst = max(r["diff"] for r in rows.values())
-    ctx.finding(
+    ctx.code_fact(
         "Same function, two implementations: the outputs differ by at most {d:.1e} (outputs up to {s:.2f}), "
         "float32 rounding from a different order of sums",
         "同一个函数,两种实现:输出最多相差 {d:.1e}(输出的量级最大 {s:.2f}),是求和顺序不同带来的 float32 舍入"
@@ -151,22 +151,22 @@ def findings(ctx: ExperimentContext, rows: dict, lengths: list[int]) -> None:
         t=hi, e=r["explicit_peak"] / 2**20, f=r["sdpa_peak"] / 2**20,
         x=extra, m=r["scores_bytes"] / 2**20, p=prev, ge=g_exp, gs=g_sdpa)
     speed = {t: rows[t]["time_ratio"] for t in lengths}
-    ctx.finding(
-        "Time: the explicit path writes {w} tensors the size of the whole T x T score matrix (the masked half "
+    ctx.code_fact(
+        "Writes: the explicit path writes {w} tensors the size of the whole T x T score matrix (the masked half "
         "included) and reads them back for the softmax; the fused kernel writes {w0}: it goes through the keys "
-        "block by block with a running softmax (counted as they ran, at every length). That costs time: the "
-        "explicit path took {a:.1f}x SDPA's CPU time at T = {lo} and "
-        "{b:.1f}x at T = {hi} (median of interleaved rounds; reported, not checked: other processes move a timing)",
-        "时间:显式实现要写出 {w} 个和整个 T x T 分数矩阵(包括被掩码遮住的那一半)一样大的张量,再读回来做 "
-        "softmax;融合 kernel 写出 {w0} 个:它按块遍历 key,边走边更新 softmax(每个长度下运行时计数)。这要花时间:"
-        "T = {lo} 时显式实现的 CPU 时间是 SDPA 的 {a:.1f} 倍,T = {hi} 时是 "
-        "{b:.1f} 倍(交替多轮的中位数;只报告、不作检验:其他进程会影响耗时)",
+        "block by block with a running softmax (counted as they ran, at every length)",
+        "写入:显式实现要写出 {w} 个和整个 T x T 分数矩阵(包括被掩码遮住的那一半)一样大的张量,再读回来做 "
+        "softmax;融合 kernel 写出 {w0} 个:它按块遍历 key,边走边更新 softmax(每个长度下运行时计数)",
         [Bar({"en": "fewest score-sized writes, explicit", "zh": "显式实现分数矩阵大小的写入(最少)"},
              min(rows[t]["explicit_tt_writes"] for t in lengths), ">=", 2),
          Bar({"en": "most score-sized writes, SDPA", "zh": "SDPA 分数矩阵大小的写入(最多)"},
              max(rows[t]["sdpa_tt_writes"] for t in lengths), "<=", 0)],
-        w=rows[hi]["explicit_tt_writes"], w0=rows[hi]["sdpa_tt_writes"], a=speed[lengths[0]], b=speed[hi],
-        lo=lengths[0], hi=hi)
+        w=rows[hi]["explicit_tt_writes"], w0=rows[hi]["sdpa_tt_writes"])
+    ctx.log("Time: those writes cost time: the explicit path took {a:.1f}x SDPA's CPU time at T = {lo} and {b:.1f}x "
+            "at T = {hi} (median of interleaved rounds; reported, not checked: other processes move a timing)",
+            "时间:这些写入要花时间:T = {lo} 时显式实现的 CPU 时间是 SDPA 的 {a:.1f} 倍,T = {hi} 时是 {b:.1f} 倍"
+            "(交替多轮的中位数;只报告、不作检验:其他进程会影响耗时)", a=speed[lengths[0]], b=speed[hi],
+            lo=lengths[0], hi=hi)
 
 
 def plot(ctx: ExperimentContext, rows: dict, lengths: list[int]) -> None:

@@ -203,7 +203,7 @@ def subject_table(ctx: ExperimentContext, rows: dict, stats: dict) -> None:
 
 
 def findings(ctx: ExperimentContext, stats: dict, rows: dict, gap: float) -> None:
-    ctx.finding(
+    ctx.code_fact(
         "The batched scorer of this experiment reproduces option_scores, the function behind `minimind eval mc`: "
         "largest difference {g:.1e}",
         "本实验的批量打分与 `minimind eval mc` 背后的 option_scores 一致:最大差 {g:.1e}",
