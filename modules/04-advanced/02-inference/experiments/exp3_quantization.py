@@ -225,9 +225,9 @@ def findings(ctx: ExperimentContext, rows: dict, unigram: float) -> None:
         "differ far less than INT4 differs from INT8: KL {ka:.2e} / {kb:.2e} / {kc:.2e} (spread {sp:.1f}x), top-1 "
         "agreement {pa:.1%} / {pb:.1%} / {pc:.1%}",
         "分组越小,权重误差越小:INT4 的相对权重误差在每 32 个一组时为 {a:.4f},每 64 个一组为 {b:.4f},"
-        "每行一个 scale 为 {c:.4f},代价是 {x:,} / {y:,} / {z:,} 字节。输出对此几乎没有反应:KL 为 "
-        "{ka:.2e} / {kb:.2e} / {kc:.2e}(最大最小相差 {sp:.1f} 倍),top-1 一致率 {pa:.1%} / {pb:.1%} / {pc:.1%}。"
-        "三者在输出上的差别远小于 INT4 与 INT8 之间的差别",
+        "每行一个 scale 为 {c:.4f},代价是 {x:,} / {y:,} / {z:,} 字节。三者在输出上的差别远小于 INT4 与 INT8 "
+        "之间的差别:KL 为 {ka:.2e} / {kb:.2e} / {kc:.2e}(最大最小相差 {sp:.1f} 倍),top-1 一致率 "
+        "{pa:.1%} / {pb:.1%} / {pc:.1%}",
         [Bar({"en": "weight error 64 / 32", "zh": "权重误差 64 / 32"}, g64["weight_error"] / g32["weight_error"],
              ">", 1),
          Bar({"en": "weight error per row / 64", "zh": "权重误差 每行 / 64"},
