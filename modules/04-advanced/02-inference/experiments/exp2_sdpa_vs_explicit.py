@@ -162,9 +162,9 @@ def findings(ctx: ExperimentContext, rows: dict, lengths: list[int]) -> None:
          Bar({"en": "most score-sized writes, SDPA", "zh": "SDPA 分数矩阵大小的写入(最多)"},
              max(rows[t]["sdpa_tt_writes"] for t in lengths), "<=", 0)],
         w=rows[hi]["explicit_tt_writes"], w0=rows[hi]["sdpa_tt_writes"])
-    ctx.log("Time: those writes cost time: the explicit path took {a:.1f}x SDPA's CPU time at T = {lo} and {b:.1f}x "
+    ctx.log("Those writes cost time: the explicit path took {a:.1f}x SDPA's CPU time at T = {lo} and {b:.1f}x "
             "at T = {hi} (median of interleaved rounds; reported, not checked: other processes move a timing)",
-            "时间:这些写入要花时间:T = {lo} 时显式实现的 CPU 时间是 SDPA 的 {a:.1f} 倍,T = {hi} 时是 {b:.1f} 倍"
+            "这些写入要花时间:T = {lo} 时显式实现的 CPU 时间是 SDPA 的 {a:.1f} 倍,T = {hi} 时是 {b:.1f} 倍"
             "(交替多轮的中位数;只报告、不作检验:其他进程会影响耗时)", a=speed[lengths[0]], b=speed[hi],
             lo=lengths[0], hi=hi)
 
