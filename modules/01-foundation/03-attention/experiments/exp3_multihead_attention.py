@@ -74,7 +74,7 @@ def spread(stats: list[dict], key: str, layer: int | None = None) -> float:
 
 
 def train_heads(ctx: ExperimentContext) -> dict:
-    steps = 120 if ctx.quick else 400
+    steps = 200 if ctx.quick else 400
     model = MiniMindForCausalLM(MiniMindConfig(**SMALL))
     val = ByteBatches(corpus_text("val")).fixed(32, SEQ)  # (32, T): the same windows before and after
     maps_before, loss_before = attention_maps(model, val), eval_loss(model, val)
